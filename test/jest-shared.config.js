@@ -1,0 +1,15 @@
+const path = require('node:path');
+const fs = require('node:fs');
+
+const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '.swcrc'), 'utf8'));
+
+module.exports = {
+  rootDir: path.join(__dirname, '..'),
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
+  transform: {
+    '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swcrc, swcrc: false }],
+  },
+  // Transform every ES-module-only package; plain CommonJS passes through swc unchanged.
+  transformIgnorePatterns: [],
+};
