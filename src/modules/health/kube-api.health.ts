@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { StatusService } from '../status/status.service';
+
+/** Down while the latest status write to the Kubernetes API failed; the reason is the API's. */
+@Injectable()
+export class KubeApiHealthIndicator {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly status: StatusService,
+  ) {}
+
+  check(key: string) {
+    const indicator = this.indicators.check(key);
+    const { error } = this.status.writeRecord;
+    return error === null ? indicator.up() : indicator.down({ reason: error });
+  }
+}
