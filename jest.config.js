@@ -1,9 +1,12 @@
-// Unit tests: *.spec.ts beside the code. @kubernetes/client-node 2.x and some of
-// its dependencies ship only ES modules, which jest's CommonJS runtime cannot
-// require, so those are transformed to CommonJS by swc like our own TypeScript.
+// Unit tests: src/**/*.spec.ts, beside the code they test.
+// The end-to-end tests have their own config: test/jest-e2e.config.js.
+// Both share test/jest-shared.config.js: swc transforms our TypeScript and the
+// ES-module-only @kubernetes/client-node 2.x, which ts-jest cannot load.
 const shared = require('./test/jest-shared.config');
 
+/** @type {import('jest').Config} */
 module.exports = {
   ...shared,
   testRegex: 'src/.*\\.spec\\.ts$',
+  collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
 };

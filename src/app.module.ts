@@ -5,6 +5,7 @@ import { ConfigModule } from './modules/config/config.module';
 import { OperatorConfig } from './modules/config/operator-config';
 import { HealthModule } from './modules/health/health.module';
 import { KubernetesModule } from './modules/kubernetes/kubernetes.module';
+import { RegistrationModule } from './modules/registration/registration.module';
 import { StatusModule } from './modules/status/status.module';
 
 @Module({})
@@ -18,6 +19,7 @@ export class AppModule {
         CommonModule,
         KubernetesModule,
         StatusModule,
+        RegistrationModule,
         HealthModule,
       ],
     };

@@ -12,4 +12,7 @@ module.exports = {
   },
   // Transform every ES-module-only package; plain CommonJS passes through swc unchanged.
   transformIgnorePatterns: [],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/dist-test/', '/.cache/'],
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/dist-test/', '<rootDir>/.cache/'],
+  setupFiles: ['reflect-metadata'],
 };

@@ -1,10 +1,15 @@
 import { Global, Module } from '@nestjs/common';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from './cluster-facts.service';
+import { ConfigMapWriter } from './configmap-writer.service';
+import { EventRecorder } from './event-recorder.service';
 import { createKubernetesClients, loadKubeConfig } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 
-/** Provides the one set of Kubernetes clients (swap KUBERNETES_CLIENTS in a test) and the cluster facts. */
+/**
+ * Provides the one set of Kubernetes clients (a test swaps KUBERNETES_CLIENTS), the cluster
+ * facts, idempotent ConfigMap writes and Events.
+ */
 @Global()
 @Module({
   providers: [
@@ -17,7 +22,9 @@ import { KUBERNETES_CLIENTS } from './kubernetes.constants';
         ),
     },
     ClusterFactsService,
+    ConfigMapWriter,
+    EventRecorder,
   ],
-  exports: [KUBERNETES_CLIENTS, ClusterFactsService],
+  exports: [KUBERNETES_CLIENTS, ClusterFactsService, ConfigMapWriter, EventRecorder],
 })
 export class KubernetesModule {}

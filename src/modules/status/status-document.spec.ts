@@ -1,6 +1,7 @@
 import { registerSecret } from '../../common/secret-redaction';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
-import { buildStatusDocument, cleanError, differsForReaders } from './status-document';
+import { cleanError } from '../../common/error-text';
+import { buildStatusDocument, differsForReaders } from './status-document';
 import { MAX_DOCUMENT_BYTES } from './status.constants';
 
 const NOW = new Date('2026-11-26T12:00:00.000Z');
@@ -30,6 +31,13 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
       apiKeyConfigured: false,
       namespace: 'kube9-system',
     });
+  });
+
+  it('no key known because its Secret cannot be read: operated / free, degraded, why', () => {
+    const document = documentFor({ error: 'Kubernetes API refused to read Secret kube9-system/kube9-operator-config: forbidden' });
+
+    expect(document).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: false });
+    expect(document.error).toContain('forbidden');
   });
 
   it('key, registered: enabled / pro, registered, healthy, clusterId present', () => {

@@ -1,7 +1,7 @@
-import { redactSecrets } from '../../common/secret-redaction';
+import { cleanError } from '../../common/error-text';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { RegistrationView } from './dto/registration-view.dto';
-import { MAX_ERROR_LENGTH, REGISTRATION_PENDING_ERROR, TRANSIENT_FAILURES_BEFORE_FREE } from './status.constants';
+import { REGISTRATION_PENDING_ERROR, TRANSIENT_FAILURES_BEFORE_FREE } from './status.constants';
 
 export interface StatusFacts {
   registration: RegistrationView;
@@ -42,7 +42,10 @@ interface TierState {
 
 function tierFor(registration: RegistrationView): TierState {
   const why = registration.error ?? REGISTRATION_PENDING_ERROR;
-  if (!registration.apiKeyConfigured) return { pro: false, registered: false, health: 'healthy', error: null };
+  if (!registration.apiKeyConfigured) {
+    const keyUnknown = registration.error !== null;
+    return { pro: false, registered: false, health: keyUnknown ? 'degraded' : 'healthy', error: registration.error };
+  }
   if (registration.refused || registration.consecutiveTransientFailures >= TRANSIENT_FAILURES_BEFORE_FREE) {
     return { pro: false, registered: false, health: 'degraded', error: why };
   }
@@ -51,12 +54,6 @@ function tierFor(registration: RegistrationView): TierState {
     return { pro: true, registered: true, health: failing ? 'degraded' : 'healthy', error: registration.error };
   }
   return { pro: true, registered: false, health: 'degraded', error: why };
-}
-
-/** Short, single-line, never secret, at most 500 characters (longer ones cut and ended with "..."). */
-export function cleanError(error: string): string {
-  const text = redactSecrets(error).replace(/\s+/g, ' ').trim();
-  return text.length <= MAX_ERROR_LENGTH ? text : `${text.slice(0, MAX_ERROR_LENGTH - 3)}...`;
 }
 
 /** A change the extension would notice: published at once instead of at the next tick. */

@@ -1,12 +1,11 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { backoffDelay } from '../../common/backoff';
 import { NamedTimers } from '../../common/named-timers.service';
 import { OPERATOR_VERSION } from '../../common/operator-version';
 import { OperatorConfig } from '../config/operator-config';
-import { describeKubeError, kubeStatusCode } from '../kubernetes/kube-errors';
-import { KubernetesClients } from '../kubernetes/kubernetes-clients';
-import { KUBERNETES_CLIENTS } from '../kubernetes/kubernetes.constants';
+import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
+import { EVENT_REASONS, EventRecorder } from '../kubernetes/event-recorder.service';
+import { describeKubeError } from '../kubernetes/kube-errors';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
 import { buildStatusDocument, differsForReaders } from './status-document';
@@ -30,7 +29,7 @@ export interface WriteRecord {
 /**
  * Publishes the status document: to the ConfigMap on start-up, every interval and within a
  * moment of any change a reader would notice; and to REST (current()). A write is one PUT of
- * the whole object (no read first); a missing ConfigMap is created. Failures are reported in
+ * the whole object (ConfigMapWriter). Failures are reported in
  * the status (unhealthy) and retried with backoff; they never escape to the process.
  */
 @Injectable()
@@ -41,16 +40,15 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   private published?: OperatorStatusDto;
   private readonly write: WriteRecord = { error: null };
   private consecutiveWriteFailures = 0;
-  private ownerReference?: V1OwnerReference;
-  private ownerLookupDone = false;
   private inFlight?: Promise<void>;
   private again = false;
   private stopped = false;
 
   constructor(
     private readonly config: OperatorConfig,
-    @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
     private readonly timers: NamedTimers,
+    private readonly writer: ConfigMapWriter,
+    private readonly events: EventRecorder,
   ) {
     this.intervalSeconds = config.statusUpdateIntervalSeconds;
   }
@@ -129,77 +127,26 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     const document = this.compose(null);
     this.write.lastAttemptAt = new Date();
     try {
-      await this.putConfigMap(document);
+      await this.writer.put(this.configMapFor(document));
       this.recordSuccess(document);
     } catch (error) {
       this.recordFailure(describeKubeError(`write ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME}`, error));
     }
   }
 
-  private async putConfigMap(document: OperatorStatusDto): Promise<void> {
-    const namespace = this.config.namespace;
-    const body = await this.configMapFor(document);
-    try {
-      await this.kube.core.replaceNamespacedConfigMap({ name: STATUS_CONFIGMAP_NAME, namespace, body });
-    } catch (error) {
-      if (kubeStatusCode(error) !== 404) throw error;
-      try {
-        await this.kube.core.createNamespacedConfigMap({ namespace, body });
-      } catch (createError) {
-        if (kubeStatusCode(createError) !== 409) throw createError;
-        await this.kube.core.replaceNamespacedConfigMap({ name: STATUS_CONFIGMAP_NAME, namespace, body });
-      }
-    }
-  }
-
-  private async configMapFor(document: OperatorStatusDto): Promise<V1ConfigMap> {
-    const ownerReference = await this.deploymentOwnerReference();
+  private configMapFor(document: OperatorStatusDto) {
     return {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: STATUS_CONFIGMAP_NAME,
-        namespace: this.config.namespace,
-        labels: { ...STATUS_LABELS },
-        ...(ownerReference ? { ownerReferences: [ownerReference] } : {}),
-      },
+      metadata: { name: STATUS_CONFIGMAP_NAME, namespace: this.config.namespace, labels: { ...STATUS_LABELS } },
       data: { [STATUS_CONFIGMAP_KEY]: JSON.stringify(document) },
     };
   }
 
-  /**
-   * The operator's own Deployment as the ConfigMap's owner, so deleting the Deployment
-   * (helm uninstall) garbage-collects the status. Looked up once; a transient failure is
-   * retried on the next write, a 403/404 is reported once and given up.
-   */
-  private async deploymentOwnerReference(): Promise<V1OwnerReference | undefined> {
-    const name = this.config.deploymentName;
-    if (!name || this.ownerLookupDone) return this.ownerReference;
-    try {
-      const deployment = await this.kube.apps.readNamespacedDeployment({ name, namespace: this.config.namespace });
-      this.ownerReference = {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        name,
-        uid: deployment.metadata!.uid!,
-        blockOwnerDeletion: false,
-        controller: false,
-      };
-      this.ownerLookupDone = true;
-    } catch (error) {
-      const code = kubeStatusCode(error);
-      if (code === 403 || code === 404) {
-        this.ownerLookupDone = true;
-        this.logger.warn(
-          `${describeKubeError(`read Deployment ${this.config.namespace}/${name}`, error)}; the status ConfigMap will not be removed with the Deployment`,
-        );
-      }
-    }
-    return this.ownerReference;
-  }
-
   private recordSuccess(document: OperatorStatusDto): void {
     const changed = differsForReaders(this.published, document);
+    const previousTier = this.published?.tier;
+    if (previousTier && previousTier !== document.tier) {
+      void this.events.record('Normal', EVENT_REASONS.TierChanged, `Tier changed from ${previousTier} to ${document.tier} (mode ${document.mode})`);
+    }
     const recovered = this.write.error !== null;
     this.published = document;
     this.write.lastSuccessAt = new Date();

@@ -11,7 +11,10 @@ export interface RegistrationView {
   consecutiveTransientFailures: number;
   /** The server refused the key (401, 403) or the request (400); no retry until something changes. */
   refused: boolean;
-  /** Why the latest attempt failed, or why there is no registration yet; null after a success. */
+  /**
+   * Why the latest attempt failed, or why there is no registration yet; null after a success.
+   * Without a key: why the key could not be read (the Secret is unreadable), else null.
+   */
   error: string | null;
 }
 

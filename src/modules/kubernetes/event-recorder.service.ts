@@ -1,0 +1,59 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { EventsV1Event } from '@kubernetes/client-node';
+import { hostname } from 'node:os';
+import { cleanError } from '../../common/error-text';
+import { OperatorConfig } from '../config/operator-config';
+import { describeKubeError } from './kube-errors';
+import { KubernetesClients } from './kubernetes-clients';
+import { KUBERNETES_CLIENTS } from './kubernetes.constants';
+
+export const EVENT_REASONS = {
+  Registered: 'Registered',
+  RegistrationFailed: 'RegistrationFailed',
+  ApiKeyRejected: 'ApiKeyRejected',
+  ApiKeyChanged: 'ApiKeyChanged',
+  TierChanged: 'TierChanged',
+} as const;
+export type EventReason = (typeof EVENT_REASONS)[keyof typeof EVENT_REASONS];
+
+const REPORTING_CONTROLLER = 'kube9.dev/kube9-operator';
+
+/**
+ * Kubernetes Events in the operator's namespace, so `kubectl get events` tells the story of
+ * its registration. They regard the operator's Deployment when its name is known, else the
+ * status ConfigMap. A failed event is logged at debug and otherwise ignored: events are
+ * best-effort by nature and must not disturb the operator.
+ */
+@Injectable()
+export class EventRecorder {
+  private readonly logger = new Logger(EventRecorder.name);
+  private readonly instance = hostname();
+
+  constructor(
+    private readonly config: OperatorConfig,
+    @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
+  ) {}
+
+  async record(type: 'Normal' | 'Warning', reason: EventReason, note: string): Promise<void> {
+    const namespace = this.config.namespace;
+    const regarding = this.config.deploymentName
+      ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }
+      : { apiVersion: 'v1', kind: 'ConfigMap', name: 'kube9-operator-status', namespace };
+    const body: EventsV1Event = {
+      metadata: { generateName: 'kube9-operator.', namespace },
+      eventTime: new Date(),
+      reportingController: REPORTING_CONTROLLER,
+      reportingInstance: this.instance.slice(0, 128),
+      action: reason,
+      reason,
+      type,
+      note: cleanError(note),
+      regarding,
+    };
+    try {
+      await this.kube.events.createNamespacedEvent({ namespace, body });
+    } catch (error) {
+      this.logger.debug(describeKubeError(`record event ${reason}`, error));
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { backoffDelay } from '../../common/backoff';
+import { TRANSIENT_FAILURES_BEFORE_FREE } from '../status/status.constants';
+import { RegistrationView } from '../status/dto/registration-view.dto';
+import { ServerConfigurationDto } from './dto/registration-response.dto';
+import { RegistrationOutcome } from './registration-outcome';
+import { RATE_WINDOW_MS, REFUSED_RETRY_MS, REGISTRATIONS_PER_HOUR, TRANSIENT_BACKOFF } from './registration.constants';
+
+/**
+ * Everything the operator knows about its registration; kept in the state ConfigMap so a
+ * restarted operator resumes it. Times are epoch milliseconds. Never the key: only a
+ * one-way fingerprint, to tell whether the key changed.
+ */
+export interface RegistrationState {
+  keyFingerprint: string;
+  registered: boolean;
+  clusterId?: string;
+  consecutiveTransientFailures: number;
+  refused: boolean;
+  error: string | null;
+  lastAttemptAt?: number;
+  lastSuccessAt?: number;
+  nextAttemptAt?: number;
+  serverConfiguration?: ServerConfigurationDto;
+  /** Attempts within the last hour, so that no restart or key change exceeds the server's limit. */
+  recentAttempts: number[];
+}
+
+export function initialState(keyFingerprint: string): RegistrationState {
+  return { keyFingerprint, registered: false, consecutiveTransientFailures: 0, refused: false, error: null, recentAttempts: [] };
+}
+
+/** How long before another attempt fits within 10 per sliding hour (0 = now). */
+export function delayUntilAllowed(recentAttempts: number[], now: number): number {
+  const inWindow = recentAttempts.filter((at) => at > now - RATE_WINDOW_MS).sort((a, b) => a - b);
+  if (inWindow.length < REGISTRATIONS_PER_HOUR) return 0;
+  return inWindow[inWindow.length - REGISTRATIONS_PER_HOUR] + RATE_WINDOW_MS - now;
+}
+
+/** Records an attempt that is about to be sent. */
+export function withAttempt(state: RegistrationState, now: number): RegistrationState {
+  const recentAttempts = [...state.recentAttempts.filter((at) => at > now - RATE_WINDOW_MS), now];
+  return { ...state, lastAttemptAt: now, recentAttempts };
+}
+
+/**
+ * The SPEC's answer table as a pure transition: the state after an outcome, with the time of
+ * the next attempt.
+ */
+export function applyOutcome(
+  state: RegistrationState,
+  outcome: RegistrationOutcome,
+  now: number,
+  random: () => number = Math.random,
+): RegistrationState {
+  switch (outcome.kind) {
+    case 'registered': {
+      const configuration = outcome.response.configuration;
+      return {
+        ...state,
+        registered: true,
+        clusterId: outcome.response.clusterId,
+        consecutiveTransientFailures: 0,
+        refused: false,
+        error: null,
+        lastSuccessAt: now,
+        serverConfiguration: configuration,
+        nextAttemptAt: now + configuration.reregistrationIntervalHours * 3_600_000,
+      };
+    }
+    case 'rejected':
+    case 'refused':
+      return {
+        ...state,
+        registered: false,
+        clusterId: undefined,
+        consecutiveTransientFailures: 0,
+        refused: true,
+        error: outcome.reason,
+        nextAttemptAt: now + REFUSED_RETRY_MS,
+      };
+    case 'rateLimited':
+      return { ...state, error: outcome.reason, nextAttemptAt: now + outcome.retryAfterMs };
+    case 'transient': {
+      const failures = state.consecutiveTransientFailures + 1;
+      const exhausted = failures >= TRANSIENT_FAILURES_BEFORE_FREE;
+      const reason = exhausted ? `${outcome.reason} (${failures} failures in a row: free tier until registration succeeds)` : outcome.reason;
+      return {
+        ...state,
+        registered: exhausted ? false : state.registered,
+        clusterId: exhausted ? undefined : state.clusterId,
+        consecutiveTransientFailures: failures,
+        error: reason,
+        nextAttemptAt: now + backoffDelay(failures, TRANSIENT_BACKOFF, random),
+      };
+    }
+  }
+}
+
+/** The part of the state the status document shows. */
+export function viewOf(state: RegistrationState | undefined, keyConfigured: boolean, keyProblem: string | null): RegistrationView {
+  if (!keyConfigured) {
+    return { apiKeyConfigured: false, registered: false, consecutiveTransientFailures: 0, refused: false, error: keyProblem };
+  }
+  if (keyProblem !== null) {
+    return { apiKeyConfigured: true, registered: false, consecutiveTransientFailures: 0, refused: true, error: keyProblem };
+  }
+  const current = state ?? initialState('');
+  return {
+    apiKeyConfigured: true,
+    registered: current.registered,
+    clusterId: current.clusterId,
+    consecutiveTransientFailures: current.consecutiveTransientFailures,
+    refused: current.refused,
+    error: current.error,
+  };
+}

@@ -1,0 +1,68 @@
+import { HttpService } from '@nestjs/axios';
+import { Injectable } from '@nestjs/common';
+import { AxiosError } from 'axios';
+import { USER_AGENT } from '../../common/operator-version';
+import { API_KEY_FORMAT, OperatorConfig } from '../config/operator-config';
+import { RegistrationRequestDto } from './dto/registration-request.dto';
+import { outcomeFromAnswer, RegistrationOutcome } from './registration-outcome';
+import { MAX_RESPONSE_BYTES, REGISTER_PATH, REGISTRATION_TIMEOUT_MS } from './registration.constants';
+
+/**
+ * POST /v1/operator/register. Never throws: every answer and every failure becomes an
+ * outcome whose reason names what happened without the key, the request or its headers
+ * (axios errors carry the request configuration, so they are reduced to their code).
+ */
+@Injectable()
+export class RegistrationClient {
+  private readonly url: string;
+  private readonly host: string;
+
+  constructor(
+    private readonly http: HttpService,
+    config: OperatorConfig,
+  ) {
+    const base = new URL(config.serverUrl);
+    this.url = `${base.origin}${base.pathname.replace(/\/$/, '')}${REGISTER_PATH}`;
+    this.host = base.host;
+  }
+
+  async register(apiKey: string, body: RegistrationRequestDto): Promise<RegistrationOutcome> {
+    if (!API_KEY_FORMAT.test(apiKey)) {
+      return { kind: 'refused', reason: 'The API key is malformed; it must have the form kdy_prod_… or kdy_dev_…' };
+    }
+    try {
+      const answer = await this.http.axiosRef.post<string>(this.url, JSON.stringify(body), {
+        headers: {
+          Authorization: `Bearer ${apiKey}`,
+          'Content-Type': 'application/json',
+          'User-Agent': USER_AGENT,
+          Accept: 'application/json',
+        },
+        timeout: REGISTRATION_TIMEOUT_MS,
+        maxContentLength: MAX_RESPONSE_BYTES,
+        maxRedirects: 0,
+        responseType: 'text',
+        transformResponse: (data: unknown) => data,
+        validateStatus: () => true,
+        decompress: true,
+      });
+      const retryAfter = answer.headers['retry-after'] as string | undefined;
+      return outcomeFromAnswer(answer.status, retryAfter, String(answer.data ?? ''), Date.now());
+    } catch (error) {
+      return { kind: 'transient', reason: this.failureReason(error) };
+    }
+  }
+
+  private failureReason(error: unknown): string {
+    const code = error instanceof AxiosError ? error.code : undefined;
+    const message = error instanceof Error ? error.message : '';
+    if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message)) {
+      return `kube9-server at ${this.host} did not answer within ${REGISTRATION_TIMEOUT_MS / 1000} s; retrying with backoff`;
+    }
+    if (/maxContentLength/i.test(message)) {
+      return `kube9-server at ${this.host} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes; treated as a server error`;
+    }
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return `Could not reach kube9-server at ${this.host} (${cause ?? code ?? 'network error'}); retrying with backoff`;
+  }
+}

@@ -1,0 +1,14 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { StatusModule } from '../status/status.module';
+import { ApiKeySource } from './api-key.source';
+import { RegistrationClient } from './registration.client';
+import { RegistrationStateStore } from './registration-state.store';
+import { RegistrationService } from './registration.service';
+
+@Module({
+  imports: [HttpModule, StatusModule],
+  providers: [ApiKeySource, RegistrationClient, RegistrationStateStore, RegistrationService],
+  exports: [RegistrationService],
+})
+export class RegistrationModule {}
