@@ -12,6 +12,7 @@ describe('loadOperatorConfig', () => {
       serverUrl: 'https://api.kube9.dev',
       allowInsecureServerUrl: false,
       reregistrationIntervalHours: 24,
+      registrationBackoffBaseSeconds: 300,
       apiKeySecretName: 'kube9-operator-config',
       apiKeySecretKey: 'apiKey',
     });
@@ -64,6 +65,7 @@ describe('loadOperatorConfig', () => {
     [{ STATUS_UPDATE_INTERVAL_SECONDS: '60s' }, 'STATUS_UPDATE_INTERVAL_SECONDS="60s" must be a whole number of seconds from 10 to 3600'],
     [{ STATUS_UPDATE_INTERVAL_SECONDS: '1e2' }, 'STATUS_UPDATE_INTERVAL_SECONDS="1e2" must be a whole number'],
     [{ REREGISTRATION_INTERVAL_HOURS: '0' }, 'REREGISTRATION_INTERVAL_HOURS="0" must be a whole number of hours from 1 to 720'],
+    [{ REGISTRATION_BACKOFF_BASE_SECONDS: '0' }, 'REGISTRATION_BACKOFF_BASE_SECONDS="0" must be a whole number of seconds from 1 to 3600'],
     [{ ALLOW_INSECURE_SERVER_URL: 'yes' }, 'ALLOW_INSECURE_SERVER_URL="yes" must be true or false'],
     [{ OPERATOR_NAMESPACE: 'Kube9_System' }, 'OPERATOR_NAMESPACE="Kube9_System" must be a Kubernetes namespace name'],
     [{ API_KEY_SECRET_NAME: 'My Secret' }, 'API_KEY_SECRET_NAME="My Secret" must be a Kubernetes Secret name'],

@@ -80,6 +80,18 @@ export class OperatorConfig {
   @Max(720, { message: 'must be a whole number of hours from 1 to 720' })
   reregistrationIntervalHours: number = 24;
 
+  /**
+   * First wait after a transient registration failure (SPEC: 5 minutes), doubling up to 12
+   * times this (SPEC: 1 hour). Lower it only for local development and tests.
+   */
+  @Expose({ name: 'REGISTRATION_BACKOFF_BASE_SECONDS' })
+  @Transform(toInteger)
+  @IsOptional()
+  @IsInt({ message: 'must be a whole number of seconds from 1 to 3600' })
+  @Min(1, { message: 'must be a whole number of seconds from 1 to 3600' })
+  @Max(3600, { message: 'must be a whole number of seconds from 1 to 3600' })
+  registrationBackoffBaseSeconds: number = 300;
+
   @Expose({ name: 'API_KEY_SECRET_NAME' })
   @IsOptional()
   @Matches(DNS_SUBDOMAIN, { message: 'must be a Kubernetes Secret name (lowercase letters, digits, "-" and ".")' })

@@ -20,7 +20,7 @@ const transient: RegistrationOutcome = { kind: 'transient', reason: 'kube9-serve
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;
-  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, noJitter);
+  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, 300, noJitter);
   return current;
 }
 

@@ -3,7 +3,7 @@ import { TRANSIENT_FAILURES_BEFORE_FREE } from '../status/status.constants';
 import { RegistrationView } from '../status/dto/registration-view.dto';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
-import { RATE_WINDOW_MS, REFUSED_RETRY_MS, REGISTRATIONS_PER_HOUR, TRANSIENT_BACKOFF } from './registration.constants';
+import { RATE_WINDOW_MS, REFUSED_RETRY_MS, REGISTRATIONS_PER_HOUR, transientBackoff } from './registration.constants';
 
 /**
  * Everything the operator knows about its registration; kept in the state ConfigMap so a
@@ -50,6 +50,7 @@ export function applyOutcome(
   state: RegistrationState,
   outcome: RegistrationOutcome,
   now: number,
+  backoffBaseSeconds = 300,
   random: () => number = Math.random,
 ): RegistrationState {
   switch (outcome.kind) {
@@ -90,7 +91,7 @@ export function applyOutcome(
         clusterId: exhausted ? undefined : state.clusterId,
         consecutiveTransientFailures: failures,
         error: reason,
-        nextAttemptAt: now + backoffDelay(failures, TRANSIENT_BACKOFF, random),
+        nextAttemptAt: now + backoffDelay(failures, transientBackoff(backoffBaseSeconds), random),
       };
     }
   }

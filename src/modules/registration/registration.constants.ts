@@ -5,8 +5,13 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-/** Transient failures (timeout, network, 5xx): 5, 10, 20 … minutes, capped at 1 hour, jittered. */
-export const TRANSIENT_BACKOFF = { baseMs: 5 * MINUTE, capMs: HOUR, jitter: 1 };
+/**
+ * Transient failures (timeout, network, 5xx): 5, 10, 20 … minutes, capped at 1 hour, jittered.
+ * The base comes from REGISTRATION_BACKOFF_BASE_SECONDS (300); the cap is 12 bases.
+ */
+export function transientBackoff(baseSeconds: number) {
+  return { baseMs: baseSeconds * 1000, capMs: 12 * baseSeconds * 1000, jitter: 1 };
+}
 /** After a refusal (400, 401, 403) the same key is not tried again before this. */
 export const REFUSED_RETRY_MS = 24 * HOUR;
 /** A 429 without a usable Retry-After waits this long. */

@@ -146,7 +146,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private record(outcome: RegistrationOutcome): void {
     const before = this.state!;
-    const after = applyOutcome(before, outcome, Date.now());
+    const after = applyOutcome(before, outcome, Date.now(), this.config.registrationBackoffBaseSeconds);
     this.state = after;
     this.applyServerConfiguration();
     this.publish();

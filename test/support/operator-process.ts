@@ -1,0 +1,132 @@
+/*
+ * Runs the built operator (dist/main.js) as a real process, the way production
+ * does but with a kubeconfig, and collects every byte it prints so tests can
+ * read its JSON logs and prove that no secret leaked.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { repoRoot } from './binaries';
+
+/** Everything the operators of this test run printed, for the no-leak check. */
+export const OUTPUT_LOG = path.join(repoRoot(), '.cache', 'e2e-output', `operator-output-${process.pid}.log`);
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  port: number;
+  baseUrl: string;
+  /** stdout and stderr as printed so far. */
+  output(): string;
+  /** Parsed JSON log lines so far (lines that are not JSON are skipped). */
+  logs(): Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+  /** Sends a signal and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `node dist/main.js` with exactly `env` (plus PATH and a free PORT unless
+ * given). The environment of the test process is not inherited, so nothing
+ * leaks in by accident.
+ */
+export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const chunks: string[] = [];
+  mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
+  const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'main.js')], {
+    cwd: repoRoot(),
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const collect = (data: Buffer) => {
+    const text = data.toString('utf8');
+    chunks.push(text);
+    appendFileSync(OUTPUT_LOG, text);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, atMs: performance.now() });
+    });
+  });
+  const output = () => chunks.join('');
+  return {
+    child,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    output,
+    logs: () =>
+      output()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        }),
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const result = await Promise.race([
+        exited,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('operator did not exit within 15 s')), 15_000)),
+      ]).catch((error) => {
+        child.kill('SIGKILL');
+        throw error;
+      });
+      return result;
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* keep the text */
+  }
+  return { status: response.status, body };
+}

@@ -1,0 +1,30 @@
+/* Reading the operator's status the way the extension does: the ConfigMap's JSON. */
+import { ApiException, CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import { adminKubeConfig } from './kube';
+
+export const STATUS_CONFIGMAP = 'kube9-operator-status';
+export const STATE_CONFIGMAP = 'kube9-operator-state';
+
+export async function readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  try {
+    return await core.readNamespacedConfigMap({ name, namespace });
+  } catch (error) {
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The parsed status document, or undefined while there is none. */
+export async function readStatus(namespace: string): Promise<Record<string, any> | undefined> {
+  const configMap = await readConfigMap(namespace, STATUS_CONFIGMAP);
+  const text = configMap?.data?.status;
+  return text ? (JSON.parse(text) as Record<string, any>) : undefined;
+}
+
+/** The operator's saved registration state, or undefined while there is none. */
+export async function readState(namespace: string): Promise<Record<string, any> | undefined> {
+  const configMap = await readConfigMap(namespace, STATE_CONFIGMAP);
+  const text = configMap?.data?.state;
+  return text ? (JSON.parse(text) as Record<string, any>) : undefined;
+}
