@@ -1,4 +1,5 @@
-// Unit tests: src/**/*.spec.ts, beside the code they test.
+// Unit tests: src/**/*.spec.ts, beside the code they test, and the kube9-server
+// simulator's own tests (test/*.sim-spec.ts), which need no cluster.
 // The end-to-end tests have their own config: test/jest-e2e.config.js.
 // Both share test/jest-shared.config.js: swc transforms our TypeScript and the
 // ES-module-only @kubernetes/client-node 2.x, which ts-jest cannot load.
@@ -7,6 +8,6 @@ const shared = require('./test/jest-shared.config');
 /** @type {import('jest').Config} */
 module.exports = {
   ...shared,
-  testRegex: 'src/.*\\.spec\\.ts$',
+  testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.sim-spec\\.ts$'],
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
 };

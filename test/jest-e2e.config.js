@@ -14,4 +14,5 @@ module.exports = {
   testTimeout: 120000,
   // One control plane is shared by every test file: run them one at a time.
   maxWorkers: 1,
+  testSequencer: '<rootDir>/test/sequencer.js',
 };

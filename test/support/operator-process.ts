@@ -9,8 +9,15 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { repoRoot } from './binaries';
 
-/** Everything the operators of this test run printed, for the no-leak check. */
-export const OUTPUT_LOG = path.join(repoRoot(), '.cache', 'e2e-output', `operator-output-${process.pid}.log`);
+/**
+ * Everything the operators of this test run printed, for the no-leak check: in the run's
+ * control-plane directory (fresh each run), else under .cache.
+ */
+export const OUTPUT_LOG = path.join(
+  process.env.KUBE9_TEST_CP_DIR ?? path.join(repoRoot(), '.cache'),
+  'operator-output',
+  `operator-output-${process.pid}.log`,
+);
 
 export interface OperatorProcess {
   child: ChildProcess;
