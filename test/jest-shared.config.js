@@ -5,7 +5,8 @@ const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '.swcrc'), '
 
 module.exports = {
   rootDir: path.join(__dirname, '..'),
-  testEnvironment: 'node',
+  // Node's environment plus Symbol.dispose in the sandbox (see the file).
+  testEnvironment: '<rootDir>/test/support/jest-node-environment.js',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   transform: {
     '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swcrc, swcrc: false }],

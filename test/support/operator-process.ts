@@ -23,6 +23,8 @@ export interface OperatorProcess {
   child: ChildProcess;
   port: number;
   baseUrl: string;
+  /** performance.now() when the process was spawned. */
+  spawnedAt: number;
   /** stdout and stderr as printed so far. */
   output(): string;
   /** Parsed JSON log lines so far (lines that are not JSON are skipped). */
@@ -53,11 +55,12 @@ process.on('exit', () => {
  * given). The environment of the test process is not inherited, so nothing
  * leaks in by accident.
  */
-export async function startOperator(env: Record<string, string>): Promise<OperatorProcess> {
+export async function startOperator(env: Record<string, string>, nodeFlags: string[] = []): Promise<OperatorProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const chunks: string[] = [];
   mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
-  const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'main.js')], {
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot(), 'dist', 'main.js')], {
     cwd: repoRoot(),
     env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,6 +83,7 @@ export async function startOperator(env: Record<string, string>): Promise<Operat
   return {
     child,
     port,
+    spawnedAt,
     baseUrl: `http://127.0.0.1:${port}`,
     output,
     logs: () =>
@@ -96,14 +100,18 @@ export async function startOperator(env: Record<string, string>): Promise<Operat
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const result = await Promise.race([
-        exited,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('operator did not exit within 15 s')), 15_000)),
-      ]).catch((error) => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('operator did not exit within 15 s')), 15_000);
+      });
+      try {
+        return await Promise.race([exited, deadline]);
+      } catch (error) {
         child.kill('SIGKILL');
         throw error;
-      });
-      return result;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

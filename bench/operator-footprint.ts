@@ -1,0 +1,121 @@
+/*
+ * The operator's footprint on the real control plane (etcd + kube-apiserver,
+ * no controller-manager, so that nothing else writes ConfigMaps):
+ *   - start of the process to the first status ConfigMap write (median of runs)
+ *   - resident memory (VmRSS) after 60 s idle in the free tier, against a bare
+ *     Node 22 process measured in the same run
+ *   - Kubernetes API requests per status interval in the steady state, from the
+ *     API server's own apiserver_request_total counters
+ * Prints figures; asserts nothing.   npm run bench:footprint [-- --runs 5 --idle 60]
+ */
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { ControlPlane, startControlPlane } from '../test/support/control-plane';
+import { startOperator } from '../test/support/operator-process';
+
+const NAMESPACE = 'kube9-system';
+const INTERVAL_SECONDS = 10;
+const arg = (name: string, fallback: number) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const RUNS = arg('runs', 5);
+const flagsAt = process.argv.indexOf('--node-flags');
+const NODE_FLAGS = flagsAt > 0 ? process.argv[flagsAt + 1].split(' ').filter(Boolean) : [];
+const IDLE_SECONDS = arg('idle', 60);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Number(line.replace(/\D+/g, '')) / 1024;
+}
+
+/** apiserver_request_total summed by resource and verb (long-running WATCH counted when opened). */
+async function requestCounters(controlPlane: ControlPlane): Promise<Map<string, number>> {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+  const user = kubeConfig.getCurrentUser()!;
+  const cluster = kubeConfig.getCurrentCluster()!;
+  const text = await new Promise<string>((resolve, reject) => {
+    const request = https.get(`${cluster.server}/metrics`, {
+      ca: Buffer.from(cluster.caData!, 'base64'),
+      cert: Buffer.from(user.certData!, 'base64'),
+      key: Buffer.from(user.keyData!, 'base64'),
+    }, (response) => {
+      let body = '';
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => resolve(body));
+    });
+    request.on('error', reject);
+  });
+  const counters = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const resource = /resource="([^"]*)"/.exec(line)?.[1] ?? '';
+    const verb = /verb="([^"]*)"/.exec(line)?.[1] ?? '';
+    if (!['configmaps', 'secrets', 'events', 'nodes', 'deployments'].includes(resource)) continue;
+    const key = `${verb} ${resource}`;
+    counters.set(key, (counters.get(key) ?? 0) + Number(line.split(' ').pop()));
+  }
+  return counters;
+}
+
+async function bareNodeRss(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await sleep(3_000);
+  const rss = rssMiB(child.pid!);
+  child.kill();
+  return rss;
+}
+
+async function main(): Promise<void> {
+  const controlPlane = await startControlPlane({ withControllerManager: false });
+  try {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const env = { KUBECONFIG: controlPlane.kubeconfigPath, OPERATOR_NAMESPACE: NAMESPACE, STATUS_UPDATE_INTERVAL_SECONDS: String(INTERVAL_SECONDS) };
+
+    const startups: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      await core.deleteNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE }).catch(() => undefined);
+      const operator = await startOperator(env, NODE_FLAGS);
+      for (;;) {
+        const found = await core.readNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE }).then(() => true, () => false);
+        if (found) break;
+        await sleep(5);
+      }
+      startups.push(performance.now() - operator.spawnedAt);
+      await operator.stop();
+    }
+    console.log(`start of process -> first ConfigMap write: median ${median(startups).toFixed(0)} ms over ${RUNS} runs (${startups.map((ms) => ms.toFixed(0)).join(', ')} ms)`);
+
+    const baseline = await bareNodeRss();
+    const operator = await startOperator(env, NODE_FLAGS);
+    await sleep(Math.max(0, IDLE_SECONDS * 1000 - 3 * INTERVAL_SECONDS * 1000 - 500));
+    const before = await requestCounters(controlPlane);
+    await sleep(3 * INTERVAL_SECONDS * 1000);
+    const after = await requestCounters(controlPlane);
+    const rss = rssMiB(operator.child.pid!);
+    await operator.stop();
+
+    console.log(`resident memory after ${IDLE_SECONDS} s idle (free tier): ${rss.toFixed(1)} MiB; bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(rss / baseline).toFixed(2)})`);
+    const deltas = [...after].map(([key, value]) => [key, value - (before.get(key) ?? 0)] as const).filter(([, delta]) => delta > 0);
+    const total = deltas.reduce((sum, [, delta]) => sum + delta, 0);
+    console.log(`Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'}`);
+    console.log(`node flags: ${NODE_FLAGS.join(' ') || '(none)'}; operator: ${path.join('dist', 'main.js')}`);
+  } finally {
+    await controlPlane.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

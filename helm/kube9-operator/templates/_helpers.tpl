@@ -1,0 +1,115 @@
+{{/*
+The chart name, or nameOverride.
+*/}}
+{{- define "kube9-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name of the release's objects (Deployment, Service, Secret...), cut to
+63 characters because some Kubernetes name fields are limited to that (DNS
+labels). A release name that already contains the chart name is used as is.
+*/}}
+{{- define "kube9-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "kube9-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels on every object of the release.
+*/}}
+{{- define "kube9-operator.labels" -}}
+helm.sh/chart: {{ include "kube9-operator.chart" . }}
+{{ include "kube9-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Selector labels: name and instance only, since a selector cannot change after
+the Deployment is created.
+*/}}
+{{- define "kube9-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kube9-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The ServiceAccount the operator runs as.
+*/}}
+{{- define "kube9-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kube9-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Secret that holds (or will hold) the API key: existingSecret, or the one
+the chart renders from apiKey. The operator watches it by this name even when
+it does not exist yet, so a key added later takes effect without a restart.
+*/}}
+{{- define "kube9-operator.secretName" -}}
+{{- default (include "kube9-operator.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{/*
+The name of cluster-scoped objects: the full name plus the namespace, so two
+releases of the same name in different namespaces do not share them.
+*/}}
+{{- define "kube9-operator.clusterScopedName" -}}
+{{- printf "%s-%s" (include "kube9-operator.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
+The operator image, the tag defaulting to the chart's appVersion.
+*/}}
+{{- define "kube9-operator.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+The start-up settings the operator reads from its environment, except the API
+key (the operator reads and watches the key's Secret through the API). The
+Deployment passes them as env and hashes them into the checksum/config
+annotation.
+*/}}
+{{- define "kube9-operator.settings" -}}
+LOG_LEVEL: {{ .Values.logLevel | quote }}
+STATUS_UPDATE_INTERVAL_SECONDS: {{ .Values.statusUpdateIntervalSeconds | int64 | quote }}
+REREGISTRATION_INTERVAL_HOURS: {{ .Values.reregistrationIntervalHours | int64 | quote }}
+SERVER_URL: {{ .Values.serverUrl | quote }}
+ALLOW_INSECURE_SERVER_URL: {{ .Values.allowInsecureServerUrl | toString | quote }}
+API_KEY_SECRET_NAME: {{ include "kube9-operator.secretName" . | quote }}
+API_KEY_SECRET_KEY: {{ .Values.existingSecretKey | quote }}
+PORT: {{ .Values.containerPort | int64 | quote }}
+{{- end }}
+
+{{/*
+Checks the schema cannot express (or could only express by echoing a secret in
+its error). Renders nothing; fails the render with a message naming the value.
+*/}}
+{{- define "kube9-operator.validateValues" -}}
+{{- if and .Values.apiKey (not (regexMatch "^kdy_(prod|dev)_[a-z0-9]+$" .Values.apiKey)) }}
+{{- fail "apiKey: must be empty or match ^kdy_(prod|dev)_[a-z0-9]+$ (kdy_prod_ or kdy_dev_ then lowercase letters and digits, no spaces or newlines); the value is not shown because it is a secret" }}
+{{- end }}
+{{- if and (not .Values.allowInsecureServerUrl) (not (hasPrefix "https://" .Values.serverUrl)) }}
+{{- fail "serverUrl: must start with https:// (set allowInsecureServerUrl=true to permit http:// for local development and tests only)" }}
+{{- end }}
+{{- end }}

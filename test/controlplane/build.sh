@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
+# kube-controller-manager, etcd and the helm v3 client.
+#
+#   test/controlplane/build.sh
+#
+# Versions come from the pinned Go modules beside this script
+# (go/kube, go/etcd, go/helm). Built binaries go to .cache/bin/<name>-<version>
+# and are linked as .cache/bin/current/<name>; a binary already in the cache
+# is not rebuilt. .cache/bin/current/versions.json records what was chosen.
+#
+# Overrides:
+#   KUBEBUILDER_ASSETS  a directory holding kube-apiserver, etcd (and
+#                       kube-controller-manager): those are used instead of
+#                       building them, as envtest does.
+#   helm on PATH        used when `helm version` reports v3.
+#
+# Arguments (optional): the names of the binaries to provide, default all.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cache="$root/.cache/bin"
+current="$cache/current"
+mkdir -p "$current"
+
+# One build at a time (two test runs may start together).
+exec 9>"$cache/.lock"
+flock 9
+
+# The version of module $2 required by go.mod $1 ("v1.2.3").
+module_version() {
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1"
+}
+
+kube_mod="$here/go/kube/go.mod"
+etcd_mod="$here/go/etcd/go.mod"
+helm_mod="$here/go/helm/go.mod"
+kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
+etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
+helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
+helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
+for v in kube_version etcd_version helm_version helm_client_go; do
+  if [[ -z "${!v}" ]]; then
+    echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
+    exit 1
+  fi
+done
+
+# The version stamps the release Makefiles set with -X (without them the
+# apiserver reports v0.0.0-master and helm reports v3.22).
+kube_minor="$(echo "$kube_version" | cut -d. -f2)"
+kube_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
+done
+helm_k8s_minor="$(echo "$helm_client_go" | cut -d. -f2)"
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+done
+
+declare -A chosen_version
+
+# link NAME TARGET VERSION HOW
+link() {
+  ln -sfn "$2" "$current/$1.tmp.$$"
+  mv -Tf "$current/$1.tmp.$$" "$current/$1" # atomic: a running test never sees it missing
+  chosen_version[$1]="$3"
+  printf '%-24s %-10s %s (%s)\n' "$1" "$3" "$4" "$2"
+}
+
+# build NAME VERSION MODULE_DIR PACKAGE LDFLAGS
+build() {
+  local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5"
+  local out="$cache/$name-$version"
+  if [[ -x "$out" ]]; then
+    link "$name" "$out" "$version" "cached"
+    return
+  fi
+  command -v go >/dev/null || { echo "build.sh: go is not on PATH; cannot build $name" >&2; exit 1; }
+  echo "building $name $version (go build $pkg) ..."
+  local start=$SECONDS tmp="$out.tmp.$$"
+  (cd "$dir" && go build -trimpath -ldflags="$ldflags" -o "$tmp" "$pkg")
+  mv -f "$tmp" "$out"
+  link "$name" "$out" "$version" "built in $((SECONDS - start))s"
+}
+
+# The version an existing binary reports.
+reported_version() {
+  case "$1" in
+    kube-apiserver|kube-controller-manager) "$2" --version 2>/dev/null | awk '{ print $2 }' ;;
+    etcd) "$2" --version 2>/dev/null | awk '/etcd Version/ { print "v" $3 }' ;;
+    helm) "$2" version --short 2>/dev/null | sed 's/+.*//' ;;
+  esac
+}
+
+assets="${KUBEBUILDER_ASSETS:-}"
+from_assets() {
+  [[ -n "$assets" && -x "$assets/$1" ]] || return 1
+  link "$1" "$assets/$1" "$(reported_version "$1" "$assets/$1")" "from KUBEBUILDER_ASSETS"
+}
+
+trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
+
+all=(etcd kube-apiserver kube-controller-manager helm)
+wanted=("${@:-${all[@]}}")
+for name in "${wanted[@]}"; do
+  case "$name" in
+    etcd)
+      from_assets etcd ||
+        build etcd "$etcd_version" "$here/go/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
+    kube-apiserver|kube-controller-manager)
+      from_assets "$name" ||
+        build "$name" "$kube_version" "$here/go/kube" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags" ;;
+    helm)
+      path_helm="$(command -v helm || true)"
+      if [[ -n "$path_helm" && "$(reported_version helm "$path_helm")" == v3.* ]]; then
+        link helm "$path_helm" "$(reported_version helm "$path_helm")" "from PATH"
+      else
+        build helm "$helm_version" "$here/go/helm" helm.sh/helm/v3/cmd/helm "$helm_ldflags"
+      fi ;;
+    *) echo "build.sh: unknown binary $name (known: ${all[*]})" >&2; exit 2 ;;
+  esac
+done
+if (( ${#chosen_version[@]} < ${#all[@]} )); then
+  exit 0 # a partial run leaves versions.json alone
+fi
+
+cat >"$current/versions.json.tmp.$$" <<EOF
+{
+  "kubernetes": "${chosen_version[kube-apiserver]}",
+  "kubeControllerManager": "${chosen_version[kube-controller-manager]}",
+  "etcd": "${chosen_version[etcd]}",
+  "helm": "${chosen_version[helm]}"
+}
+EOF
+mv -f "$current/versions.json.tmp.$$" "$current/versions.json"
+echo "binaries in $current"

@@ -1,0 +1,816 @@
+/**
+ * The Helm chart (SPEC section 5), rendered by the real helm v3 client: no
+ * cluster needed. `helm lint --strict`, `helm template`, and the schema's and
+ * templates' rejections of bad values.
+ *
+ *   npx jest --config test/jest-e2e.config.js test/helm-template.e2e-spec.ts
+ *
+ * The helm binary: KUBE9_TEST_HELM, else .cache/bin/current/helm (built by
+ * test/controlplane/build.sh).
+ */
+import type {
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1Container,
+  V1Deployment,
+  V1EnvVar,
+  V1Pod,
+  V1PodSpec,
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1Secret,
+  V1Service,
+  V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as yaml from 'js-yaml';
+import { adminKubeConfig, createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
+
+const ROOT = resolve(__dirname, '..');
+const CHART = join(ROOT, 'helm', 'kube9-operator');
+const HELM = resolve(ROOT, process.env.KUBE9_TEST_HELM ?? '.cache/bin/current/helm');
+const RELEASE = 'kube9-operator';
+const NAMESPACE = 'kube9-system';
+const FULLNAME = 'kube9-operator';
+const API_KEY = 'kdy_prod_abc123def456';
+
+const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
+  version: string;
+  appVersion: string;
+};
+const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+interface HelmResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// helm keeps its cache and configuration here, never in the user's home.
+let helmHome: string;
+
+beforeAll(() => {
+  helmHome = mkdtempSync(join(tmpdir(), 'kube9-helm-'));
+});
+
+afterAll(() => {
+  rmSync(helmHome, { recursive: true, force: true });
+});
+
+function helm(args: string[]): HelmResult {
+  const result = spawnSync(HELM, args, {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: helmHome,
+      HELM_CACHE_HOME: join(helmHome, 'cache'),
+      HELM_CONFIG_HOME: join(helmHome, 'config'),
+      HELM_DATA_HOME: join(helmHome, 'data'),
+      KUBECONFIG: join(helmHome, 'no-kubeconfig'),
+    },
+  });
+  if (result.error) {
+    throw new Error(`cannot run ${HELM} (build it with test/controlplane/build.sh helm)`, { cause: result.error });
+  }
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Values for `helm template` and `helm lint`: `--set` and `--set-string`
+ * pairs, and a values file (`-f`), which is where a user's floats come from
+ * (`--set` turns only integers and booleans into non-strings).
+ */
+type Sets = {
+  set?: Record<string, string | number | boolean>;
+  setString?: Record<string, string>;
+  valuesFile?: Record<string, unknown>;
+};
+
+let valuesFiles = 0;
+
+function setArgs({ set = {}, setString = {}, valuesFile }: Sets): string[] {
+  const fileArgs: string[] = [];
+  if (valuesFile) {
+    const path = join(helmHome, `values-${++valuesFiles}.yaml`);
+    writeFileSync(path, yaml.dump(valuesFile));
+    fileArgs.push('--values', path);
+  }
+  return [
+    ...fileArgs,
+    ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
+    ...Object.entries(setString).flatMap(([key, value]) => ['--set-string', `${key}=${value}`]),
+  ];
+}
+
+function template(sets: Sets = {}): HelmResult {
+  return helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...setArgs(sets)]);
+}
+
+function render(sets: Sets = {}): K8sObject[] {
+  const result = template(sets);
+  if (result.status !== 0) {
+    throw new Error(`helm template failed (${result.status}):\n${result.stderr}`);
+  }
+  return yaml.loadAll(result.stdout).filter((doc): doc is K8sObject => doc !== null && doc !== undefined);
+}
+
+/**
+ * NOTES.txt as `helm install` would print it. `helm template` never renders
+ * NOTES and `helm install --dry-run` needs a cluster, so a copy of the chart
+ * turns NOTES.txt into a named template and renders it into a ConfigMap.
+ */
+function renderNotes(sets: Sets = {}): string {
+  const copy = join(helmHome, `notes-chart-${++valuesFiles}`);
+  cpSync(CHART, copy, { recursive: true });
+  const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
+  rmSync(join(copy, 'templates', 'NOTES.txt'));
+  writeFileSync(join(copy, 'templates', '_notes-preview.tpl'), `{{- define "notes-preview" -}}\n${notes}\n{{- end }}\n`);
+  writeFileSync(
+    join(copy, 'templates', 'notes-preview.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "notes-preview" . | quote }}\n',
+  );
+  const result = helm(['template', RELEASE, copy, '--namespace', NAMESPACE, '--show-only', 'templates/notes-preview.yaml', ...setArgs(sets)]);
+  expect(result.stderr).toBe('');
+  return (yaml.load(result.stdout) as { data: { notes: string } }).data.notes;
+}
+
+function find<T>(objects: K8sObject[], kind: string, name?: string): T | undefined {
+  return objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as T | undefined;
+}
+
+function only<T>(objects: K8sObject[], kind: string): T {
+  const matches = objects.filter((o) => o.kind === kind);
+  expect(matches.map((o) => `${o.kind}/${o.metadata.name}`)).toHaveLength(1);
+  return matches[0] as T;
+}
+
+function deploymentOf(objects: K8sObject[]): V1Deployment {
+  return only<V1Deployment>(objects, 'Deployment');
+}
+
+function operatorContainer(deployment: V1Deployment): V1Container {
+  const containers = deployment.spec!.template.spec!.containers;
+  expect(containers).toHaveLength(1);
+  return containers[0];
+}
+
+function envOf(deployment: V1Deployment): Record<string, V1EnvVar> {
+  return Object.fromEntries((operatorContainer(deployment).env ?? []).map((e) => [e.name, e]));
+}
+
+function envValues(deployment: V1Deployment): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(envOf(deployment)).map(([name, e]) => [name, e.value]));
+}
+
+function checksumOf(objects: K8sObject[]): string {
+  return deploymentOf(objects).spec!.template.metadata!.annotations!['checksum/config'];
+}
+
+/** Sorted copies, so rule order inside a Role does not matter. */
+function normaliseRules(rules: V1PolicyRule[] = []): V1PolicyRule[] {
+  return rules
+    .map((r) => ({
+      apiGroups: [...(r.apiGroups ?? [])].sort(),
+      resources: [...(r.resources ?? [])].sort(),
+      verbs: [...r.verbs].sort(),
+      ...(r.resourceNames ? { resourceNames: [...r.resourceNames].sort() } : {}),
+    }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+/**
+ * The checks of the "restricted" Pod Security Standard that a pod spec can
+ * fail: privilege, escalation, capabilities, non-root, seccomp, host
+ * namespaces, volume types. Returns the violations, empty when compliant.
+ */
+function restrictedViolations(spec: V1PodSpec): string[] {
+  const violations: string[] = [];
+  const pod = spec.securityContext ?? {};
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) violations.push('host namespaces');
+  const allowedVolumeTypes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+  for (const volume of spec.volumes ?? []) {
+    const types = Object.keys(volume).filter((k) => k !== 'name');
+    if (!types.every((t) => allowedVolumeTypes.includes(t))) violations.push(`volume ${volume.name}: ${types}`);
+  }
+  if (pod.runAsUser === 0) violations.push('pod runAsUser 0');
+  const podSeccomp = pod.seccompProfile?.type;
+  if (podSeccomp !== undefined && !['RuntimeDefault', 'Localhost'].includes(podSeccomp)) violations.push('pod seccomp');
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext ?? {};
+    if (sc.privileged) violations.push(`${c.name}: privileged`);
+    if (sc.allowPrivilegeEscalation !== false) violations.push(`${c.name}: allowPrivilegeEscalation not false`);
+    if (!(sc.capabilities?.drop ?? []).includes('ALL')) violations.push(`${c.name}: capabilities not dropping ALL`);
+    const added = (sc.capabilities?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
+    if (added.length > 0) violations.push(`${c.name}: adds capabilities ${added}`);
+    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) violations.push(`${c.name}: runAsNonRoot not true`);
+    if (sc.runAsUser === 0) violations.push(`${c.name}: runAsUser 0`);
+    const seccomp = sc.seccompProfile?.type ?? podSeccomp;
+    if (seccomp === undefined || !['RuntimeDefault', 'Localhost'].includes(seccomp)) {
+      violations.push(`${c.name}: seccompProfile not RuntimeDefault or Localhost`);
+    }
+    if ((c.ports ?? []).some((p) => p.hostPort)) violations.push(`${c.name}: hostPort`);
+  }
+  return violations;
+}
+
+beforeAll(() => {
+  const version = helm(['version', '--short']);
+  expect(version.stdout).toMatch(/^v3\./);
+});
+
+describe('chart metadata', () => {
+  it('is a Helm 3 chart whose appVersion is the operator version', () => {
+    expect(chart.appVersion).toBe(packageJson.version);
+    expect(chart.version).toBe('0.1.0');
+  });
+});
+
+describe('chart documentation', () => {
+  // Kubernetes objects passed through whole: documented as one value each.
+  const passThrough = new Set(['podSecurityContext', 'securityContext', 'livenessProbe', 'readinessProbe']);
+
+  function leafPaths(values: Record<string, unknown>, prefix = ''): string[] {
+    return Object.entries(values).flatMap(([key, value]) => {
+      const path = `${prefix}${key}`;
+      const isBranch = value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0;
+      return isBranch && !passThrough.has(path) ? leafPaths(value as Record<string, unknown>, `${path}.`) : [path];
+    });
+  }
+
+  const valuesText = readFileSync(join(CHART, 'values.yaml'), 'utf8');
+  const values = yaml.load(valuesText) as Record<string, unknown>;
+
+  it('lists every value in the chart README', () => {
+    const readme = readFileSync(join(CHART, 'README.md'), 'utf8');
+    const undocumented = leafPaths(values).filter((path) => !readme.includes(`| \`${path}\` |`));
+    expect(undocumented).toEqual([]);
+  });
+
+  it('has a comment above every value in values.yaml', () => {
+    // Exempt: the insides of pass-through blocks, and the cpu/memory lines that
+    // the comment on resources.requests / resources.limits describes.
+    const exempt = (path: string[]) =>
+      passThrough.has(path[0]) && path.length > 1 ? true : path[0] === 'resources' && path.length === 3;
+    const lines = valuesText.split('\n');
+    const stack: { indent: number; key: string }[] = [];
+    const uncommented: string[] = [];
+    lines.forEach((line, i) => {
+      const match = /^(\s*)([A-Za-z][\w-]*):/.exec(line);
+      if (!match) return;
+      const indent = match[1].length;
+      while (stack.length > 0 && stack[stack.length - 1].indent >= indent) stack.pop();
+      stack.push({ indent, key: match[2] });
+      const path = stack.map((entry) => entry.key);
+      if (!exempt(path) && !/^\s*#/.test(lines[i - 1] ?? '')) uncommented.push(path.join('.'));
+    });
+    expect(uncommented).toEqual([]);
+  });
+
+  it('has a schema entry for every top-level value', () => {
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as {
+      additionalProperties: boolean;
+      properties: Record<string, unknown>;
+    };
+    expect(schema.additionalProperties).toBe(false);
+    expect(Object.keys(values).filter((key) => !(key in schema.properties))).toEqual([]);
+  });
+});
+
+describe('helm lint --strict', () => {
+  it.each<[string, Sets]>([
+    ['default values (free tier)', {}],
+    ['with an apiKey', { set: { apiKey: API_KEY } }],
+    ['with an existing Secret', { set: { existingSecret: 'my-key', existingSecretKey: 'token' } }],
+    ['without RBAC or ServiceAccount', { set: { 'rbac.create': false, 'serviceAccount.create': false } }],
+  ])('passes with %s', (_name, sets) => {
+    const result = helm(['lint', '--strict', CHART, '--namespace', NAMESPACE, ...setArgs(sets)]);
+    expect(`${result.stdout}${result.stderr}`).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('default render (no API key)', () => {
+  let objects: K8sObject[];
+
+  beforeAll(() => {
+    objects = render();
+  });
+
+  it('renders the expected objects and no Secret', () => {
+    const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(kinds).toEqual(
+      [
+        `ClusterRole/${FULLNAME}-${NAMESPACE}`,
+        `ClusterRoleBinding/${FULLNAME}-${NAMESPACE}`,
+        `Deployment/${FULLNAME}`,
+        `Pod/${FULLNAME}-test-connection`,
+        `Role/${FULLNAME}`,
+        `RoleBinding/${FULLNAME}`,
+        `Service/${FULLNAME}`,
+        `ServiceAccount/${FULLNAME}`,
+      ].sort(),
+    );
+    expect(find(objects, 'Secret')).toBeUndefined();
+    expect(find(objects, 'ConfigMap')).toBeUndefined();
+  });
+
+  it('puts every namespaced object in the release namespace', () => {
+    for (const o of objects.filter((o) => !o.kind.startsWith('Cluster'))) {
+      expect({ object: `${o.kind}/${o.metadata.name}`, namespace: o.metadata.namespace }).toEqual({
+        object: `${o.kind}/${o.metadata.name}`,
+        namespace: NAMESPACE,
+      });
+    }
+  });
+
+  it('runs one replica with the Recreate strategy', () => {
+    const deployment = deploymentOf(objects);
+    expect(deployment.spec!.replicas).toBe(1);
+    expect(deployment.spec!.strategy).toEqual({ type: 'Recreate' });
+  });
+
+  it('runs as the ServiceAccount with its token, without service links', () => {
+    const pod = deploymentOf(objects).spec!.template.spec!;
+    expect(pod.serviceAccountName).toBe(FULLNAME);
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(pod.enableServiceLinks).toBe(false);
+    const serviceAccount = only<V1ServiceAccount>(objects, 'ServiceAccount');
+    expect(serviceAccount.metadata!.name).toBe(FULLNAME);
+    expect(serviceAccount.automountServiceAccountToken).toBe(true);
+  });
+
+  it('has the secure pod and container security contexts', () => {
+    const deployment = deploymentOf(objects);
+    expect(deployment.spec!.template.spec!.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(operatorContainer(deployment).securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+  });
+
+  it('passes the restricted Pod Security Standard (operator and test pods)', () => {
+    expect(restrictedViolations(deploymentOf(objects).spec!.template.spec!)).toEqual([]);
+    expect(restrictedViolations(only<V1Pod>(objects, 'Pod').spec!)).toEqual([]);
+  });
+
+  it('mounts an emptyDir at /tmp, the only writable path', () => {
+    const deployment = deploymentOf(objects);
+    const volumes = deployment.spec!.template.spec!.volumes ?? [];
+    expect(volumes).toHaveLength(1);
+    expect(volumes[0].name).toBe('tmp');
+    expect(volumes[0].emptyDir).toBeDefined();
+    expect(operatorContainer(deployment).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+  });
+
+  it('requests 100m/128Mi and limits 200m/256Mi', () => {
+    expect(operatorContainer(deploymentOf(objects)).resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '200m', memory: '256Mi' },
+    });
+  });
+
+  it('uses the image at the chart appVersion', () => {
+    const container = operatorContainer(deploymentOf(objects));
+    expect(container.image).toBe(`kube9/kube9-operator:${chart.appVersion}`);
+    expect(container.imagePullPolicy).toBe('IfNotPresent');
+  });
+
+  it('names the container port http and probes /healthz and /readyz on it', () => {
+    const container = operatorContainer(deploymentOf(objects));
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    for (const probe of [container.livenessProbe!, container.readinessProbe!]) {
+      expect(probe.periodSeconds).toBeGreaterThanOrEqual(5);
+      expect(probe.timeoutSeconds).toBeGreaterThanOrEqual(1);
+      expect(probe.failureThreshold).toBeGreaterThanOrEqual(3);
+    }
+  });
+
+  it('sets exactly the environment of SPEC section 6, with no API key in it', () => {
+    const deployment = deploymentOf(objects);
+    const env = envOf(deployment);
+    expect(Object.keys(env).sort()).toEqual(
+      [
+        'ALLOW_INSECURE_SERVER_URL',
+        'API_KEY_SECRET_KEY',
+        'API_KEY_SECRET_NAME',
+        'LOG_LEVEL',
+        'OPERATOR_DEPLOYMENT_NAME',
+        'OPERATOR_NAMESPACE',
+        'PORT',
+        'REREGISTRATION_INTERVAL_HOURS',
+        'SERVER_URL',
+        'STATUS_UPDATE_INTERVAL_SECONDS',
+      ].sort(),
+    );
+    expect(env.OPERATOR_NAMESPACE).toEqual({
+      name: 'OPERATOR_NAMESPACE',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    });
+    const { OPERATOR_NAMESPACE: _fromDownwardApi, ...literal } = envValues(deployment);
+    expect(literal).toEqual({
+      OPERATOR_DEPLOYMENT_NAME: FULLNAME,
+      PORT: '8080',
+      LOG_LEVEL: 'info',
+      STATUS_UPDATE_INTERVAL_SECONDS: '60',
+      REREGISTRATION_INTERVAL_HOURS: '24',
+      SERVER_URL: 'https://api.kube9.dev',
+      ALLOW_INSECURE_SERVER_URL: 'false',
+      API_KEY_SECRET_NAME: FULLNAME,
+      API_KEY_SECRET_KEY: 'apiKey',
+    });
+    expect(deployment.metadata!.name).toBe(FULLNAME);
+    expect(operatorContainer(deployment).envFrom).toBeUndefined();
+  });
+
+  it('exposes port http on a ClusterIP Service selecting the operator', () => {
+    const service = only<V1Service>(objects, 'Service');
+    expect(service.metadata!.name).toBe(FULLNAME);
+    expect(service.spec!.type).toBe('ClusterIP');
+    expect(service.spec!.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    expect(service.spec!.selector).toEqual({
+      'app.kubernetes.io/name': 'kube9-operator',
+      'app.kubernetes.io/instance': RELEASE,
+    });
+  });
+
+  it('grants only get and list on nodes cluster-wide', () => {
+    const clusterRole = only<V1ClusterRole>(objects, 'ClusterRole');
+    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+    const binding = only<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: clusterRole.metadata!.name,
+    });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+  });
+
+  it('grants in its namespace only its ConfigMaps, events, key Secret and own Deployment', () => {
+    const role = only<V1Role>(objects, 'Role');
+    expect(normaliseRules(role.rules)).toEqual(
+      normaliseRules([
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: ['kube9-operator-status', 'kube9-operator-state'],
+          verbs: ['get', 'update', 'patch', 'delete'],
+        },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [FULLNAME], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [FULLNAME], verbs: ['get'] },
+      ]),
+    );
+    const binding = only<V1RoleBinding>(objects, 'RoleBinding');
+    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: FULLNAME });
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+  });
+
+  it('labels every object the helm create way, and selects on name and instance only', () => {
+    for (const o of objects) {
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'kube9-operator',
+        'app.kubernetes.io/instance': RELEASE,
+        'app.kubernetes.io/version': chart.appVersion,
+        'app.kubernetes.io/managed-by': 'Helm',
+        'helm.sh/chart': `kube9-operator-${chart.version}`,
+      });
+    }
+    const deployment = deploymentOf(objects);
+    const selector = { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/instance': RELEASE };
+    expect(deployment.spec!.selector.matchLabels).toEqual(selector);
+    expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
+  });
+
+  it('has a helm test hook that GETs the status API through the Service', () => {
+    const pod = only<V1Pod>(objects, 'Pod');
+    expect(pod.metadata!.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
+    expect(pod.spec!.restartPolicy).toBe('Never');
+    const container = pod.spec!.containers[0];
+    expect(container.image).toMatch(/^[^:]+:[0-9][^:]*$/); // pinned tag, not latest
+    expect(container.env).toEqual([
+      { name: 'STATUS_URL', value: `http://${FULLNAME}:8080/api/v1/status` },
+    ]);
+    expect(container.command!.join(' ')).toContain('"mode"');
+  });
+});
+
+describe('API key', () => {
+  it('renders a Secret with the key, base64, under the key name, and never in the pod spec', () => {
+    const objects = render({ set: { apiKey: API_KEY } });
+    const secret = only<V1Secret>(objects, 'Secret');
+    expect(secret.metadata!.name).toBe(FULLNAME);
+    expect(secret.metadata!.namespace).toBe(NAMESPACE);
+    expect(secret.type).toBe('Opaque');
+    expect(secret.data).toEqual({ apiKey: Buffer.from(API_KEY).toString('base64') });
+    const deployment = deploymentOf(objects);
+    expect(envValues(deployment)).toMatchObject({ API_KEY_SECRET_NAME: FULLNAME, API_KEY_SECRET_KEY: 'apiKey' });
+    expect(JSON.stringify(deployment)).not.toContain(API_KEY);
+  });
+
+  it('stores the key under existingSecretKey when that is changed', () => {
+    const objects = render({ set: { apiKey: API_KEY, existingSecretKey: 'token' } });
+    expect(only<V1Secret>(objects, 'Secret').data).toEqual({ token: Buffer.from(API_KEY).toString('base64') });
+    expect(envValues(deploymentOf(objects))).toMatchObject({ API_KEY_SECRET_KEY: 'token' });
+  });
+
+  it('points at an existing Secret without rendering one', () => {
+    const objects = render({ set: { existingSecret: 'my-kube9-key', existingSecretKey: 'token' } });
+    expect(find(objects, 'Secret')).toBeUndefined();
+    expect(envValues(deploymentOf(objects))).toMatchObject({
+      API_KEY_SECRET_NAME: 'my-kube9-key',
+      API_KEY_SECRET_KEY: 'token',
+    });
+    const secretRule = only<V1Role>(objects, 'Role').rules!.find((r) => r.resources!.includes('secrets'));
+    expect(secretRule!.resourceNames).toEqual(['my-kube9-key']);
+  });
+
+  it('prefers existingSecret over apiKey', () => {
+    const objects = render({ set: { apiKey: API_KEY, existingSecret: 'my-kube9-key' } });
+    expect(find(objects, 'Secret')).toBeUndefined();
+    expect(envValues(deploymentOf(objects)).API_KEY_SECRET_NAME).toBe('my-kube9-key');
+  });
+});
+
+describe('names, image and service', () => {
+  it('takes the image tag from image.tag when given', () => {
+    const container = operatorContainer(deploymentOf(render({ set: { 'image.repository': 'registry.example/k9', 'image.tag': '9.9.9' } })));
+    expect(container.image).toBe('registry.example/k9:9.9.9');
+  });
+
+  it('prefixes names with the release name and scopes cluster objects by namespace', () => {
+    const objects = helm(['template', 'prod', CHART, '--namespace', 'tools']);
+    expect(objects.status).toBe(0);
+    const rendered = yaml.loadAll(objects.stdout) as K8sObject[];
+    expect(find(rendered, 'Deployment', 'prod-kube9-operator')).toBeDefined();
+    expect(find(rendered, 'ClusterRole', 'prod-kube9-operator-tools')).toBeDefined();
+    const deployment = find<V1Deployment>(rendered, 'Deployment')!;
+    expect(envValues(deployment)).toMatchObject({
+      OPERATOR_DEPLOYMENT_NAME: 'prod-kube9-operator',
+      API_KEY_SECRET_NAME: 'prod-kube9-operator',
+    });
+  });
+
+  it('honours fullnameOverride everywhere, including the Role resourceNames', () => {
+    const objects = render({ set: { fullnameOverride: 'k9' } });
+    const rules = only<V1Role>(objects, 'Role').rules!;
+    expect(rules.find((r) => r.resources!.includes('deployments'))!.resourceNames).toEqual(['k9']);
+    expect(rules.find((r) => r.resources!.includes('secrets'))!.resourceNames).toEqual(['k9']);
+    expect(deploymentOf(objects).metadata!.name).toBe('k9');
+  });
+
+  it('renders service type and port, and PORT follows containerPort', () => {
+    const objects = render({ set: { 'service.type': 'NodePort', 'service.port': 9090, containerPort: 8081 } });
+    const service = only<V1Service>(objects, 'Service');
+    expect(service.spec!.type).toBe('NodePort');
+    expect(service.spec!.ports![0]).toMatchObject({ port: 9090, targetPort: 'http' });
+    const deployment = deploymentOf(objects);
+    expect(operatorContainer(deployment).ports![0].containerPort).toBe(8081);
+    expect(envValues(deployment).PORT).toBe('8081');
+  });
+
+  it('renders no RBAC or ServiceAccount when told not to', () => {
+    const objects = render({ set: { 'rbac.create': false, 'serviceAccount.create': false, 'serviceAccount.name': 'mine' } });
+    expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'Pod', 'Service']);
+    expect(deploymentOf(objects).spec!.template.spec!.serviceAccountName).toBe('mine');
+  });
+
+  it('adds pod annotations, labels, node selector and tolerations', () => {
+    const objects = render({
+      set: {
+        'podAnnotations.team': 'platform',
+        'podLabels.tier': 'ops',
+        'nodeSelector.kubernetes\\.io/os': 'linux',
+        'tolerations[0].key': 'dedicated',
+        'tolerations[0].operator': 'Exists',
+      },
+    });
+    const template = deploymentOf(objects).spec!.template;
+    expect(template.metadata!.annotations).toMatchObject({ team: 'platform' });
+    expect(template.metadata!.labels).toMatchObject({ tier: 'ops' });
+    expect(template.spec!.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(template.spec!.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
+  });
+
+  it('permits an http serverUrl only with allowInsecureServerUrl', () => {
+    const objects = render({ set: { serverUrl: 'http://kube9-server.test:8080', allowInsecureServerUrl: true } });
+    expect(envValues(deploymentOf(objects))).toMatchObject({
+      SERVER_URL: 'http://kube9-server.test:8080',
+      ALLOW_INSECURE_SERVER_URL: 'true',
+    });
+  });
+});
+
+describe('checksum/config annotation', () => {
+  const baseline = () => checksumOf(render());
+
+  it('is a sha256 of the start-up settings', () => {
+    expect(baseline()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each<[string, Sets]>([
+    ['logLevel', { set: { logLevel: 'debug' } }],
+    ['statusUpdateIntervalSeconds', { set: { statusUpdateIntervalSeconds: 30 } }],
+    ['serverUrl', { set: { serverUrl: 'https://eu.api.kube9.dev' } }],
+    ['existingSecret', { set: { existingSecret: 'other' } }],
+  ])('changes when %s changes', (_name, sets) => {
+    expect(checksumOf(render(sets))).not.toBe(baseline());
+  });
+
+  it('does not change when the API key is added or changed (the operator watches it)', () => {
+    const withKey = checksumOf(render({ set: { apiKey: API_KEY } }));
+    expect(withKey).toBe(baseline());
+    expect(checksumOf(render({ set: { apiKey: 'kdy_dev_zzz999' } }))).toBe(withKey);
+  });
+});
+
+describe('NOTES.txt', () => {
+  it('tells how to read the tier from the ConfigMap and through the API server proxy', () => {
+    const notes = renderNotes();
+    expect(notes).toContain(
+      `kubectl get configmap kube9-operator-status -n ${NAMESPACE} -o jsonpath='{.data.status}'`,
+    );
+    expect(notes).toContain(
+      `kubectl get --raw /api/v1/namespaces/${NAMESPACE}/services/${FULLNAME}:http/proxy/api/v1/status`,
+    );
+    expect(notes).toContain('free tier');
+    expect(notes).toContain(`helm test ${RELEASE} -n ${NAMESPACE}`);
+  });
+
+  it('names the key Secret, never the key', () => {
+    const notes = renderNotes({ set: { apiKey: API_KEY } });
+    expect(notes).toContain(`Secret ${FULLNAME}`);
+    expect(notes).not.toContain(API_KEY);
+  });
+
+  it('warns that apiKey is ignored next to existingSecret', () => {
+    const notes = renderNotes({ set: { apiKey: API_KEY, existingSecret: 'my-kube9-key' } });
+    expect(notes).toContain('Secret my-kube9-key');
+    expect(notes).toMatch(/WARNING: apiKey is ignored/);
+    expect(notes).not.toContain(API_KEY);
+  });
+});
+
+describe('bad values are rejected with a message naming the value', () => {
+  it.each<[string, Sets, RegExp[]]>([
+    ['apiKey with the wrong format', { set: { apiKey: 'bogus' } }, [/apiKey/, /kdy_\(prod\|dev\)_/]],
+    ['logLevel outside the enum', { set: { logLevel: 'verbose' } }, [/\/logLevel/, /'debug', 'info', 'warn', 'error'/]],
+    ['statusUpdateIntervalSeconds below 10', { set: { statusUpdateIntervalSeconds: 5 } }, [/\/statusUpdateIntervalSeconds/, /minimum/]],
+    ['statusUpdateIntervalSeconds as a string', { setString: { statusUpdateIntervalSeconds: '60' } }, [/\/statusUpdateIntervalSeconds/, /got string, want integer/]],
+    ['statusUpdateIntervalSeconds not whole (values file)', { valuesFile: { statusUpdateIntervalSeconds: 60.5 } }, [/\/statusUpdateIntervalSeconds/, /got number, want integer/]],
+    ['image.tag a float in a values file', { valuesFile: { image: { tag: 1.1 } } }, [/\/image\/tag/, /got number, want string/]],
+    ['reregistrationIntervalHours 0', { set: { reregistrationIntervalHours: 0 } }, [/\/reregistrationIntervalHours/, /minimum/]],
+    ['serverUrl http:// without allowInsecureServerUrl', { set: { serverUrl: 'http://x' } }, [/serverUrl/, /https:\/\//, /allowInsecureServerUrl/]],
+    ['serverUrl that is no URL', { set: { serverUrl: 'api.kube9.dev' } }, [/\/serverUrl/, /pattern/]],
+    ['allowInsecureServerUrl as a string', { setString: { allowInsecureServerUrl: 'yes' } }, [/\/allowInsecureServerUrl/, /want boolean/]],
+    ['an unknown top-level key', { set: { apiKeys: 'kdy_prod_abc' } }, [/additional properties 'apiKeys' not allowed/]],
+    ['an unknown key inside resources', { set: { 'resources.limit.cpu': '1' } }, [/\/resources/, /additional properties 'limit' not allowed/]],
+    ['an unknown key inside image', { set: { 'image.tags': 'x' } }, [/\/image/, /additional properties 'tags' not allowed/]],
+    ['resources.limits.memory that is no quantity', { set: { 'resources.limits.memory': 'lots' } }, [/\/resources\/limits\/memory/, /pattern/]],
+    ['resources.requests.cpu that is no quantity', { set: { 'resources.requests.cpu': 'fast' } }, [/\/resources\/requests\/cpu/, /pattern/]],
+    ['service.type outside the enum', { set: { 'service.type': 'Foo' } }, [/\/service\/type/, /'ClusterIP', 'NodePort', 'LoadBalancer'/]],
+    ['service.port out of range', { set: { 'service.port': 70000 } }, [/\/service\/port/, /maximum/]],
+    ['image.pullPolicy outside the enum', { set: { 'image.pullPolicy': 'Sometimes' } }, [/\/image\/pullPolicy/, /'Always', 'IfNotPresent', 'Never'/]],
+    ['image.tag given as a number', { set: { 'image.tag': 2 } }, [/\/image\/tag/, /want string/]],
+    ['existingSecret that is no Kubernetes name', { set: { existingSecret: 'My_Secret' } }, [/\/existingSecret/, /pattern/]],
+  ])('%s', (_name, sets, messages) => {
+    const result = template(sets);
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).toBe('');
+    for (const message of messages) {
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
+  it('never echoes a malformed API key (it may be a real key with a typo)', () => {
+    const almostAKey = 'kdy_prod_Abc123SecretPart';
+    const result = template({ set: { apiKey: almostAKey } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/apiKey/);
+    expect(result.stderr).not.toContain('Abc123SecretPart');
+  });
+
+  it('fails helm lint too', () => {
+    const result = helm(['lint', '--strict', CHART, '--set', 'logLevel=verbose']);
+    expect(result.status).not.toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/\/logLevel/);
+  });
+});
+
+/**
+ * The chart's lifecycle against the real API server of the test control plane
+ * (jest-e2e config): helm validates every object against the server's OpenAPI
+ * schema on install, the namespace enforces the restricted Pod Security
+ * Standard, and uninstall must leave nothing cluster-scoped behind. No kubelet
+ * runs, so pods are admitted but never started.
+ */
+const describeWithCluster = process.env.KUBE9_TEST_KUBECONFIG ? describe : describe.skip;
+
+describeWithCluster('installed into a namespace that enforces the restricted Pod Security Standard', () => {
+  const release = 'k9chart';
+  const fullname = `${release}-kube9-operator`;
+  let namespace: string;
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('helm-chart', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/enforce-version': 'latest',
+    });
+  });
+
+  afterAll(async () => {
+    await runHelm(['uninstall', release, '-n', namespace]);
+    await deleteTestNamespace(namespace);
+  });
+
+  async function podsOf(): Promise<string[]> {
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const pods = await core.listNamespacedPod({
+      namespace,
+      labelSelector: `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${release}`,
+    });
+    return pods.items.map((p) => p.metadata!.name!);
+  }
+
+  async function replicaSetFailures(): Promise<string[]> {
+    const apps = adminKubeConfig().makeApiClient(AppsV1Api);
+    const sets = await apps.listNamespacedReplicaSet({ namespace });
+    return sets.items.flatMap((rs) =>
+      (rs.status?.conditions ?? []).filter((c) => c.type === 'ReplicaFailure').map((c) => c.message ?? ''),
+    );
+  }
+
+  it('installs with a key, and the Deployment\'s pod is admitted', async () => {
+    const install = await runHelm(['install', release, CHART, '-n', namespace, '--set', `apiKey=${API_KEY}`]);
+    expect(install.stderr).toBe('');
+    expect(install.code).toBe(0);
+
+    const deadline = Date.now() + 30_000;
+    while ((await podsOf()).length === 0 && (await replicaSetFailures()).length === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await replicaSetFailures()).toEqual([]);
+    expect(await podsOf()).toHaveLength(1);
+  });
+
+  it('admits the helm test pod', async () => {
+    const rendered = yaml.loadAll(
+      helm(['template', release, CHART, '--namespace', namespace, '--show-only', 'templates/tests/test-connection.yaml']).stdout,
+    ) as V1Pod[];
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    await expect(core.createNamespacedPod({ namespace, body: rendered[0], dryRun: 'All' })).resolves.toBeDefined();
+  });
+
+  it('keeps the key on helm upgrade --reuse-values', async () => {
+    const upgrade = await runHelm(['upgrade', release, CHART, '-n', namespace, '--reuse-values', '--set', 'logLevel=debug']);
+    expect(upgrade.code).toBe(0);
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const secret = await core.readNamespacedSecret({ name: fullname, namespace });
+    expect(Buffer.from(secret.data!.apiKey, 'base64').toString()).toBe(API_KEY);
+  });
+
+  it('leaves nothing cluster-scoped behind on helm uninstall', async () => {
+    const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
+    const clusterScoped = `${fullname}-${namespace}`;
+    await expect(rbac.readClusterRole({ name: clusterScoped })).resolves.toBeDefined();
+
+    const uninstall = await runHelm(['uninstall', release, '-n', namespace]);
+    expect(uninstall.code).toBe(0);
+
+    const gone = async (read: () => Promise<unknown>): Promise<number | undefined> =>
+      read().then(
+        () => undefined,
+        (err: unknown) => (err instanceof ApiException ? err.code : undefined),
+      );
+    expect(await gone(() => rbac.readClusterRole({ name: clusterScoped }))).toBe(404);
+    expect(await gone(() => rbac.readClusterRoleBinding({ name: clusterScoped }))).toBe(404);
+    const labelSelector = `app.kubernetes.io/instance=${release}`;
+    expect((await rbac.listClusterRole({ labelSelector })).items).toEqual([]);
+    expect((await rbac.listClusterRoleBinding({ labelSelector })).items).toEqual([]);
+  });
+});

@@ -1,0 +1,144 @@
+/*
+ * Helpers the end-to-end tests share. They talk to the control plane that
+ * test/support/global-setup.ts started, found through the environment:
+ *   KUBE9_TEST_KUBECONFIG  admin kubeconfig
+ *   KUBE9_TEST_HELM        helm binary
+ *   KUBE9_TEST_CP_DIR      the control plane's directory
+ * The ControlPlane object itself stays in Jest's main process; a test that
+ * needs an API server outage starts its own with startControlPlane().
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { writeTokenKubeconfig } from './control-plane';
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set: run the end-to-end tests with --config test/jest-e2e.config.js (its global setup starts the control plane)`);
+  }
+  return value;
+}
+
+/** A KubeConfig for the admin user (system:masters) of the test control plane. */
+export function adminKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(requiredEnv('KUBE9_TEST_KUBECONFIG'));
+  return kc;
+}
+
+/** A KubeConfig loaded from any kubeconfig file (e.g. one from `kubeconfigForToken`). */
+export function kubeConfigFromFile(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
+}
+
+/** Creates a namespace named `<prefix>-<random>` and returns its name. */
+export async function createTestNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  const base = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'test';
+  const name = `${base}-${randomBytes(3).toString('hex')}`;
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name, labels } } });
+  return name;
+}
+
+/**
+ * Deletes a namespace (a missing one is fine). With `wait`, resolves once it
+ * is gone, which needs kube-controller-manager's namespace controller.
+ */
+export async function deleteTestNamespace(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  try {
+    await core.deleteNamespace({ name });
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 404) return;
+    throw err;
+  }
+  if (!opts.wait) return;
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    try {
+      await core.readNamespace({ name });
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return;
+      throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`namespace ${name} still exists after ${opts.timeoutMs ?? 60_000} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * A token for a ServiceAccount from the TokenRequest API (as the admin). The
+ * API server refuses an expiry under 600 seconds; default 3600.
+ */
+export async function mintToken(namespace: string, serviceAccount: string, expirationSeconds = 3600): Promise<string> {
+  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+  const answer = await core.createNamespacedServiceAccountToken({
+    namespace,
+    name: serviceAccount,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
+  const token = answer.status?.token;
+  if (!token) throw new Error(`TokenRequest for ${namespace}/${serviceAccount} returned no token`);
+  return token;
+}
+
+/**
+ * Writes a kubeconfig for the shared control plane whose user is `token`
+ * (CA data embedded) and returns its path.
+ */
+export function kubeconfigForToken(token: string, name: string): string {
+  const cluster = adminKubeConfig().getCurrentCluster();
+  if (!cluster?.caData) throw new Error('the admin kubeconfig has no cluster CA data');
+  return writeTokenKubeconfig(requiredEnv('KUBE9_TEST_CP_DIR'), cluster.server, cluster.caData, token, name);
+}
+
+export interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunHelmOptions {
+  /** Default: the admin kubeconfig. */
+  kubeconfig?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Default 120 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Runs the test helm binary with KUBECONFIG set and helm's cache, config and
+ * data directories inside the control plane's directory (the user's own helm
+ * setup is never read or changed). Never throws for a non-zero exit: look at
+ * `code`.
+ */
+export function runHelm(args: string[], opts: RunHelmOptions = {}): Promise<HelmResult> {
+  const helm = requiredEnv('KUBE9_TEST_HELM');
+  const home = path.join(requiredEnv('KUBE9_TEST_CP_DIR'), 'helm');
+  const dirs = { HELM_CACHE_HOME: 'cache', HELM_CONFIG_HOME: 'config', HELM_DATA_HOME: 'data' };
+  for (const sub of Object.values(dirs)) mkdirSync(path.join(home, sub), { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KUBECONFIG: opts.kubeconfig ?? requiredEnv('KUBE9_TEST_KUBECONFIG'),
+    ...Object.fromEntries(Object.entries(dirs).map(([k, sub]) => [k, path.join(home, sub)])),
+    ...opts.env,
+  };
+  return new Promise((resolve) => {
+    execFile(
+      helm,
+      args,
+      { cwd: opts.cwd, env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
+        const code = !e ? 0 : typeof e.code === 'number' ? e.code : -1;
+        resolve({ code, stdout, stderr: e && code === -1 ? `${stderr}${e.message}` : stderr });
+      },
+    );
+  });
+}
