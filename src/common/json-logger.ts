@@ -9,6 +9,9 @@ const LEVELS_FROM: Record<LogLevelName, LogLevel[]> = {
   error: ['fatal', 'error'],
 };
 
+/** Nest's start-up chatter (one line per module and route): kept, but at debug. */
+const CHATTY_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
 /** Nest's names for levels, as a cluster's log pipeline expects to read them. */
 const LEVEL_NAME: Record<string, string> = { log: 'info', verbose: 'debug' };
 
@@ -29,6 +32,10 @@ export class JsonLogger extends ConsoleLogger {
     writeStreamType?: 'stdout' | 'stderr',
     errorStack?: unknown,
   ): void {
+    if (logLevel === 'log' && CHATTY_CONTEXTS.has(context)) {
+      if (!this.isLevelEnabled('debug')) return;
+      logLevel = 'debug';
+    }
     for (const message of messages) {
       const entry: Record<string, unknown> = {
         level: LEVEL_NAME[logLevel] ?? logLevel,

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { repoRoot } from './binaries';
 import { adminKubeConfig, kubeconfigForToken, mintToken, runHelm } from './kube';
-import { OperatorProcess, startOperator } from './operator-process';
+import { freePort, OperatorProcess, startOperator } from './operator-process';
 
 export const CHART_DIR = path.join(repoRoot(), 'helm', 'kube9-operator');
 
@@ -43,11 +43,15 @@ export async function chartServiceAccountKubeconfig(namespace: string, release: 
   return kubeconfigForToken(await mintToken(namespace, serviceAccount), `${namespace}-${serviceAccount}`);
 }
 
-/** Runs the operator as the chart would, out of the cluster; `env` adds to or overrides the chart's. */
+/**
+ * Runs the operator as the chart would, out of the cluster; `env` adds to or overrides the
+ * chart's. The HTTP port is a free one on this machine instead of the pod's containerPort.
+ */
 export async function runOperatorAsChart(namespace: string, release: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
   return startOperator({
     ...(await chartEnvironment(namespace, release)),
     KUBECONFIG: await chartServiceAccountKubeconfig(namespace, release),
+    PORT: String(await freePort()),
     ...env,
   });
 }

@@ -18,7 +18,14 @@ export interface ApiKeyReading {
   configured: boolean;
 }
 
-const WATCH_TIMEOUT_SECONDS = 3600;
+/** The API server ends the watch after this long; it is then resumed from its resourceVersion. */
+const WATCH_TIMEOUT_SECONDS = 1800;
+/**
+ * client-node's Watch aborts a watch that receives nothing for 30 s. A quiet Secret sends
+ * nothing but bookmarks (about one a minute), so that would re-open the watch twice a minute.
+ * Five minutes still finds a dead connection, without extra requests in the steady state.
+ */
+const WATCH_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
 
 /**
  * Reads the API key from the one Secret named in the configuration, through the Kubernetes
@@ -118,7 +125,9 @@ export class ApiKeySource implements OnApplicationShutdown {
       timeoutSeconds: WATCH_TIMEOUT_SECONDS,
     };
     try {
-      this.watchAbort = await new Watch(this.kube.kubeConfig).watch(
+      const watch = new Watch(this.kube.kubeConfig);
+      Object.assign(watch, { requestTimeoutMs: WATCH_INACTIVITY_TIMEOUT_MS });
+      this.watchAbort = await watch.watch(
         path,
         query,
         (phase, object: V1Secret) => this.onWatchEvent(phase, object),
@@ -136,6 +145,7 @@ export class ApiKeySource implements OnApplicationShutdown {
       return;
     }
     if (object?.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+    if (phase === 'BOOKMARK') this.logger.verbose(`Bookmark of the Secret watch at resourceVersion ${this.resourceVersion}`);
     if (phase === 'ADDED' || phase === 'MODIFIED') this.update(this.readingOf(object));
     if (phase === 'DELETED') this.update({ problem: null, configured: false });
   }

@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { JsonLogger } from './common/json-logger';
+import { ConfigError } from './modules/config/load-operator-config';
+import { readOperatorConfigFromEnvironment } from './modules/config/read-environment';
+import { OperatorConfig } from './modules/config/operator-config';
+
+/** SIGTERM to exit: stop schedules, write a last status, close HTTP; forced after this long. */
+const SHUTDOWN_DEADLINE_MS = 9_000;
+
+function configOrExit(): OperatorConfig {
+  try {
+    return readOperatorConfigFromEnvironment();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}`, context: 'Bootstrap' })}\n`);
+    process.exit(1);
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = configOrExit();
+  const logger = new JsonLogger(config.logLevel);
+  const app = await NestFactory.create(AppModule.forRoot(config), { logger, abortOnError: false });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received, shutting down`, 'Bootstrap');
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting`, undefined, 'Bootstrap');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`Shutdown failed: ${String(error)}`, undefined, 'Bootstrap');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  await app.listen(config.port, '0.0.0.0');
+  logger.log(`Listening on port ${config.port} in namespace ${config.namespace}`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), message: `Start-up failed: ${error instanceof Error ? error.message : String(error)}`, context: 'Bootstrap' })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,101 @@
+/*
+ * `npm run demo`: the operator end to end on this machine, as a user would see it.
+ * Starts the embedded control plane and the kube9-server simulator, installs the
+ * chart with helm, runs the operator out of the cluster as the chart's
+ * ServiceAccount (no kubelet runs here, so the Deployment's pod never starts),
+ * shows the free tier, then `helm upgrade` adds an API key and shows the pro tier.
+ * Prints the commands to look for yourself and stays up until Ctrl-C.
+ * `npm run demo -- --exit` stops after the pro tier is shown (used by a test).
+ */
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { ensureBinaries, repoRoot } from './binaries';
+import { CHART_DIR, helmInstall, runOperatorAsChart } from './chart';
+import { type ControlPlane, startControlPlane } from './control-plane';
+import { adminKubeConfig } from './kube';
+import { OUTPUT_LOG, type OperatorProcess, waitFor } from './operator-process';
+import { ServerSimulator } from './server-simulator';
+import { readStatus } from './status';
+
+const NAMESPACE = 'kube9-system';
+const RELEASE = 'kube9-operator';
+const exitWhenDone = process.argv.includes('--exit');
+const t0 = performance.now();
+const seconds = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+const say = (line: string) => console.log(`[demo ${seconds()}] ${line}`);
+
+async function main(): Promise<void> {
+  let controlPlane: ControlPlane | undefined;
+  let simulator: ServerSimulator | undefined;
+  let operator: OperatorProcess | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping the operator, the simulator and the control plane');
+    await operator?.stop().catch(() => undefined);
+    await simulator?.stop().catch(() => undefined);
+    await controlPlane?.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    say('building or finding the control-plane binaries (the first run builds them from Go modules: many minutes)');
+    const binaries = await ensureBinaries();
+    controlPlane = await startControlPlane({ binaries });
+    process.env.KUBE9_TEST_KUBECONFIG = controlPlane.kubeconfigPath;
+    process.env.KUBE9_TEST_HELM = controlPlane.helmPath;
+    process.env.KUBE9_TEST_CP_DIR = controlPlane.dir;
+    say(`Kubernetes ${controlPlane.kubernetesVersion} is up at ${controlPlane.server}`);
+
+    const apiKey = `kdy_dev_demo${randomBytes(8).toString('hex')}`;
+    simulator = new ServerSimulator({ validKeys: [apiKey], configuration: { statusUpdateIntervalSeconds: 10, reregistrationIntervalHours: 24 } });
+    const serverUrl = await simulator.start();
+    say(`kube9-server simulator listening at ${serverUrl}`);
+
+    await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const chartValues = { serverUrl, allowInsecureServerUrl: 'true', statusUpdateIntervalSeconds: '10' };
+    say(`helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} (free tier: no API key)`);
+    await helmInstall(NAMESPACE, RELEASE, chartValues);
+
+    operator = await runOperatorAsChart(NAMESPACE, RELEASE);
+    const free = await waitFor('the free-tier status', async () => {
+      const status = await readStatus(NAMESPACE);
+      return status?.mode === 'operated' ? status : undefined;
+    }, 30_000);
+    say(`status: mode=${free.mode} tier=${free.tier} health=${free.health}`);
+    console.log(JSON.stringify(free, null, 2));
+
+    say('helm upgrade --reuse-values --set apiKey=… (the key goes into the chart\'s Secret; the operator watches it)');
+    await helmInstall(NAMESPACE, RELEASE, { apiKey }, ['--reuse-values']);
+    const upgradedAt = performance.now();
+    const pro = await waitFor('the pro-tier status', async () => {
+      const status = await readStatus(NAMESPACE);
+      return status?.registered === true ? status : undefined;
+    }, 30_000);
+    say(`status: mode=${pro.mode} tier=${pro.tier} health=${pro.health} clusterId=${pro.clusterId} (${((performance.now() - upgradedAt) / 1000).toFixed(1)} s after the upgrade)`);
+    console.log(JSON.stringify(pro, null, 2));
+
+    console.log(`
+Look for yourself (in another terminal):
+  export KUBECONFIG=${controlPlane.kubeconfigPath}
+  kubectl get configmap kube9-operator-status -n ${NAMESPACE} -o jsonpath='{.data.status}'
+  kubectl get events -n ${NAMESPACE}
+  curl -s ${operator.baseUrl}/api/v1/status      # the operator's REST status
+  curl -s ${operator.baseUrl}/readyz
+In a real cluster, where the pod runs, the same document is served through the API server:
+  kubectl get --raw /api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy/api/v1/status
+Operator logs (JSON lines): ${path.relative(repoRoot(), OUTPUT_LOG)}
+`);
+    say(`pro tier shown; ${exitWhenDone ? 'exiting (--exit)' : 'press Ctrl-C to stop and clean up'}`);
+    if (exitWhenDone) await stop(0);
+  } catch (error) {
+    console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stop(1);
+  }
+}
+
+void main();
