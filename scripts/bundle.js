@@ -6,6 +6,7 @@
 // about a half (see bench/operator-footprint.ts and the README).
 // Packages Nest and Terminus load only if present stay external.
 const esbuild = require('esbuild');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
@@ -16,7 +17,20 @@ const optional = [
   '@fastify/*', 'cache-manager', 'ioredis', 'kafkajs', 'mqtt', 'nats', 'amqplib', 'amqp-connection-manager',
 ];
 
-const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', keepNames: true, sourcemap: true, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', keepNames: true, minify: true, sourcemap: true, logLevel: 'warning' };
+
+/**
+ * Rewrites every non-ASCII character of the bundle as a \\uXXXX escape. A few
+ * dependencies (validator's locale patterns) carry non-ASCII regular expressions,
+ * and a single such character makes V8 hold the whole 5 MB source as a two-byte
+ * string: twice the memory. \\uXXXX means the same inside strings, templates,
+ * regular expressions and identifiers, the only places esbuild leaves them.
+ */
+function asciiOnly(file) {
+  const source = fs.readFileSync(file, 'utf8');
+  const escaped = source.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (escaped !== source) fs.writeFileSync(file, escaped);
+}
 
 Promise.all([
   // The operator itself.
@@ -33,4 +47,6 @@ Promise.all([
     outfile: path.join(root, 'dist', 'main.js'),
     external: ['./bootstrap'],
   }),
-]).catch(() => process.exit(1));
+])
+  .then(() => asciiOnly(path.join(root, 'dist', 'bootstrap.js')))
+  .catch(() => process.exit(1));

@@ -121,6 +121,30 @@ function envOf(stage: Stage): Record<string, string> {
   );
 }
 
+/**
+ * Whether .dockerignore leaves `file` (relative to the context) out: its rules in
+ * order, the last match winning, `!` re-including; a rule matching a parent
+ * directory matches the file, `*` stays within one path segment, `**` does not.
+ */
+function dockerignored(file: string, dockerignore: string): boolean {
+  const rules = dockerignore
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const negate = line.startsWith('!');
+      const pattern = path.posix.normalize(negate ? line.slice(1) : line).replace(/^\/+/, '');
+      const source = pattern
+        .split(/(\*\*|\*|\?)/)
+        .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('');
+      return { negate, regex: new RegExp(`^${source}(/.*)?$`) };
+    });
+  let ignored = false;
+  for (const rule of rules) if (rule.regex.test(file)) ignored = !rule.negate;
+  return ignored;
+}
+
 // ---------------------------------------------------------------- the sandbox
 
 const NODE = realpathSync(path.join(ROOT, 'node_modules', '.bin', 'node'));
@@ -243,9 +267,13 @@ function median(values: number[]): number {
 
 // ---------------------------------------------------------------- files as the image holds them
 
+/** Temporary directories, removed after the file's tests. */
+const tempDirs: string[] = [];
+
 /** A directory others may enter (mkdtemp makes 0700 ones), as root's directories in an image are. */
 function tempDir(prefix: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
   chmodSync(dir, 0o755);
   return dir;
 }
@@ -289,7 +317,7 @@ async function buildStage(warmUid: number): Promise<string> {
   mkdirSync(cache);
   if (RUNS_AS_ROOT) chownSync(cache, OPERATOR_UID, OPERATOR_UID);
   const warm = await runSandbox({ app: dir, writableApp: true, uid: warmUid, env: { PATH: IMAGE_PATH, PORT: '0' }, command: ['node', 'dist/main.js'] });
-  if (warm.code !== 1 || !warm.output.includes('PORT="0" must be a whole number')) {
+  if (warm.code !== 1 || !warm.output.includes('Invalid configuration: PORT=')) {
     throw new Error(`the compile-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`);
   }
   if (RUNS_AS_ROOT) chownTree(cache, 0);
@@ -322,6 +350,7 @@ function finalStageLayout(stage: Stage, build: string): string {
 /** A read-only directory for the sandbox holding `files`, readable by uid 1000 only. */
 function secretDir(prefix: string, files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(dir);
   for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content, { mode: 0o400 });
   if (RUNS_AS_ROOT) chownTree(dir, OPERATOR_UID);
   return dir;
@@ -332,10 +361,9 @@ function secretDir(prefix: string, files: Record<string, string>): string {
 const stages = readDockerfile(path.join(ROOT, 'Dockerfile'));
 const finalStage = stages.at(-1)!;
 const buildStageDefinition = stages.find((s) => s.name === 'build')!;
-/** The container's environment: the image's, then the chart's, then the sandbox's own needs. */
+/** The image's environment: the node images' PATH, then the final stage's ENV. */
 const imageEnv = { PATH: IMAGE_PATH, ...envOf(finalStage) };
 const cmd = JSON.parse(instructionsOf(finalStage, 'CMD').at(-1)!) as string[];
-const tempDirs: string[] = [];
 let app: string;
 let appWithoutCache: string;
 
@@ -353,7 +381,6 @@ beforeAll(async () => {
   app = finalStageLayout(finalStage, build);
   appWithoutCache = tempDir('kube9-image-nocache-');
   cpSync(app, appWithoutCache, { recursive: true, filter: (src) => !src.includes('.compile-cache') });
-  tempDirs.push(build, app, appWithoutCache);
 }, 60_000);
 
 afterEach(() => {
@@ -372,6 +399,21 @@ describe('the Dockerfile', () => {
     expect(cmd).toEqual(['node', 'dist/main.js']);
     expect(instructionsOf(finalStage, 'EXPOSE')).toEqual(['8080']);
     expect(instructionsOf(finalStage, 'HEALTHCHECK')).toEqual([]);
+  });
+
+  it('build context: .dockerignore keeps every file a COPY names and leaves the rest out', () => {
+    const dockerignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8');
+    const copied = stages
+      .flatMap(copiesOf)
+      .filter((copy) => copy.from === undefined)
+      .flatMap((copy) => copy.sources)
+      .flatMap((source) => (statSync(path.join(ROOT, source)).isDirectory() ? walk(path.join(ROOT, source)).map((file) => path.posix.join(source, file)) : [source]));
+
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.js', 'src/main.ts']));
+    expect(copied.filter((file) => dockerignored(file, dockerignore))).toEqual([]);
+    for (const left of ['node_modules/.package-lock.json', 'dist/main.js', 'test/no-leak.e2e-spec.ts', '.git/HEAD', '.cache/bin/current', 'helm/kube9-operator/Chart.yaml', 'scripts/test.sh']) {
+      expect([left, dockerignored(left, dockerignore)]).toEqual([left, true]);
+    }
   });
 
   it('build stage: warms the compile cache as uid 1000, the final stage\'s user', () => {
@@ -438,7 +480,6 @@ describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
     kubeDir = secretDir('kube9-image-kubeconfig-', {
       kubeconfig: readFileSync(await chartServiceAccountKubeconfig(namespace, RELEASE), 'utf8'),
     });
-    tempDirs.push(kubeDir);
     env = { ...imageEnv, ...(await chartEnvironment(namespace, RELEASE)), KUBECONFIG: `${KUBECONFIG_DIR}/kubeconfig` };
   });
 
@@ -474,6 +515,29 @@ describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
     expect(exit.atMs - signalledAt).toBeLessThan(10_000);
     expect(sandbox.output()).toContain('SIGTERM received, shutting down');
   });
+
+  it('serves /healthz sooner with the warmed cache than without (measured and reported)', async () => {
+    const startToHealthy = async (layout: string) => {
+      const port = await freePort();
+      const sandbox = startSandbox({ app: layout, binds: { [kubeDir]: KUBECONFIG_DIR }, env: { ...env, PORT: String(port) }, command: cmd });
+      await waitFor('/healthz', async () => ((await getJson(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined), 10_000, 10);
+      const ms = performance.now() - sandbox.spawnedAt;
+      expect((await signalAndWait(sandbox, 'SIGTERM')).code).toBe(0);
+      return ms;
+    };
+    const warm: number[] = [];
+    const cold: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      warm.push(await startToHealthy(app));
+      cold.push(await startToHealthy(appWithoutCache));
+    }
+
+    // Reported, not asserted: this includes the first calls to the API server.
+    console.log(
+      `[production-image] spawn to /healthz 200, median of 3: warmed read-only cache ${Math.round(median(warm))} ms, ` +
+        `without ${Math.round(median(cold))} ms; warm ${warm.map(Math.round).join('/')}, cold ${cold.map(Math.round).join('/')}`,
+    );
+  });
 });
 
 describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () => {
@@ -495,7 +559,6 @@ describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () 
       'ca.crt': Buffer.from(cluster.caData!, 'base64').toString('utf8'),
       namespace,
     });
-    tempDirs.push(serviceAccountDir);
     const server = new URL(cluster.server);
     env = {
       ...imageEnv,
@@ -549,23 +612,21 @@ describe('the compile cache warmed in the build stage', () => {
   it('loads the bundle faster than a cold start', async () => {
     const warm: number[] = [];
     const cold: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 7; i++) {
       warm.push((await runSandbox({ app, env: { ...imageEnv, PORT: '0' }, command: cmd })).ms);
       cold.push((await runSandbox({ app: appWithoutCache, env: { ...imageEnv, PORT: '0' }, command: cmd })).ms);
     }
 
     console.log(
-      `[production-image] load to exit (PORT=0), median of 5: warmed read-only cache ${Math.round(median(warm))} ms, ` +
-        `without (cold, cache written to /tmp) ${Math.round(median(cold))} ms; warm ${warm.map(Math.round).join('/')}, cold ${cold.map(Math.round).join('/')}`,
+      `[production-image] load to exit (PORT=0), 7 runs each: warmed read-only cache min ${Math.round(Math.min(...warm))} ms, median ${Math.round(median(warm))} ms; ` +
+        `without (cold, cache written to /tmp) min ${Math.round(Math.min(...cold))} ms, median ${Math.round(median(cold))} ms`,
     );
-    expect(median(warm)).toBeLessThan(median(cold));
+    // The fastest run of each: other load on the machine only ever adds time.
+    expect(Math.min(...warm)).toBeLessThan(Math.min(...cold));
   });
 
   it('is not found when warmed as root: the uid is part of the cache key', async () => {
-    const rootBuild = await buildStage(0);
-    tempDirs.push(rootBuild);
-    const rootApp = finalStageLayout(finalStage, rootBuild);
-    tempDirs.push(rootApp);
+    const rootApp = finalStageLayout(finalStage, await buildStage(0));
 
     const run = await runSandbox({ app: rootApp, env: loadOnly, command: cmd });
 

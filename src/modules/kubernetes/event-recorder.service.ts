@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EventsV1Event } from '@kubernetes/client-node';
+import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
@@ -36,22 +36,27 @@ export class EventRecorder {
 
   async record(type: 'Normal' | 'Warning', reason: EventReason, note: string): Promise<void> {
     const namespace = this.config.namespace;
-    const regarding = this.config.deploymentName
+    const involvedObject = this.config.deploymentName
       ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }
       : { apiVersion: 'v1', kind: 'ConfigMap', name: 'kube9-operator-status', namespace };
-    const body: EventsV1Event = {
+    const now = new Date();
+    // A core/v1 Event: its timestamps are plain RFC 3339 times. (events.k8s.io/v1 wants an
+    // eventTime in microseconds, which client-node serialises with milliseconds: refused.)
+    const body: CoreV1Event = {
       metadata: { generateName: 'kube9-operator.', namespace },
-      eventTime: new Date(),
-      reportingController: REPORTING_CONTROLLER,
-      reportingInstance: this.instance.slice(0, 128),
-      action: reason,
+      involvedObject,
       reason,
+      message: cleanError(note),
       type,
-      note: cleanError(note),
-      regarding,
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: REPORTING_CONTROLLER },
+      reportingComponent: REPORTING_CONTROLLER,
+      reportingInstance: this.instance.slice(0, 128),
     };
     try {
-      await this.kube.events.createNamespacedEvent({ namespace, body });
+      await this.kube.core.createNamespacedEvent({ namespace, body });
     } catch (error) {
       this.logger.debug(describeKubeError(`record event ${reason}`, error));
     }

@@ -2,13 +2,14 @@ import {
   AppsV1Api,
   CoreV1Api,
   createConfiguration,
-  EventsV1Api,
   KubeConfig,
   RequestContext,
   ResponseContext,
   ServerConfiguration,
   VersionApi,
 } from '@kubernetes/client-node';
+import { RequestOptions } from 'node:https';
+import { Agent, Dispatcher } from 'undici';
 import { USER_AGENT } from '../../common/operator-version';
 import { KUBERNETES_REQUEST_TIMEOUT_MS } from './kubernetes.constants';
 
@@ -17,7 +18,6 @@ export interface KubernetesClients {
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
-  events: EventsV1Api;
   version: VersionApi;
 }
 
@@ -37,17 +37,54 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   return kubeConfig;
 }
 
-/** Our user agent and a deadline on every request, so a hung API server cannot stall a loop. */
-const requestPolicy = {
-  pre(context: RequestContext): Promise<RequestContext> {
-    context.setHeaderParam('User-Agent', USER_AGENT);
-    context.setSignal(AbortSignal.timeout(KUBERNETES_REQUEST_TIMEOUT_MS));
-    return Promise.resolve(context);
-  },
-  post(context: ResponseContext): Promise<ResponseContext> {
-    return Promise.resolve(context);
-  },
-};
+/**
+ * One connection pool for all requests. client-node 2.0 builds a new undici Agent for every
+ * request, so each status write paid a TCP and TLS handshake and left an idle socket behind.
+ * This pool is built once from the same TLS settings; credentials sent as headers (tokens,
+ * which rotate in a pod) are still applied by client-node on every request. With a proxy,
+ * client-node's own dispatcher is kept.
+ */
+function sharedPool(kubeConfig: KubeConfig): () => Promise<Dispatcher | undefined> {
+  let pool: Promise<Dispatcher | undefined> | undefined;
+  const build = async (): Promise<Dispatcher | undefined> => {
+    const tls: RequestOptions = {};
+    await kubeConfig.applyToHTTPSOptions(tls);
+    const options = kubeConfig.createDispatcherOptions(kubeConfig.getCurrentCluster(), {
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      pfx: tls.pfx,
+      passphrase: tls.passphrase,
+      ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+      ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    });
+    return options.type === 'agent' ? new Agent({ connect: options.connect }) : undefined;
+  };
+  return () => {
+    pool ??= build().catch(() => {
+      pool = undefined;
+      return undefined;
+    });
+    return pool;
+  };
+}
+
+/** Our user agent, the shared pool, and a deadline on every request, so a hung API server cannot stall a loop. */
+function requestPolicy(kubeConfig: KubeConfig) {
+  const pool = sharedPool(kubeConfig);
+  return {
+    async pre(context: RequestContext): Promise<RequestContext> {
+      context.setHeaderParam('User-Agent', USER_AGENT);
+      context.setSignal(AbortSignal.timeout(KUBERNETES_REQUEST_TIMEOUT_MS));
+      const shared = await pool();
+      if (shared) context.setDispatcher(shared);
+      return context;
+    },
+    post(context: ResponseContext): Promise<ResponseContext> {
+      return Promise.resolve(context);
+    },
+  };
+}
 
 export function createKubernetesClients(kubeConfig: KubeConfig): KubernetesClients {
   const cluster = kubeConfig.getCurrentCluster();
@@ -55,13 +92,12 @@ export function createKubernetesClients(kubeConfig: KubeConfig): KubernetesClien
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kubeConfig },
-    promiseMiddleware: [requestPolicy],
+    promiseMiddleware: [requestPolicy(kubeConfig)],
   });
   return {
     kubeConfig,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
-    events: new EventsV1Api(configuration),
     version: new VersionApi(configuration),
   };
 }
