@@ -181,6 +181,9 @@ describe('refusals: free tier, degraded, no retry for 24 h', () => {
 
     expect(status).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: true });
     expect(status).not.toHaveProperty('clusterId');
+    if (code === 'INVALID_REQUEST') {
+      expect(run.operator.logs()).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringContaining('details: ["x"]') }));
+    }
     const state = (await readState(run.namespace))!;
     expect(state.refused).toBe(true);
     expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 24 * 3_600_000);

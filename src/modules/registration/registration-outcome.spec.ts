@@ -37,6 +37,12 @@ describe('outcomeFromAnswer', () => {
     expect(outcome).toEqual({ kind: 'rejected', reason: expect.stringContaining('400 INVALID_REQUEST: bad node count') });
   });
 
+  it('400 keeps the details for the log', () => {
+    const body = JSON.stringify({ error: 'Bad Request', code: 'INVALID_REQUEST', message: 'bad', details: [{ field: 'approximateNodeCount' }] });
+
+    expect(outcomeFromAnswer(400, undefined, body, NOW)).toMatchObject({ kind: 'rejected', details: '[{"field":"approximateNodeCount"}]' });
+  });
+
   it.each([
     [401, 'INVALID_API_KEY'],
     [401, 'API_KEY_EXPIRED'],

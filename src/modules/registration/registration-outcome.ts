@@ -7,7 +7,7 @@ import { DEFAULT_RETRY_AFTER_MS } from './registration.constants';
 export type RegistrationOutcome =
   | { kind: 'registered'; response: RegistrationResponseDto }
   /** 400: the request was rejected; free tier, no retry until something changes or 24 h pass. */
-  | { kind: 'rejected'; reason: string }
+  | { kind: 'rejected'; reason: string; details?: string }
   /** 401, 403: the key was refused; free tier, registration cleared. */
   | { kind: 'refused'; reason: string }
   /** 429: wait Retry-After; the mode stays as it is. */
@@ -20,7 +20,9 @@ export function outcomeFromAnswer(status: number, retryAfter: string | undefined
   if (status === 200) return outcomeFromSuccess(body);
   const explained = explain(body);
   if (status === 400) {
-    return { kind: 'rejected', reason: `kube9-server rejected the registration request (400${explained}); it is retried after 24 h or when the key changes` };
+    const reason = `kube9-server rejected the registration request (400${explained}); it is retried after 24 h or when the key changes`;
+    const details = detailsOf(body);
+    return details ? { kind: 'rejected', reason, details } : { kind: 'rejected', reason };
   }
   if (status === 401 || status === 403) {
     return { kind: 'refused', reason: `kube9-server refused the API key (${status}${explained}); set a valid key in the operator's Secret` };
@@ -69,6 +71,16 @@ function explain(body: string): string {
   const message = typeof parsed.message === 'string' ? parsed.message.slice(0, 200) : undefined;
   const parts = [code, message].filter(Boolean);
   return parts.length > 0 ? ` ${parts.join(': ')}` : '';
+}
+
+/** A 400's `details`, as compact JSON for the log (bounded); the status keeps only the reason. */
+function detailsOf(body: string): string | undefined {
+  try {
+    const details = (JSON.parse(body) as RegistrationErrorBody).details;
+    return details === undefined ? undefined : JSON.stringify(details).slice(0, 1000);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Retry-After as seconds or as an HTTP date; undefined when absent or unreadable. */

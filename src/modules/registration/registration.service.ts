@@ -160,7 +160,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
         return;
       case 'refused':
       case 'rejected':
-        this.logger.error(`${outcome.reason}; next attempt at ${next}`);
+        this.logger.error(`${outcome.reason}; next attempt at ${next}${outcome.kind === 'rejected' && outcome.details ? `; details: ${outcome.details}` : ''}`);
         void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, outcome.reason);
         return;
       default:
