@@ -169,7 +169,7 @@ function bwrapArgs(opts: SandboxOptions): string[] {
     '--unshare-user', '--uid', uid, '--gid', uid,
     '--unshare-pid', '--as-pid-1', '--die-with-parent',
     '--ro-bind', '/usr', '/usr',
-    '--tmpfs', '/usr/local', '--ro-bind', NODE, '/usr/local/bin/node', '--remount-ro', '/usr/local',
+    '--tmpfs', '/usr/local', '--ro-bind', sandboxNode(), '/usr/local/bin/node', '--remount-ro', '/usr/local',
     '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
     '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
     '--ro-bind', '/etc', '/etc',
@@ -276,6 +276,21 @@ function tempDir(prefix: string): string {
   tempDirs.push(dir);
   chmodSync(dir, 0o755);
   return dir;
+}
+
+let nodeCopy: string | undefined;
+
+/**
+ * The Node 22 binary, copied where uid 1000 can reach it: the repository may sit in a
+ * directory only root can enter (CI clones into a mkdtemp folder, mode 0700).
+ */
+function sandboxNode(): string {
+  if (!nodeCopy || !existsSync(nodeCopy)) {
+    nodeCopy = path.join(tempDir('kube9-node-'), 'node');
+    copyFileSync(NODE, nodeCopy);
+    chmodSync(nodeCopy, 0o755);
+  }
+  return nodeCopy;
 }
 
 function walk(dir: string, base = dir): string[] {
