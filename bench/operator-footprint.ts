@@ -90,6 +90,8 @@ async function main(): Promise<void> {
       let lastUpdate: string | undefined;
       while (!lastUpdate) {
         await sleep(50);
+        if (operator.child.exitCode !== null) throw new Error(`the operator exited (${operator.child.exitCode}) before its first write:\n${operator.output()}`);
+        if (Date.now() - spawnedAtWall > 30_000) throw new Error('no status ConfigMap within 30 s of the start');
         const configMap = await core.readNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE }).catch(() => undefined);
         lastUpdate = configMap?.data?.status ? (JSON.parse(configMap.data.status) as { lastUpdate: string }).lastUpdate : undefined;
       }
