@@ -28,10 +28,6 @@ export class NamedTimers implements OnApplicationShutdown {
     this.owned.add(name);
   }
 
-  has(name: string): boolean {
-    return this.owned.has(name);
-  }
-
   clear(name: string): void {
     if (!this.owned.delete(name)) return;
     if (this.registry.doesExist('interval', name)) this.registry.deleteInterval(name);

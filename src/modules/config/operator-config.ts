@@ -128,8 +128,4 @@ export class OperatorConfig {
   get inCluster(): boolean {
     return this.kubernetesServiceHost !== undefined;
   }
-
-  get apiKeyFromEnv(): boolean {
-    return this.apiKey !== undefined;
-  }
 }

@@ -52,11 +52,6 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.timers.clear(REGISTRATION_TIMER);
   }
 
-  /** The state for tests and diagnostics; the status document is what readers use. */
-  snapshot(): Readonly<RegistrationState> | undefined {
-    return this.state;
-  }
-
   private async onKey(reading: ApiKeyReading, saved?: RegistrationState): Promise<void> {
     const previous = this.key;
     this.key = reading;
@@ -101,7 +96,9 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private async attemptIfDue(): Promise<void> {
     const state = this.state;
-    if (!state || !this.key.key || this.attempting || this.stopped) return;
+    if (!state || !this.key.key || this.stopped) return;
+    // Due while an attempt for an earlier key is still out: look again when it is back.
+    if (this.attempting) return this.scheduleAt(Date.now() + 1_000);
     const now = Date.now();
     if (state.nextAttemptAt !== undefined && state.nextAttemptAt > now) return this.scheduleAt(state.nextAttemptAt);
     const wait = delayUntilAllowed(state.recentAttempts, now);
