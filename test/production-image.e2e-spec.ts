@@ -11,10 +11,9 @@
  * reaches the test API server on 127.0.0.1 and listens on a free port instead
  * of the image's 8080.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import {
-  appendFileSync,
   chmodSync,
   chownSync,
   copyFileSync,
@@ -37,7 +36,7 @@ import { repoRoot } from './support/binaries';
 import { chartEnvironment, chartServiceAccountKubeconfig, helmInstall } from './support/chart';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, mintToken } from './support/kube';
 import { TEST_KEYS } from './support/keys';
-import { freePort, getJson, OUTPUT_LOG, waitFor } from './support/operator-process';
+import { freePort, getJson, spawnRecorded, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { readConfigMap, readStatus, STATUS_CONFIGMAP } from './support/status';
 
@@ -204,28 +203,14 @@ const sandboxes = new Set<ChildProcess>();
 /** Starts the sandbox; everything it prints also goes to OUTPUT_LOG for the no-leak check. */
 function startSandbox(opts: SandboxOptions): Sandboxed {
   const [file, args] = sandboxCommandLine(opts);
-  mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
-  const spawnedAt = performance.now();
-  const child = spawn(file, args, { env: {}, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { child, spawnedAt, output, exited } = spawnRecorded(file, args, {});
   sandboxes.add(child);
-  const chunks: string[] = [];
-  const collect = (data: Buffer) => {
-    chunks.push(data.toString('utf8'));
-    appendFileSync(OUTPUT_LOG, data);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      sandboxes.delete(child);
-      resolve({ code, signal, atMs: performance.now() });
-    });
-  });
+  void exited.then(() => sandboxes.delete(child));
   const expected = opts.command.join('\0') + '\0';
   return {
     child,
     spawnedAt,
-    output: () => chunks.join(''),
+    output,
     exited,
     commandPid: () =>
       waitFor('the sandboxed command', () => {

@@ -29,9 +29,9 @@ export interface OperatorProcess {
   output(): string;
   /** Parsed JSON log lines so far (lines that are not JSON are skipped). */
   logs(): Array<Record<string, unknown>>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+  exited: Promise<ExitRecord>;
   /** Sends a signal and waits for the exit. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>;
+  stop(signal?: NodeJS.Signals): Promise<ExitRecord>;
 }
 
 export async function freePort(): Promise<number> {
@@ -50,21 +50,26 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/**
- * Starts `node dist/main.js` with exactly `env` (plus PATH and a free PORT unless
- * given). The environment of the test process is not inherited, so nothing
- * leaks in by accident.
- */
-export async function startOperator(env: Record<string, string>, nodeFlags: string[] = []): Promise<OperatorProcess> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
+export interface ExitRecord {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  atMs: number;
+}
+
+/** A child process whose output is kept, and appended to OUTPUT_LOG for the no-leak check. */
+export interface RecordedProcess {
+  child: ChildProcess;
+  spawnedAt: number;
+  output(): string;
+  exited: Promise<ExitRecord>;
+}
+
+/** Spawns `file` with exactly `env`, recording what it prints; killed if the test process exits. */
+export function spawnRecorded(file: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): RecordedProcess {
   const chunks: string[] = [];
   mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, path.join(repoRoot(), 'dist', 'main.js')], {
-    cwd: repoRoot(),
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const collect = (data: Buffer) => {
     const text = data.toString('utf8');
@@ -73,13 +78,28 @@ export async function startOperator(env: Record<string, string>, nodeFlags: stri
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; atMs: number }>((resolve) => {
+  const exited = new Promise<ExitRecord>((resolve) => {
     child.once('exit', (code, signal) => {
       running.delete(child);
       resolve({ code, signal, atMs: performance.now() });
     });
   });
-  const output = () => chunks.join('');
+  return { child, spawnedAt, output: () => chunks.join(''), exited };
+}
+
+/**
+ * Starts `node dist/main.js` with exactly `env` (plus PATH and a free PORT unless
+ * given). The environment of the test process is not inherited, so nothing
+ * leaks in by accident.
+ */
+export async function startOperator(env: Record<string, string>, nodeFlags: string[] = []): Promise<OperatorProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const { child, spawnedAt, output, exited } = spawnRecorded(
+    process.execPath,
+    [...nodeFlags, path.join(repoRoot(), 'dist', 'main.js')],
+    { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+    repoRoot(),
+  );
   return {
     child,
     port,
