@@ -685,6 +685,8 @@ describe('bad values are rejected with a message naming the value', () => {
     ['statusUpdateIntervalSeconds not whole (values file)', { valuesFile: { statusUpdateIntervalSeconds: 60.5 } }, [/\/statusUpdateIntervalSeconds/, /got number, want integer/]],
     ['image.tag a float in a values file', { valuesFile: { image: { tag: 1.1 } } }, [/\/image\/tag/, /got number, want string/]],
     ['reregistrationIntervalHours 0', { set: { reregistrationIntervalHours: 0 } }, [/\/reregistrationIntervalHours/, /minimum/]],
+    ['reregistrationIntervalHours above 720 (the operator would refuse to start)', { set: { reregistrationIntervalHours: 721 } }, [/\/reregistrationIntervalHours/, /maximum/]],
+    ['statusUpdateIntervalSeconds above 3600 (the operator would refuse to start)', { set: { statusUpdateIntervalSeconds: 3601 } }, [/\/statusUpdateIntervalSeconds/, /maximum/]],
     ['serverUrl http:// without allowInsecureServerUrl', { set: { serverUrl: 'http://x' } }, [/serverUrl/, /https:\/\//, /allowInsecureServerUrl/]],
     ['serverUrl that is no URL', { set: { serverUrl: 'api.kube9.dev' } }, [/\/serverUrl/, /pattern/]],
     ['allowInsecureServerUrl as a string', { setString: { allowInsecureServerUrl: 'yes' } }, [/\/allowInsecureServerUrl/, /want boolean/]],
