@@ -29,8 +29,8 @@ export interface WriteRecord {
 /**
  * Publishes the status document: to the ConfigMap on start-up, every interval and within a
  * moment of any change a reader would notice; and to REST (current()). A write is one PUT of
- * the whole object (ConfigMapWriter). Failures are reported in
- * the status (unhealthy) and retried with backoff; they never escape to the process.
+ * the whole object (ConfigMapWriter). Failures are reported in the status (unhealthy) and
+ * retried with backoff; they never escape to the process.
  */
 @Injectable()
 export class StatusService implements OnApplicationBootstrap, BeforeApplicationShutdown {
