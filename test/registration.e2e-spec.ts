@@ -84,6 +84,14 @@ async function statusWhere(run: ProRun, what: string, predicate: (status: Record
   }, timeoutMs, 100);
 }
 
+/** The saved state once it shows `predicate`: it is written just after the status it explains. */
+async function stateWhere(run: ProRun, what: string, predicate: (state: Record<string, any>) => boolean) {
+  return waitFor(`the saved state: ${what}`, async () => {
+    const state = await readState(run.namespace);
+    return state && predicate(state) ? state : undefined;
+  }, 10_000, 100);
+}
+
 /** The namespace's events as `kubectl get events` shows them. */
 async function eventsIn(namespace: string): Promise<Array<{ reason?: string; message?: string; type?: string }>> {
   const list = await core.listNamespacedEvent({ namespace });
@@ -124,7 +132,7 @@ describe('200: registered', () => {
     expect(status.clusterId).toBe(simulator.clusterIdFor(expectedClusterIdentifier()));
     expect((await getJson(`${run.operator.baseUrl}/api/v1/status`)).body).toEqual(status);
 
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'registered', (saved) => saved.registered === true);
     expect(state.serverConfiguration).toEqual(SERVER_CONFIGURATION);
     expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 2 * 3_600_000);
     expect(JSON.stringify(state)).not.toContain(TEST_KEYS.valid);
@@ -184,7 +192,7 @@ describe('refusals: free tier, degraded, no retry for 24 h', () => {
     if (code === 'INVALID_REQUEST') {
       expect(run.operator.logs()).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringContaining('details: ["x"]') }));
     }
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'refused', (saved) => saved.refused === true);
     expect(state.refused).toBe(true);
     expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 24 * 3_600_000);
     await new Promise((resolve) => setTimeout(resolve, 3 * BACKOFF_BASE_SECONDS * 1000));
@@ -210,7 +218,7 @@ describe('429: waits Retry-After and keeps the mode', () => {
 
     const limited = await statusWhere(run, 'rate limited', (s) => /rate limiting/.test(s.error ?? ''));
     expect(limited).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded' });
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'rate limited', (saved) => /rate limiting/.test(saved.error ?? ''));
     expect(state.consecutiveTransientFailures).toBe(0);
 
     await statusWhere(run, 'registered after the wait', (s) => s.registered === true, 15_000);
@@ -229,7 +237,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     const failing = await statusWhere(run, 'a 503', (s) => /answered 503/.test(s.error ?? ''));
 
     expect(failing).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded' });
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'one failure', (saved) => saved.consecutiveTransientFailures === 1);
     const waitMs = Date.parse(state.nextAttemptAt) - Date.parse(state.lastAttemptAt);
     expect(waitMs).toBeGreaterThanOrEqual((BACKOFF_BASE_SECONDS * 1000) / 2);
     expect(waitMs).toBeLessThanOrEqual(BACKOFF_BASE_SECONDS * 1000);
@@ -262,7 +270,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     expect(free).toMatchObject({ tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: true });
     expect(free.error).toContain('5 failures in a row');
     expect(simulator.requests.length - before).toBe(5);
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'five failures', (saved) => saved.consecutiveTransientFailures === 5);
     expect(state.consecutiveTransientFailures).toBe(5);
     simulator.setFault(null);
     await statusWhere(run, 'registered once the server recovers', (s) => s.registered === true && s.mode === 'enabled', 60_000);
@@ -273,7 +281,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     const run = await startPro('rereg', { apiKey: TEST_KEYS.valid });
     await statusWhere(run, 'registered', (s) => s.registered === true);
     await run.operator.stop();
-    const state = (await readState(run.namespace))!;
+    const state = await stateWhere(run, 'registered', (saved) => saved.registered === true);
     // As if the re-registration interval had passed while the operator was down.
     const current = await core.readNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace: run.namespace });
     const due = { ...state, nextAttemptAt: new Date().toISOString() };

@@ -40,6 +40,8 @@ export class ApiKeySource implements OnApplicationShutdown {
   private reading: ApiKeyReading = { problem: null, configured: false };
   private listener: (reading: ApiKeyReading) => void = () => undefined;
   private resourceVersion?: string;
+  /** The Secret has been read (or found absent) at least once. */
+  private known = false;
   private watchAbort?: AbortController;
   private failures = 0;
   private stopped = false;
@@ -87,11 +89,22 @@ export class ApiKeySource implements OnApplicationShutdown {
       const secret = await this.kube.core.readNamespacedSecret({ name: this.config.apiKeySecretName, namespace: this.config.namespace });
       this.resourceVersion = secret.metadata?.resourceVersion;
       this.update(this.readingOf(secret));
+      this.known = true;
     } catch (error) {
       this.resourceVersion = undefined;
-      if (kubeStatusCode(error) === 404) this.update({ problem: null, configured: false });
-      else this.update({ problem: `${describeKubeError(`read Secret ${this.secretRef}`, error)}; the tier cannot be determined`, configured: false });
-      if (kubeStatusCode(error) !== 404) throw error;
+      const code = kubeStatusCode(error);
+      if (code === 404) {
+        this.known = true;
+        this.update({ problem: null, configured: false });
+        return;
+      }
+      // An API server that is briefly away does not change the key: keep the last reading and
+      // retry. Refusals (403) and a key never read at all are reported.
+      const transient = code === undefined || code >= 500;
+      if (!(transient && this.known)) {
+        this.update({ problem: `${describeKubeError(`read Secret ${this.secretRef}`, error)}; the tier cannot be determined`, configured: false });
+      }
+      throw error;
     }
   }
 
