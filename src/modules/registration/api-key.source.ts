@@ -75,10 +75,6 @@ export class ApiKeySource implements OnApplicationShutdown {
     return this.reading;
   }
 
-  current(): ApiKeyReading {
-    return this.reading;
-  }
-
   onApplicationShutdown(): void {
     this.stopped = true;
     this.watchAbort?.abort();
@@ -180,9 +176,8 @@ export class ApiKeySource implements OnApplicationShutdown {
     if (this.resourceVersion === undefined) {
       try {
         await this.readSecret();
-      } catch {
-        this.failures += 1;
-        this.timers.after(KEY_WATCH_TIMER, backoffDelay(this.failures, KEY_WATCH_BACKOFF), () => this.restart());
+      } catch (error) {
+        this.onWatchEnd(error);
         return;
       }
     }

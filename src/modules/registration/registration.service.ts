@@ -60,7 +60,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       this.timers.clear(REGISTRATION_TIMER);
       const hadKey = previous.configured;
       this.state = this.state ? { ...initialState(''), recentAttempts: this.state.recentAttempts } : undefined;
-      this.status.setInterval(this.config.statusUpdateIntervalSeconds);
+      this.applyServerConfiguration();
       this.publish();
       if (reading.problem) {
         this.logger.warn(reading.problem);
