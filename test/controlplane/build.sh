@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
-# kube-controller-manager, etcd and the helm v3 client.
+# kube-controller-manager, etcd and the helm v3 client; for the worker node
+# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/etcd, go/helm, go/containerd). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; a binary already in the cache
 # is not rebuilt. .cache/bin/current/versions.json records what was chosen.
 #
@@ -15,7 +16,8 @@
 #                       building them, as envtest does.
 #   helm on PATH        used when `helm version` reports v3.
 #
-# Arguments (optional): the names of the binaries to provide, default all.
+# Arguments (optional): the names of the binaries to provide, default all;
+# `control-plane` and `node` name the two groups.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,11 +38,13 @@ module_version() {
 kube_mod="$here/go/kube/go.mod"
 etcd_mod="$here/go/etcd/go.mod"
 helm_mod="$here/go/helm/go.mod"
+containerd_mod="$here/go/containerd/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
 helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
-for v in kube_version etcd_version helm_version helm_client_go; do
+containerd_version="$(module_version "$containerd_mod" github.com/containerd/containerd/v2)"
+for v in kube_version etcd_version helm_version helm_client_go containerd_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -60,6 +64,9 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$helm_k8s_minor"
 done
 
+containerd_ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd_version"
+containerd_tags="no_btrfs no_devmapper no_zfs no_aufs"
+
 declare -A chosen_version
 
 # link NAME TARGET VERSION HOW
@@ -70,9 +77,9 @@ link() {
   printf '%-24s %-10s %s (%s)\n' "$1" "$3" "$4" "$2"
 }
 
-# build NAME VERSION MODULE_DIR PACKAGE LDFLAGS
+# build NAME VERSION MODULE_DIR PACKAGE LDFLAGS [TAGS]
 build() {
-  local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5"
+  local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5" tags="${6:-}"
   local out="$cache/$name-$version"
   if [[ -x "$out" ]]; then
     link "$name" "$out" "$version" "cached"
@@ -81,7 +88,7 @@ build() {
   command -v go >/dev/null || { echo "build.sh: go is not on PATH; cannot build $name" >&2; exit 1; }
   echo "building $name $version (go build $pkg) ..."
   local start=$SECONDS tmp="$out.tmp.$$"
-  (cd "$dir" && go build -trimpath -ldflags="$ldflags" -o "$tmp" "$pkg")
+  (cd "$dir" && go build -trimpath -tags="$tags" -ldflags="$ldflags" -o "$tmp" "$pkg")
   mv -f "$tmp" "$out"
   link "$name" "$out" "$version" "built in $((SECONDS - start))s"
 }
@@ -89,7 +96,7 @@ build() {
 # The version an existing binary reports.
 reported_version() {
   case "$1" in
-    kube-apiserver|kube-controller-manager) "$2" --version 2>/dev/null | awk '{ print $2 }' ;;
+    kube-*|kubelet) "$2" --version 2>/dev/null | awk '{ print $2 }' ;;
     etcd) "$2" --version 2>/dev/null | awk '/etcd Version/ { print "v" $3 }' ;;
     helm) "$2" version --short 2>/dev/null | sed 's/+.*//' ;;
   esac
@@ -103,16 +110,28 @@ from_assets() {
 
 trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
-all=(etcd kube-apiserver kube-controller-manager helm)
-wanted=("${@:-${all[@]}}")
+control_plane=(etcd kube-apiserver kube-controller-manager helm)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2)
+all=("${control_plane[@]}" "${node[@]}")
+wanted=()
+for arg in "${@:-${all[@]}}"; do
+  case "$arg" in
+    control-plane) wanted+=("${control_plane[@]}") ;;
+    node) wanted+=("${node[@]}") ;;
+    *) wanted+=("$arg") ;;
+  esac
+done
 for name in "${wanted[@]}"; do
   case "$name" in
     etcd)
       from_assets etcd ||
         build etcd "$etcd_version" "$here/go/etcd" go.etcd.io/etcd/server/v3 "-s -w" ;;
-    kube-apiserver|kube-controller-manager)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy)
       from_assets "$name" ||
         build "$name" "$kube_version" "$here/go/kube" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags" ;;
+    containerd|containerd-shim-runc-v2)
+      CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
+        "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
     helm)
       path_helm="$(command -v helm || true)"
       if [[ -n "$path_helm" && "$(reported_version helm "$path_helm")" == v3.* ]]; then
@@ -123,16 +142,17 @@ for name in "${wanted[@]}"; do
     *) echo "build.sh: unknown binary $name (known: ${all[*]})" >&2; exit 2 ;;
   esac
 done
-if (( ${#chosen_version[@]} < ${#all[@]} )); then
-  exit 0 # a partial run leaves versions.json alone
-fi
+for name in "${control_plane[@]}"; do
+  [[ -n "${chosen_version[$name]:-}" ]] || exit 0 # a partial run leaves versions.json alone
+done
 
 cat >"$current/versions.json.tmp.$$" <<EOF
 {
   "kubernetes": "${chosen_version[kube-apiserver]}",
   "kubeControllerManager": "${chosen_version[kube-controller-manager]}",
   "etcd": "${chosen_version[etcd]}",
-  "helm": "${chosen_version[helm]}"
+  "helm": "${chosen_version[helm]}",
+  "containerd": "${chosen_version[containerd]:-}"
 }
 EOF
 mv -f "$current/versions.json.tmp.$$" "$current/versions.json"
