@@ -111,7 +111,7 @@ from_assets() {
 trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
 all=("${control_plane[@]}" "${node[@]}")
 wanted=()
 for arg in "${@:-${all[@]}}"; do
@@ -129,7 +129,7 @@ for name in "${wanted[@]}"; do
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy)
       from_assets "$name" ||
         build "$name" "$kube_version" "$here/go/kube" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags" ;;
-    containerd|containerd-shim-runc-v2)
+    containerd|containerd-shim-runc-v2|ctr)
       CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
         "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
     helm)

@@ -3,10 +3,18 @@
  * `KUBECONFIG=<path>` on one line of stdout once it is ready, and stays up
  * until SIGINT or SIGTERM (or until its parent dies), then stops everything
  * and exits 0. Build output and logs go to stderr.
+ *
+ * `npm run cluster -- --node` also starts a worker node that runs pods, with
+ * the operator image built from the Dockerfile loaded into it, and prints
+ * `IMAGE=<repository>:<tag>` before `KUBECONFIG=<path>` once the node is Ready.
  */
 import { type ControlPlane, startControlPlane } from './control-plane';
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--node');
+  if (unknown.length) throw new Error(`unknown argument ${unknown.join(' ')} (allowed: --node)`);
+  const withNode = args.includes('--node');
   let cp: ControlPlane | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string): Promise<void> => {
@@ -39,12 +47,22 @@ async function main(): Promise<void> {
   }, 1000);
   orphanCheck.unref();
 
-  cp = await startControlPlane();
+  cp = await startControlPlane({ withNode });
   if (signalled === undefined) {
+    if (cp.node) process.stdout.write(`IMAGE=${cp.node.images.operator}\n`);
     process.stdout.write(`KUBECONFIG=${cp.kubeconfigPath}\n`);
     console.error(
       `[cluster] Kubernetes ${cp.kubernetesVersion} at ${cp.server}, helm ${cp.helmVersion} at ${cp.helmPath}; Ctrl-C or SIGTERM to stop`,
     );
+    if (cp.node) {
+      const image = cp.node.images.operator;
+      const colon = image.lastIndexOf(':');
+      console.error(
+        `[cluster] node ${cp.node.network.nodeName} Ready; run the operator as a pod with\n` +
+          `  helm install kube9-operator ./helm/kube9-operator -n kube9-system --create-namespace ` +
+          `--set image.repository=${image.slice(0, colon)},image.tag=${image.slice(colon + 1)},image.pullPolicy=Never`,
+      );
+    }
     await stopRequested;
   }
   clearInterval(orphanCheck);

@@ -8,18 +8,23 @@
  * kubeconfigs, etcd data and one log file per process. Admin access is a
  * client certificate in the group system:masters; authorization is RBAC.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { type Binaries, ensureBinaries } from './binaries';
-
-const execFileAsync = promisify(execFile);
+import { ManagedProcess, STOP_GRACE_MS } from './managed-process';
+import { kubeconfigYaml, makeLeaf, makePki } from './pki';
+import {
+  claimNodeNetwork,
+  ensureImages,
+  type NodeNetwork,
+  releaseNodeNetwork,
+  startWorkerNode,
+  type WorkerNode,
+} from './worker-node';
 
 export interface ControlPlane {
   /** The temporary directory holding certificates, kubeconfigs, etcd data and logs. */
@@ -49,6 +54,8 @@ export interface ControlPlane {
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** Writes a kubeconfig (CA data embedded, bearer-token user) into `dir` and returns its path. */
   kubeconfigForToken(token: string, name: string): string;
+  /** The worker node, when started with `withNode`. */
+  node?: WorkerNode;
   /** Kills every process and removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -58,213 +65,22 @@ export interface ControlPlaneOptions {
   withControllerManager?: boolean;
   /** Binaries already ensured; by default `ensureBinaries()` is called. */
   binaries?: Binaries;
-  /** How long start-up may take before it fails (default 120 s). */
+  /** How long start-up may take before it fails (default 120 s; 300 s with a node). */
   startTimeoutMs?: number;
+  /**
+   * Also start a worker node that runs pods (worker-node.ts): the API server
+   * then listens on the host end of the node's network instead of loopback,
+   * authorizes with Node,RBAC, and each controller of the controller-manager
+   * uses its own ServiceAccount. Needs root.
+   */
+  withNode?: boolean;
 }
 
 const SERVICE_CIDR = '10.0.0.0/24';
 const SERVICE_IP = '10.0.0.1';
 const SA_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-/** How long a SIGTERMed process may take before SIGKILL; stop() is shorter, as everything is thrown away. */
-const STOP_GRACE_MS = 10_000;
+/** stop() is quicker than STOP_GRACE_MS: everything is thrown away. */
 const TEARDOWN_GRACE_MS = 3_000;
-
-// ---------------------------------------------------------------------------
-// Child processes. Every child is recorded here so that it can be killed
-// when this Node process exits, however it exits. On Linux the children are
-// started through `setpriv --pdeathsig KILL`, so the kernel kills them even
-// when this process is SIGKILLed or crashes; they also stay in this process
-// group (detached: false), so a signal to the group (Ctrl-C) reaches them.
-
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of liveChildren) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
-
-let setprivPath: string | null | undefined;
-function findSetpriv(): string | null {
-  if (setprivPath !== undefined) return setprivPath;
-  setprivPath = null;
-  if (process.platform === 'linux') {
-    for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat('/usr/bin', '/bin')) {
-      const candidate = path.join(dir, 'setpriv');
-      if (dir && fs.existsSync(candidate)) {
-        setprivPath = candidate;
-        break;
-      }
-    }
-  }
-  return setprivPath;
-}
-
-interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-class ManagedProcess {
-  private child: ChildProcess | undefined;
-  private exitPromise: Promise<ExitInfo> | undefined;
-  /** Set when the running child has exited. */
-  exited: ExitInfo | undefined;
-
-  constructor(
-    readonly name: string,
-    private readonly binary: string,
-    private readonly args: string[],
-    readonly logPath: string,
-  ) {}
-
-  get running(): boolean {
-    return this.child !== undefined && this.exited === undefined;
-  }
-
-  start(): void {
-    if (this.running) throw new Error(`${this.name} is already running`);
-    installExitHook();
-    const log = fs.openSync(this.logPath, 'a');
-    fs.writeSync(log, `\n=== ${new Date().toISOString()} ${this.binary} ${this.args.join(' ')}\n`);
-    const setpriv = findSetpriv();
-    const [command, args] = setpriv
-      ? [setpriv, ['--pdeathsig', 'KILL', '--', this.binary, ...this.args]]
-      : [this.binary, this.args];
-    try {
-      const child = spawn(command, args, { stdio: ['ignore', log, log], detached: false });
-      this.child = child;
-      this.exited = undefined;
-      liveChildren.add(child);
-      this.exitPromise = new Promise<ExitInfo>((resolve) => {
-        const done = (info: ExitInfo) => {
-          liveChildren.delete(child);
-          if (this.child === child) this.exited = info;
-          resolve(info);
-        };
-        child.once('exit', (code, signal) => done({ code, signal }));
-        child.once('error', (err) => {
-          fs.appendFileSync(this.logPath, `spawn failed: ${err.message}\n`);
-          done({ code: -1, signal: null });
-        });
-      });
-    } finally {
-      fs.closeSync(log);
-    }
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs` (0: SIGKILL at once). Resolves once the process is gone. */
-  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
-    const child = this.child;
-    if (!child || !this.exitPromise || this.exited) return;
-    if (graceMs <= 0) {
-      child.kill('SIGKILL');
-      await this.exitPromise;
-      return;
-    }
-    child.kill('SIGTERM');
-    const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
-    if ((await Promise.race([this.exitPromise, timer])) === 'timeout') {
-      child.kill('SIGKILL');
-      await this.exitPromise;
-    }
-  }
-
-  /** The last lines of the log, for error messages. */
-  tail(lines = 40): string {
-    try {
-      const text = fs.readFileSync(this.logPath, 'utf8').trimEnd().split('\n');
-      return text.slice(-lines).join('\n').slice(-6000);
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  describeExit(): string {
-    const e = this.exited;
-    if (!e) return `${this.name} is running`;
-    return `${this.name} exited (${e.signal ? `signal ${e.signal}` : `code ${e.code}`})`;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Certificates, with the openssl command-line tool (Node's crypto module can
-// make keys but not X.509 certificates).
-
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,digitalSignature,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost,IP:${SERVICE_IP},DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
-authorityKeyIdentifier = keyid
-[client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
-
-async function openssl(dir: string, args: string[]): Promise<void> {
-  try {
-    await execFileAsync('openssl', args, { cwd: dir });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') {
-      throw new Error('the openssl command is needed to make the test certificates; install it (apt-get install openssl)', {
-        cause: err,
-      });
-    }
-    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
-  }
-}
-
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-async function makeLeaf(dir: string, name: string, subject: string, extensions: 'server' | 'client'): Promise<void> {
-  await openssl(dir, ['req', '-new', '-config', 'openssl.cnf', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
-  await openssl(dir, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '3650',
-    '-extfile', 'openssl.cnf', '-extensions', extensions, '-out', `${name}.crt`,
-  ]);
-}
-
-async function makePki(dir: string): Promise<void> {
-  await fsp.writeFile(path.join(dir, 'openssl.cnf'), OPENSSL_CONFIG);
-  await openssl(dir, [
-    'req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca', ...EC_KEY,
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=kube9-test-ca',
-  ]);
-  await Promise.all([
-    makeLeaf(dir, 'apiserver', '/CN=kube-apiserver', 'server'),
-    makeLeaf(dir, 'admin', '/O=system:masters/CN=kube9-test-admin', 'client'),
-    // In system:masters because every controller runs as the controller-manager itself (see below).
-    makeLeaf(dir, 'controller-manager', '/O=system:masters/CN=system:kube-controller-manager', 'client'),
-    (async () => {
-      await openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key']);
-      await openssl(dir, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
-    })(),
-  ]);
-}
 
 // ---------------------------------------------------------------------------
 
@@ -285,30 +101,6 @@ async function freePorts(count: number): Promise<number[]> {
 
 function b64(file: string): string {
   return fs.readFileSync(file).toString('base64');
-}
-
-function kubeconfigYaml(server: string, caData: string, userName: string, user: Record<string, string>): string {
-  const userLines = Object.entries(user)
-    .map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)
-    .join('\n');
-  return `apiVersion: v1
-kind: Config
-clusters:
-- name: kube9-test
-  cluster:
-    server: ${server}
-    certificate-authority-data: ${caData}
-users:
-- name: ${userName}
-  user:
-${userLines}
-contexts:
-- name: ${userName}@kube9-test
-  context:
-    cluster: kube9-test
-    user: ${userName}
-current-context: ${userName}@kube9-test
-`;
 }
 
 let tokenKubeconfigs = 0;
@@ -364,7 +156,9 @@ interface HttpAnswer {
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const withControllerManager = opts.withControllerManager ?? true;
-  const timeoutMs = opts.startTimeoutMs ?? 120_000;
+  const withNode = opts.withNode ?? false;
+  if (withNode && !withControllerManager) throw new Error('a worker node needs the controller-manager');
+  const timeoutMs = opts.startTimeoutMs ?? (withNode ? 300_000 : 120_000);
   const t0 = performance.now();
   const binaries = opts.binaries ?? (await ensureBinaries());
   const bin = (name: string) => path.join(binaries.binDir, name);
@@ -374,23 +168,41 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   await fsp.writeFile(path.join(dir, OWNER_FILE), `${process.pid}\n`);
   const file = (name: string) => path.join(dir, name);
   const processes: ManagedProcess[] = [];
+  let net: NodeNetwork | undefined;
+  let node: WorkerNode | undefined;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
+      await node?.stop();
       // Reverse start order: controller-manager, apiserver, etcd.
       for (const p of [...processes].reverse()) await p.stop(TEARDOWN_GRACE_MS);
+      if (net) await releaseNodeNetwork(net);
       await fsp.rm(dir, { recursive: true, force: true });
     })();
     return stopped;
   };
 
   try {
+    // The images take longest to build (minutes cold): start them first.
+    const images = withNode ? ensureImages() : undefined;
+    images?.catch(() => undefined); // awaited below; not unhandled if start-up fails first
+    if (withNode) net = await claimNodeNetwork();
+    const host = net?.hostIp ?? '127.0.0.1';
+    const serviceCidr = net?.serviceCidr ?? SERVICE_CIDR;
     const tBins = performance.now();
-    await makePki(dir);
+    await makePki(dir, {
+      serverIps: net ? ['127.0.0.1', net.hostIp] : ['127.0.0.1'],
+      serviceIp: net?.serviceIp ?? SERVICE_IP,
+      nodeIp: net?.nodeIp,
+      // Without a node, in system:masters, as every controller runs as the
+      // controller-manager itself (see below); with a node, the real thing.
+      controllerManagerSubject: net ? '/CN=system:kube-controller-manager' : '/O=system:masters/CN=system:kube-controller-manager',
+    });
+    if (net) await makeLeaf(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client');
     const tPki = performance.now();
     const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${host}:${apiPort}`;
     const caPath = file('ca.crt');
     const tls = {
       ca: fs.readFileSync(caPath),
@@ -403,7 +215,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const req = https.request(
           {
-            host: '127.0.0.1',
+            host,
             port: apiPort,
             method,
             path: urlPath,
@@ -463,8 +275,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       bin('kube-apiserver'),
       [
         `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${host}`,
+        `--advertise-address=${host}`,
         `--secure-port=${apiPort}`,
         `--cert-dir=${file('apiserver-certs')}`,
         `--tls-cert-file=${file('apiserver.crt')}`,
@@ -473,12 +285,24 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-key-file=${file('sa.pub')}`,
         `--service-account-signing-key-file=${file('sa.key')}`,
         `--service-account-issuer=${SA_ISSUER}`,
-        '--authorization-mode=RBAC',
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        `--service-cluster-ip-range=${serviceCidr}`,
         '--allow-privileged=true',
-        // The `kubernetes` Service keeps no endpoints: 127.0.0.1 is not a valid endpoint address, and nothing runs pods here.
-        '--endpoint-reconciler-type=none',
         '--profiling=false',
+        ...(net
+          ? [
+              '--authorization-mode=Node,RBAC',
+              '--enable-admission-plugins=NodeRestriction',
+              // The kubelet is reached at its InternalIP with a serving certificate of this CA; no name look-ups.
+              '--kubelet-preferred-address-types=InternalIP',
+              `--kubelet-certificate-authority=${caPath}`,
+              `--kubelet-client-certificate=${file('apiserver-kubelet-client.crt')}`,
+              `--kubelet-client-key=${file('apiserver-kubelet-client.key')}`,
+            ]
+          : [
+              '--authorization-mode=RBAC',
+              // The `kubernetes` Service keeps no endpoints: 127.0.0.1 is not a valid endpoint address, and nothing runs pods here.
+              '--endpoint-reconciler-type=none',
+            ]),
       ],
       file('kube-apiserver.log'),
     );
@@ -490,14 +314,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         '--leader-elect=false',
         '--secure-port=0',
         '--controllers=*',
-        // One identity for all controllers: with a ServiceAccount per controller (as kubeadm does) the
-        // controller-manager takes ~5 s longer to start, and the tests are not about controllers' RBAC.
-        '--use-service-account-credentials=false',
+        // Without a node, one identity for all controllers: with a ServiceAccount per controller (as
+        // kubeadm does) the controller-manager takes ~5 s longer to start. With a node, each controller
+        // has its own, so the node-lifecycle controller really is allowed to untaint the node.
+        `--use-service-account-credentials=${withNode}`,
         `--service-account-private-key-file=${file('sa.key')}`,
         `--root-ca-file=${caPath}`,
         `--cluster-signing-cert-file=${caPath}`,
         `--cluster-signing-key-file=${file('ca.key')}`,
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        `--service-cluster-ip-range=${serviceCidr}`,
         '--profiling=false',
       ],
       file('kube-controller-manager.log'),
@@ -552,7 +377,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `) at ${server}, dir ${dir}`,
     );
 
+    if (net && images) {
+      const built = await images;
+      node = await startWorkerNode({
+        net,
+        cpDir: dir,
+        binDir: binaries.binDir,
+        server,
+        images: built.images,
+        archives: built.archives,
+        adminGet: (urlPath) => request('GET', urlPath),
+        timeoutMs,
+      });
+    }
+
     return {
+      node,
       dir,
       kubeconfigPath,
       server,

@@ -1,20 +1,20 @@
 /*
  * `npm run demo`: the operator end to end on this machine, as a user would see it.
- * Starts the embedded control plane and the kube9-server simulator, installs the
- * chart with helm, runs the operator out of the cluster as the chart's
- * ServiceAccount (no kubelet runs here, so the Deployment's pod never starts),
- * shows the free tier, then `helm upgrade` adds an API key and shows the pro tier.
+ * Starts the embedded control plane with a worker node (the operator image is
+ * built from the Dockerfile and loaded into it) and the kube9-server simulator,
+ * installs the chart with helm so the operator runs as a real pod, shows the
+ * free tier, then `helm upgrade` adds an API key and shows the pro tier.
  * Prints the commands to look for yourself and stays up until Ctrl-C.
- * `npm run demo -- --exit` stops after the pro tier is shown (used by a test).
+ * `npm run demo -- --exit` stops after the pro tier is shown. Needs root.
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { ensureBinaries, repoRoot } from './binaries';
-import { CHART_DIR, helmInstall, runOperatorAsChart } from './chart';
+import { ensureBinaries } from './binaries';
+import { CHART_DIR, helmInstall } from './chart';
 import { type ControlPlane, startControlPlane } from './control-plane';
 import { adminKubeConfig } from './kube';
-import { OUTPUT_LOG, type OperatorProcess, waitFor } from './operator-process';
+import { waitFor } from './operator-process';
 import { ServerSimulator } from './server-simulator';
 import { readStatus } from './status';
 
@@ -28,13 +28,11 @@ const say = (line: string) => console.log(`[demo ${seconds()}] ${line}`);
 async function main(): Promise<void> {
   let controlPlane: ControlPlane | undefined;
   let simulator: ServerSimulator | undefined;
-  let operator: OperatorProcess | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    say('stopping the operator, the simulator and the control plane');
-    await operator?.stop().catch(() => undefined);
+    say('stopping the simulator, the node and the control plane');
     await simulator?.stop().catch(() => undefined);
     await controlPlane?.stop().catch(() => undefined);
     process.exit(code);
@@ -43,25 +41,44 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    say('building or finding the control-plane binaries (the first run builds them from Go modules: many minutes)');
+    say('building or finding the binaries and images (the first run builds them from Go modules and Debian packages: many minutes)');
     const binaries = await ensureBinaries();
-    controlPlane = await startControlPlane({ binaries });
+    controlPlane = await startControlPlane({ binaries, withNode: true });
+    const node = controlPlane.node!;
     process.env.KUBE9_TEST_KUBECONFIG = controlPlane.kubeconfigPath;
     process.env.KUBE9_TEST_HELM = controlPlane.helmPath;
     process.env.KUBE9_TEST_CP_DIR = controlPlane.dir;
-    say(`Kubernetes ${controlPlane.kubernetesVersion} is up at ${controlPlane.server}`);
+    say(`Kubernetes ${controlPlane.kubernetesVersion} is up at ${controlPlane.server}, node ${node.network.nodeName} Ready`);
 
     const apiKey = `kdy_dev_demo${randomBytes(8).toString('hex')}`;
-    simulator = new ServerSimulator({ validKeys: [apiKey], configuration: { statusUpdateIntervalSeconds: 10, reregistrationIntervalHours: 24 } });
+    // Where the pod can reach it: the host end of the node's network.
+    simulator = new ServerSimulator({
+      host: node.network.hostIp,
+      validKeys: [apiKey],
+      configuration: { statusUpdateIntervalSeconds: 10, reregistrationIntervalHours: 24 },
+    });
     const serverUrl = await simulator.start();
     say(`kube9-server simulator listening at ${serverUrl}`);
 
     await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const chartValues = { serverUrl, allowInsecureServerUrl: 'true', statusUpdateIntervalSeconds: '10' };
-    say(`helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} (free tier: no API key)`);
+    const image = node.images.operator;
+    const colon = image.lastIndexOf(':');
+    const chartValues = {
+      'image.repository': image.slice(0, colon),
+      'image.tag': image.slice(colon + 1),
+      'image.pullPolicy': 'Never',
+      serverUrl,
+      allowInsecureServerUrl: 'true',
+      statusUpdateIntervalSeconds: '10',
+    };
+    say(`helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} --set image.tag=${chartValues['image.tag']},image.pullPolicy=Never (free tier: no API key)`);
     await helmInstall(NAMESPACE, RELEASE, chartValues);
-
-    operator = await runOperatorAsChart(NAMESPACE, RELEASE);
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const pod = await waitFor('the operator pod Ready', async () => {
+      const pods = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
+      return pods.items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    }, 120_000, 250);
+    say(`pod ${pod.metadata?.name} is Running and Ready on ${pod.spec?.nodeName} (${pod.status?.podIP})`);
     const free = await waitFor('the free-tier status', async () => {
       const status = await readStatus(NAMESPACE);
       return status?.mode === 'operated' ? status : undefined;
@@ -84,11 +101,11 @@ Look for yourself (in another terminal):
   export KUBECONFIG=${controlPlane.kubeconfigPath}
   kubectl get configmap kube9-operator-status -n ${NAMESPACE} -o jsonpath='{.data.status}'
   kubectl get events -n ${NAMESPACE}
-  curl -s ${operator.baseUrl}/api/v1/status      # the operator's REST status
-  curl -s ${operator.baseUrl}/readyz
-In a real cluster, where the pod runs, the same document is served through the API server:
   kubectl get --raw /api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy/api/v1/status
-Operator logs (JSON lines): ${path.relative(repoRoot(), OUTPUT_LOG)}
+  kubectl get pods -n ${NAMESPACE} -o wide
+  kubectl logs -n ${NAMESPACE} deploy/${RELEASE}       # the operator's JSON log lines
+  curl -s http://${pod.status?.podIP}:8080/readyz           # the pod itself, from this machine
+Node logs (kubelet, containerd, kube-proxy): ${node.dir}
 `);
     say(`pro tier shown; ${exitWhenDone ? 'exiting (--exit)' : 'press Ctrl-C to stop and clean up'}`);
     if (exitWhenDone) await stop(0);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, what the test worker node and its image
+# builds need and this machine lacks: runc, the CNI plugins, iptables (for
+# kube-proxy), nftables and iproute2 (the node's network and its guard),
+# buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
+# util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests).
+# Does nothing when all are there. Needs root.
+set -euo pipefail
+
+declare -A wanted=(
+  [runc]=runc
+  [/usr/lib/cni/bridge]=containernetworking-plugins
+  [iptables]=iptables
+  [nft]=nftables
+  [ip]=iproute2
+  [buildah]=buildah
+  [mmdebstrap]=mmdebstrap
+  [busybox]=busybox-static
+  [nsenter]=util-linux
+  [openssl]=openssl
+  [bwrap]=bubblewrap
+)
+missing=()
+for tool in "${!wanted[@]}"; do
+  if [[ "$tool" == /* ]]; then [[ -x "$tool" ]] && continue; else command -v "$tool" >/dev/null && continue; fi
+  missing+=("${wanted[$tool]}")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+if [[ "$(id -u)" != 0 ]]; then
+  echo "install-packages.sh: ${missing[*]} missing, and installing them needs root" >&2
+  exit 1
+fi
+echo "Installing ${missing[*]} from Debian's packages" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -1,0 +1,3 @@
+module kube9-operator/node/pause
+
+go 1.26.0

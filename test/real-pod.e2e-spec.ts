@@ -1,0 +1,369 @@
+/*
+ * The operator as it is shipped: the chart installed by the real helm, its
+ * pod started by a real kubelet on a real worker node (containerd, runc, CNI
+ * bridge, kube-proxy; test/support/worker-node.ts) from the image built from
+ * our unchanged Dockerfile (test/node/images.sh), in a namespace that enforces
+ * the restricted Pod Security Standard. The probes are run by the kubelet, the
+ * Service is reached through the API server's service proxy and kube-proxy,
+ * and the memory limit is enforced by the node's cgroups.
+ *
+ * This file starts its own control plane with a node (the other files keep
+ * the quick one without), and needs root.
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { CHART_DIR } from './support/chart';
+import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { runHelm } from './support/kube';
+import { TEST_KEYS } from './support/keys';
+import { OUTPUT_LOG, waitFor } from './support/operator-process';
+import { ServerSimulator } from './support/server-simulator';
+import { STATUS_CONFIGMAP } from './support/status';
+
+const execFileAsync = promisify(execFile);
+
+const RELEASE = 'kube9-operator';
+const NAMESPACE = 'kube9-real-pod';
+const INTERVAL_SECONDS = 10;
+const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+/** The chart's default memory limit (values.yaml resources.limits.memory). */
+const MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let simulator: ServerSimulator;
+/** Figures the tests measured, printed at the end for the closing notes. */
+const figures: string[] = [];
+
+jest.setTimeout(300_000);
+
+beforeAll(async () => {
+  const t0 = performance.now();
+  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  figures.push(`control plane + node + images ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  core = kc.makeApiClient(CoreV1Api);
+  // kube9-server's simulator listens where the pod can reach it: the host end of the node's veth.
+  simulator = new ServerSimulator({
+    host: cp.node!.network.hostIp,
+    validKeys: [TEST_KEYS.chart],
+    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
+  });
+  await simulator.start();
+  await core.createNamespace({
+    body: {
+      metadata: {
+        name: NAMESPACE,
+        labels: {
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    },
+  });
+}, 1_600_000);
+
+afterAll(async () => {
+  if (figures.length) console.log(`[real-pod] ${figures.join('; ')}`);
+  await simulator?.stop();
+  await cp?.stop();
+});
+
+function helm(args: string[]) {
+  return runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
+}
+
+async function helmOk(args: string[]): Promise<string> {
+  const result = await helm(args);
+  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function imageValues(): string[] {
+  const image = cp.node!.images.operator; // docker.io/kube9/kube9-operator:<tag>
+  const colon = image.lastIndexOf(':');
+  return [
+    '--set', `image.repository=${image.slice(0, colon)}`,
+    '--set', `image.tag=${image.slice(colon + 1)}`,
+    '--set', 'image.pullPolicy=Never',
+    '--set', 'tests.image.pullPolicy=Never',
+    '--set', `serverUrl=${simulator.url}`,
+    '--set', 'allowInsecureServerUrl=true',
+    '--set', `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+  ];
+}
+
+async function operatorPods(): Promise<V1Pod[]> {
+  const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
+  return list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
+}
+
+function isReady(pod: V1Pod): boolean {
+  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+async function readyPod(timeoutMs = 120_000, not?: string): Promise<V1Pod> {
+  return waitFor(
+    'a Ready operator pod',
+    async () => (await operatorPods()).find((p) => isReady(p) && p.metadata?.uid !== not),
+    timeoutMs,
+    250,
+  );
+}
+
+async function configMapStatus(): Promise<Record<string, any> | undefined> {
+  try {
+    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
+    return cm.data?.status ? (JSON.parse(cm.data.status) as Record<string, any>) : undefined;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** GET through the API server's service proxy, as `kubectl get --raw` does. */
+async function viaServiceProxy(route: string): Promise<{ status: number; body: string }> {
+  const url = new URL(`${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`);
+  const opts: https.RequestOptions = { method: 'GET', timeout: 10_000 };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The host pid of the operator container's PID 1, from the pod's cgroup (the node runs in this machine's kernel). */
+function containerPid(pod: V1Pod): number {
+  const id = pod.status!.containerStatuses![0].containerID!.replace(/^containerd:\/\//, '');
+  const root = `/sys/fs/cgroup/pids/kube9-node-${cp.node!.network.slot}`;
+  const find = (dir: string): string | undefined => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const sub = path.join(dir, entry.name);
+      if (entry.name.includes(id)) return sub;
+      const found = find(sub);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const dir = find(root);
+  if (!dir) throw new Error(`no cgroup for container ${id} under ${root}`);
+  const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+  // PID 1 of the container is the one whose NSpid ends in 1.
+  const pid1 = pids.find((pid) => /^NSpid:.*\s1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
+  if (!pid1) throw new Error(`no PID 1 among ${pids.join(', ')} of container ${id}`);
+  return pid1;
+}
+
+function memoryCgroup(pid: number): string {
+  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:memory:/.test(l))!;
+  return path.join('/sys/fs/cgroup/memory', line.split(':')[2]);
+}
+
+/** Appends what the pod printed (read through the API server and the kubelet) to OUTPUT_LOG, for the no-leak check. */
+async function savePodLogs(pod: V1Pod): Promise<string> {
+  const text = await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: NAMESPACE, container: 'operator' });
+  fs.mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
+  fs.appendFileSync(OUTPUT_LOG, text);
+  return text;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+describe('the chart’s pod on a real node', () => {
+  let firstPod: V1Pod;
+
+  it('is Running and Ready under the restricted Pod Security Standard, with the kubelet’s probes passing and no restart', async () => {
+    const t0 = performance.now();
+    await helmOk(['install', RELEASE, CHART_DIR, '-n', NAMESPACE, ...imageValues()]);
+    firstPod = await readyPod();
+    figures.push(`helm install to pod Ready ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    expect(firstPod.spec?.nodeName).toBe(cp.node!.network.nodeName);
+    expect(firstPod.status?.podIP).toMatch(/^10\.214\./);
+
+    // The liveness probe first runs 10 s after the start and then every 20 s: let it run twice.
+    await new Promise((resolve) => setTimeout(resolve, 35_000));
+    const pod = await core.readNamespacedPod({ name: firstPod.metadata!.name!, namespace: NAMESPACE });
+    expect(isReady(pod)).toBe(true);
+    expect(pod.status?.containerStatuses?.[0].restartCount).toBe(0);
+    expect(pod.status?.containerStatuses?.[0].state?.running).toBeDefined();
+    const events = await core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.name=${firstPod.metadata!.name}` });
+    const reasons = events.items.map((e) => `${e.reason}: ${e.message}`);
+    expect(reasons.filter((r) => /Unhealthy|Killing|BackOff|Failed/.test(r))).toEqual([]);
+    expect(reasons.some((r) => /^Started/.test(r))).toBe(true);
+  });
+
+  it('serves through its Service the very document of the status ConfigMap, and the probes the same way', async () => {
+    const [proxied, inConfigMap] = await waitFor(
+      'the same document through the service proxy and in the ConfigMap',
+      async () => {
+        const before = await configMapStatus();
+        const answer = await viaServiceProxy('/api/v1/status');
+        const after = await configMapStatus();
+        const doc = JSON.parse(answer.body) as Record<string, any>;
+        // A write may fall between the two reads; take a pair from one interval.
+        return answer.status === 200 && before?.lastUpdate === after?.lastUpdate && doc.lastUpdate === after?.lastUpdate ? [doc, after] : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(proxied).toEqual(inConfigMap);
+    expect(proxied).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: NAMESPACE, apiKeyConfigured: false });
+    for (const route of ['/healthz', '/readyz']) {
+      const answer = await viaServiceProxy(route);
+      expect({ route, status: answer.status }).toEqual({ route, status: 200 });
+    }
+  });
+
+  it('runs as uid/gid 1000 with no capabilities, no-new-privs, seccomp filtering and a read-only root; PID 1 is node', async () => {
+    const pid = containerPid(await readyPod());
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1].trim();
+    expect(field('Uid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+    expect(field('Gid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect({ caps, value: field(caps) }).toEqual({ caps, value: '0000000000000000' });
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(field('Seccomp')).toBe('2'); // SECCOMP_MODE_FILTER
+    expect(field('NSpid')?.split(/\s+/).at(-1)).toBe('1');
+    expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2)).toEqual(['node', 'dist/main.js']);
+
+    // Inside the container's mount namespace, as its user: / is read-only, /tmp is not.
+    const inContainer = (script: string) =>
+      execFileAsync('nsenter', ['--target', String(pid), '--mount', '--setuid', '1000', '--setgid', '1000', '--', '/bin/sh', '-c', script]);
+    await expect(inContainer('echo x > /app/written-by-test')).rejects.toThrow(/Read-only file system/);
+    await expect(inContainer('echo x > /written-by-test')).rejects.toThrow(/Read-only file system/);
+    await expect(inContainer('echo x > /tmp/written-by-test && cat /tmp/written-by-test && rm /tmp/written-by-test')).resolves.toMatchObject({ stdout: 'x\n' });
+  });
+
+  it('turns pro on `helm upgrade --set apiKey=…` without a restart', async () => {
+    const before = await readyPod();
+    const t0 = performance.now();
+    await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', NAMESPACE, '--reuse-values', '--set', `apiKey=${TEST_KEYS.chart}`]);
+    const status = await waitFor('the pro tier', async () => {
+      const s = await configMapStatus();
+      return s?.tier === 'pro' && s.registered ? s : undefined;
+    }, 60_000, 250);
+    figures.push(`helm upgrade --set apiKey to pro ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', apiKeyConfigured: true });
+    expect(simulator.requests.length).toBeGreaterThanOrEqual(1);
+    const after = (await operatorPods()).filter((p) => !p.metadata?.deletionTimestamp);
+    expect(after.map((p) => p.metadata?.uid)).toEqual([before.metadata?.uid]);
+    expect(after[0].status?.containerStatuses?.[0].restartCount).toBe(0);
+    // Through the Service too.
+    const proxied = JSON.parse((await viaServiceProxy('/api/v1/status')).body) as Record<string, any>;
+    expect(proxied).toMatchObject({ tier: 'pro', clusterId: status.clusterId });
+  });
+
+  it('survives a 30 s burst of status requests under the chart’s memory limit, enforced by its cgroup', async () => {
+    const pod = await readyPod();
+    const pid = containerPid(pod);
+    const memory = memoryCgroup(pid);
+    const read = (name: string) => Number(fs.readFileSync(path.join(memory, name), 'utf8').trim());
+    expect(read('memory.limit_in_bytes')).toBe(MEMORY_LIMIT_BYTES);
+    const rss = () => Number(/^VmRSS:\s*(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    const before = { rss: rss(), cgroup: read('memory.usage_in_bytes') };
+
+    const url = `http://${pod.status!.podIP}:8080/api/v1/status`;
+    const deadline = Date.now() + 30_000;
+    let requests = 0;
+    let failures = 0;
+    let peakRss = 0;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rss())), 200);
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (Date.now() < deadline) {
+          try {
+            const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+            await response.arrayBuffer();
+            if (response.status === 200) requests++;
+            else failures++;
+          } catch {
+            failures++;
+          }
+        }
+      }),
+    );
+    clearInterval(sampler);
+    const peakCgroup = read('memory.max_usage_in_bytes');
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    const settled = { rss: rss(), cgroup: read('memory.usage_in_bytes') };
+    figures.push(
+      `burst: ${requests} requests in 30 s (${(requests / 30).toFixed(0)}/s, ${failures} failed); RSS ${mib(before.rss)} before, ` +
+        `${mib(peakRss)} peak, ${mib(settled.rss)} 20 s after; cgroup usage peak ${mib(peakCgroup)} of ${mib(MEMORY_LIMIT_BYTES)}, ${mib(settled.cgroup)} after`,
+    );
+    expect(failures).toBe(0);
+    expect(requests).toBeGreaterThan(1000);
+    expect(read('memory.failcnt')).toBe(0);
+    const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+    expect(now.status?.containerStatuses?.[0].restartCount).toBe(0);
+    expect(now.status?.containerStatuses?.[0].lastState?.terminated).toBeUndefined();
+  });
+
+  it('writes a last status when its pod is deleted, and the ReplicaSet’s new pod keeps the status fresh', async () => {
+    const old = await readyPod();
+    const writes: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      let last = '';
+      while (watching) {
+        const s = await configMapStatus().catch(() => undefined);
+        if (s && s.lastUpdate !== last) {
+          last = s.lastUpdate;
+          writes.push(Date.parse(s.lastUpdate));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await savePodLogs(old)).toContain('"level"');
+    const deletedAt = Date.now();
+    await core.deleteNamespacedPod({ name: old.metadata!.name!, namespace: NAMESPACE });
+    const fresh = await readyPod(120_000, old.metadata!.uid);
+    // Two writes of the new pod after it is Ready.
+    await waitFor('two writes of the new pod', () => (writes.filter((t) => t > Date.now() - 60_000).length > 0 && writes.at(-1)! > fresh.status!.startTime!.getTime() + 1000 ? true : undefined), 60_000, 500);
+    watching = false;
+    await watcher;
+    const lastOfOld = writes.filter((t) => t >= deletedAt && t < fresh.status!.startTime!.getTime());
+    const gaps = writes.slice(1).map((t, i) => t - writes[i]);
+    figures.push(`pod replaced: last write of the old pod ${lastOfOld.length ? lastOfOld[0] - deletedAt : '?'} ms after the delete; largest gap between writes ${Math.max(...gaps)} ms`);
+    expect(lastOfOld.length).toBeGreaterThanOrEqual(1); // the SIGTERM write, within the grace period
+    expect(Math.max(...gaps)).toBeLessThan(2 * INTERVAL_SECONDS * 1000);
+    expect(fresh.status?.containerStatuses?.[0].restartCount).toBe(0);
+    const status = await configMapStatus();
+    expect(status).toMatchObject({ tier: 'pro', registered: true });
+  });
+
+  it('passes `helm test`, then `helm uninstall` removes the pod, the Service and the status ConfigMap', async () => {
+    const tested = await helm(['test', RELEASE, '-n', NAMESPACE, '--logs']);
+    expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(tested.stdout).toMatch(/OK: .* answers with a mode/);
+
+    for (const pod of await operatorPods()) await savePodLogs(pod);
+    await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+    await waitFor('the pod, the Service and the status ConfigMap gone', async () => {
+      const pods = await operatorPods();
+      const services = await core.listNamespacedService({ namespace: NAMESPACE });
+      const configMap = await configMapStatus();
+      return pods.length === 0 && services.items.length === 0 && configMap === undefined ? true : undefined;
+    }, 120_000, 500);
+    const apps = kc.makeApiClient(AppsV1Api);
+    expect((await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items).toEqual([]);
+  });
+
+  it('sent nothing anywhere but this machine: the guard’s drop counters are zero', async () => {
+    expect(await cp.node!.guardCounters()).toEqual({ forward_drops: 0, output_drops: 0 });
+  });
+});
