@@ -4,12 +4,14 @@
 #
 #   docker build -t kube9/kube9-operator:0.1.0 .
 #
-# Unverified here: no Docker engine runs where this project is developed, so
-# this file has never been built by `docker build`. What the final stage runs
-# is proven instead by test/production-image.e2e-spec.ts: it lays out the files
-# as the COPY lines of the final stage below do, warms the compile cache as the
-# build stage does, and runs `node dist/main.js` as uid 1000 on a read-only
-# root with only /tmp writable (bubblewrap), against the test control plane.
+# Built here by buildah, not docker: no Docker engine runs where this project
+# is developed, and no registry can be reached. test/node/images.sh builds this
+# file unchanged with `buildah bud --pull=never`, on a local stand-in for
+# node:22-bookworm-slim made from Debian's packages (see the README), and the
+# end-to-end tests run the image as the chart's pod on a real worker node
+# (test/real-pod.e2e-spec.ts). What this machine needs to reach the npm
+# registry (a CA bundle, an npmrc) is mounted into the RUN steps at build time,
+# never written here.
 
 # Both stages must use the very same Node binary: the compile cache warmed in
 # the build stage is only valid for the Node version that wrote it.

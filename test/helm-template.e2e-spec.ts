@@ -507,15 +507,17 @@ describe('default render (no API key)', () => {
     expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
   });
 
-  it('has a helm test hook that GETs the status API through the Service', () => {
+  it('has a helm test hook that GETs the status API through the Service, found by its service-link variables', () => {
     const pod = only<V1Pod>(objects, 'Pod');
     expect(pod.metadata!.annotations).toMatchObject({ 'helm.sh/hook': 'test' });
     expect(pod.spec!.restartPolicy).toBe('Never');
     const container = pod.spec!.containers[0];
     expect(container.image).toMatch(/^[^:]+:[0-9][^:]*$/); // pinned tag, not latest
     expect(container.env).toEqual([
-      { name: 'STATUS_URL', value: `http://${FULLNAME}:8080/api/v1/status` },
+      // Service links, expanded by the kubelet: no cluster DNS needed.
+      { name: 'STATUS_URL', value: `http://$(KUBE9_OPERATOR_SERVICE_HOST):$(KUBE9_OPERATOR_SERVICE_PORT_HTTP)/api/v1/status` },
     ]);
+    expect(pod.spec!.enableServiceLinks).toBe(true);
     expect(container.command!.join(' ')).toContain('"mode"');
   });
 });

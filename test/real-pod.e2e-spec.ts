@@ -366,4 +366,18 @@ describe('the chart’s pod on a real node', () => {
   it('sent nothing anywhere but this machine: the guard’s drop counters are zero', async () => {
     expect(await cp.node!.guardCounters()).toEqual({ forward_drops: 0, output_drops: 0 });
   });
+
+  it('leaves no process, mount, cgroup, netns, device, route, rule or kernel setting behind when stopped', async () => {
+    const slot = cp.node!.network.slot;
+    const sysctls = path.join('/run/kube9-node', `slot-${slot}`, 'sysctls.json');
+    const before = JSON.parse(fs.readFileSync(sysctls, 'utf8')) as Record<string, string>;
+    await cp.stop();
+    const leftovers = await execFileAsync('bash', [path.join(__dirname, 'node', 'leftovers.sh'), String(slot)]).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
+    );
+    expect(leftovers.stdout.trim()).toBe(`no leftovers of slot ${slot}`);
+    for (const [key, value] of Object.entries(before)) {
+      expect({ key, value: fs.readFileSync(`/proc/sys/${key}`, 'utf8').trim() }).toEqual({ key, value });
+    }
+  });
 });

@@ -74,7 +74,7 @@ table inet $table {
   }
   chain output {
     type filter hook output priority -10; policy accept;
-    ip daddr { $link_net, $pod_net, $service_net } oifname != "$host_if" counter name output_drops drop
+    ip daddr { $link_net, $pod_net, $service_net } oifname != { "$host_if", "lo" } counter name output_drops drop
   }
 }
 EOF

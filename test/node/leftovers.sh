@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Lists what a test worker node may leave on this machine, and exits 1 if it
+# finds any of it: processes (containerd, its shims, kubelet, kube-proxy,
+# kube-scheduler, containers), mounts of the test clusters' directories,
+# network namespaces, veth devices, routes of the node ranges, nftables
+# tables, cgroups, and slot records.
+#
+#   test/node/leftovers.sh [SLOT]    default: every slot
+set -uo pipefail
+
+slot="${1:-}"
+pattern="[0-7]"
+[[ -n "$slot" ]] && pattern="$slot"
+found=0
+report() {
+  if [[ -n "$2" ]]; then
+    echo "leftover $1:"
+    echo "$2" | sed 's/^/  /'
+    found=1
+  fi
+}
+
+report processes "$(pgrep -a -f "kube9-cp-[^ ]*/node/|/kube9-node-$pattern|containerd-shim-runc-v2 .*kube9-cp-" || true)"
+report mounts "$(awk '$5 ~ /\/kube9-cp-/ || $5 ~ /\/run\/netns\/kube9-node-/ { print $5 }' /proc/self/mountinfo)"
+report netns "$(ip netns list 2>/dev/null | grep -E "^kube9-node-$pattern\b" || true)"
+report links "$(ip -br link 2>/dev/null | grep -E "^k9[hn]$pattern[@ ]" || true)"
+report routes "$(ip route 2>/dev/null | grep -E "^(blackhole )?10\.21[345]\.$pattern\." || true)"
+report nftables "$(nft list tables 2>/dev/null | grep -E "kube9_node_$pattern\b" || true)"
+report cgroups "$(ls -d /sys/fs/cgroup/*/kube9-node-$pattern 2>/dev/null || true)"
+report slots "$(ls -d /run/kube9-node/slot-$pattern 2>/dev/null || true)"
+if [[ $found == 0 ]]; then
+  echo "no leftovers${slot:+ of slot $slot}"
+fi
+exit $found
