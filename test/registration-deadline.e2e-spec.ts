@@ -36,7 +36,7 @@ describe('a deadline of 30 s for the whole registration exchange', () => {
     ['the status line, then the headers one byte every 2 s', { kind: 'trickleHeaders', everyMs: 2_000 }, false],
     ['the request accepted and never answered', { kind: 'hang' }, false],
     ['over https: headers at once, then the body one byte every 2 s', { kind: 'trickleBody', everyMs: 2_000 }, true],
-  ])('%s: a timeout within 30 s, the connection closed by the operator, one retry after the backoff', async (_name, fault, https) => {
+  ])('%s: a timeout within 30 s, the connection closed by the operator, one retry after the backoff', async (name, fault, https) => {
     const tls = https ? generateTestTls() : undefined;
     const simulator = new ServerSimulator({ validKeys: [TEST_KEYS.valid], tls: tls && { key: tls.key, cert: tls.cert } });
     const url = await simulator.start();
@@ -82,7 +82,7 @@ describe('a deadline of 30 s for the whole registration exchange', () => {
       expect(simulator.maxInFlight).toBe(1);
       expect(simulator.requests).toHaveLength(2);
       expect(simulator.requests.flatMap((request) => request.problems)).toEqual([]);
-      process.stdout.write(`${_name}: connection closed ${closed.connectionClosedAt! - first.at} ms after the request arrived; retry ${retryAfterMs} ms later\n`);
+      process.stdout.write(`${name}: connection closed ${closed.connectionClosedAt! - first.at} ms after the request arrived; retry ${retryAfterMs} ms later\n`);
     } finally {
       await operator?.stop().catch(() => undefined);
       await simulator.stop();
