@@ -22,7 +22,12 @@ describe('the headers of every route', () => {
     await helmInstall(namespace, RELEASE, { statusUpdateIntervalSeconds: '10' });
     operator = await runOperatorAsChart(namespace, RELEASE);
     await waitFor('the first status write', () => readStatus(namespace), 10_000, 50);
-    await waitFor('readiness', async () => ((await fetch(`${operator.baseUrl}/readyz`)).status === 200 ? true : undefined), 10_000, 100);
+    await waitFor(
+      'readiness',
+      async () => ((await fetch(`${operator.baseUrl}/readyz`)).status === 200 ? true : undefined),
+      10_000,
+      100,
+    );
   });
 
   afterAll(async () => {
@@ -35,20 +40,26 @@ describe('the headers of every route', () => {
     ['/healthz', 200, 'no-cache, no-store, must-revalidate'],
     ['/readyz', 200, 'no-cache, no-store, must-revalidate'],
     ['/no-such-route', 404, null],
-  ])('GET %s answers %i with no header naming the framework and Cache-Control %s', async (route, status, cacheControl) => {
-    const response = await fetch(`${operator.baseUrl}${route}`, { signal: AbortSignal.timeout(5_000) });
-    const body = await response.text();
-    const headers = [...response.headers.entries()];
+  ])(
+    'GET %s answers %i with no header naming the framework and Cache-Control %s',
+    async (route, status, cacheControl) => {
+      const response = await fetch(`${operator.baseUrl}${route}`, { signal: AbortSignal.timeout(5_000) });
+      const body = await response.text();
+      const headers = [...response.headers.entries()];
 
-    expect(response.status).toBe(status);
-    expect(headers.map(([name]) => name).filter((name) => !ALLOWED_HEADERS.includes(name))).toEqual([]);
-    expect(headers.filter(([name, value]) => FRAMEWORK.test(name) || FRAMEWORK.test(value))).toEqual([]);
-    expect(response.headers.get('cache-control')).toBe(cacheControl);
-    expect(body).not.toMatch(FRAMEWORK);
-  });
+      expect(response.status).toBe(status);
+      expect(headers.map(([name]) => name).filter((name) => !ALLOWED_HEADERS.includes(name))).toEqual([]);
+      expect(headers.filter(([name, value]) => FRAMEWORK.test(name) || FRAMEWORK.test(value))).toEqual([]);
+      expect(response.headers.get('cache-control')).toBe(cacheControl);
+      expect(body).not.toMatch(FRAMEWORK);
+    },
+  );
 
   it('answers a method the route does not have without naming the framework either', async () => {
-    const response = await fetch(`${operator.baseUrl}/api/v1/status`, { method: 'POST', signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(`${operator.baseUrl}/api/v1/status`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(5_000),
+    });
     const body = await response.text();
 
     expect(response.status).toBe(404);

@@ -42,38 +42,81 @@ describe('a corrupt saved state', () => {
     ['not JSON', `{"keyFingerprint":"${CANARY}","registered":tru`, 'it is not valid JSON'],
     [
       'fields of the wrong type',
-      JSON.stringify({ keyFingerprint: CANARY, registered: 'yes', consecutiveTransientFailures: 0, refused: false, error: null, recentAttempts: CANARY }),
+      JSON.stringify({
+        keyFingerprint: CANARY,
+        registered: 'yes',
+        consecutiveTransientFailures: 0,
+        refused: false,
+        error: null,
+        recentAttempts: CANARY,
+      }),
       '"registered" is not a boolean; "recentAttempts" is not a list of ISO times',
     ],
-  ])('%s: one warning naming the ConfigMap and the problem, never its content, then a fresh state', async (_name, corrupt, problem) => {
-    namespace = await createTestNamespace('corrupt-state');
-    await helmInstall(namespace, RELEASE, { serverUrl: simulator.url, allowInsecureServerUrl: 'true', apiKey: TEST_KEYS.valid });
-    const core = adminKubeConfig().makeApiClient(CoreV1Api);
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: STATE_CONFIGMAP, namespace }, data: { state: corrupt } } });
+  ])(
+    '%s: one warning naming the ConfigMap and the problem, never its content, then a fresh state',
+    async (_name, corrupt, problem) => {
+      namespace = await createTestNamespace('corrupt-state');
+      await helmInstall(namespace, RELEASE, {
+        serverUrl: simulator.url,
+        allowInsecureServerUrl: 'true',
+        apiKey: TEST_KEYS.valid,
+      });
+      const core = adminKubeConfig().makeApiClient(CoreV1Api);
+      await core.createNamespacedConfigMap({
+        namespace,
+        body: { metadata: { name: STATE_CONFIGMAP, namespace }, data: { state: corrupt } },
+      });
 
-    operator = await runOperatorAsChart(namespace, RELEASE);
-    await waitFor('registered', async () => ((await readStatus(namespace!))?.registered ? true : undefined), 15_000, 100);
-    const fresh = await waitFor('a fresh saved state', async () => {
-      const state = await readState(namespace!).catch(() => undefined);
-      return state?.registered === true ? state : undefined;
-    }, 10_000, 100);
+      operator = await runOperatorAsChart(namespace, RELEASE);
+      await waitFor(
+        'registered',
+        async () => ((await readStatus(namespace!))?.registered ? true : undefined),
+        15_000,
+        100,
+      );
+      const fresh = await waitFor(
+        'a fresh saved state',
+        async () => {
+          const state = await readState(namespace!).catch(() => undefined);
+          return state?.registered === true ? state : undefined;
+        },
+        10_000,
+        100,
+      );
 
-    expect(warningsAbout(operator.logs())).toEqual([
-      expect.objectContaining({
-        message: `ConfigMap ${namespace}/${STATE_CONFIGMAP} holds no usable registration state (${problem}); starting from a fresh state, which replaces it`,
-      }),
-    ]);
-    expect(operator.output()).not.toContain(CANARY);
-    expect(fresh).toMatchObject({ registered: true, consecutiveTransientFailures: 0, refused: false, error: null, clusterId: expect.stringMatching(/^cls_/) });
-    expect(fresh.keyFingerprint).toMatch(/^scrypt:[0-9a-f]+$/);
-    expect(JSON.stringify(fresh)).not.toContain(CANARY);
+      expect(warningsAbout(operator.logs())).toEqual([
+        expect.objectContaining({
+          message: `ConfigMap ${namespace}/${STATE_CONFIGMAP} holds no usable registration state (${problem}); starting from a fresh state, which replaces it`,
+        }),
+      ]);
+      expect(operator.output()).not.toContain(CANARY);
+      expect(fresh).toMatchObject({
+        registered: true,
+        consecutiveTransientFailures: 0,
+        refused: false,
+        error: null,
+        clusterId: expect.stringMatching(/^cls_/),
+      });
+      expect(fresh.keyFingerprint).toMatch(/^scrypt:[0-9a-f]+$/);
+      expect(JSON.stringify(fresh)).not.toContain(CANARY);
 
-    // The replacement is one the operator itself trusts: a restart resumes it, silently.
-    await operator.stop();
-    const requestsBefore = simulator.requests.length;
-    operator = await runOperatorAsChart(namespace, RELEASE);
-    await waitFor('the resumed state', () => (operator!.logs().some((line) => /Resuming the saved registration state \(registered=true\)/.test(String(line.message))) ? true : undefined), 10_000, 100);
-    expect(warningsAbout(operator.logs())).toEqual([]);
-    expect(simulator.requests.length).toBe(requestsBefore);
-  });
+      // The replacement is one the operator itself trusts: a restart resumes it, silently.
+      await operator.stop();
+      const requestsBefore = simulator.requests.length;
+      operator = await runOperatorAsChart(namespace, RELEASE);
+      await waitFor(
+        'the resumed state',
+        () =>
+          operator!
+            .logs()
+            .some((line) => /Resuming the saved registration state \(registered=true\)/.test(String(line.message)))
+            ? true
+            : undefined,
+        10_000,
+        100,
+      );
+      expect(warningsAbout(operator.logs())).toEqual([]);
+      expect(simulator.requests.length).toBe(requestsBefore);
+    },
+  );
 });

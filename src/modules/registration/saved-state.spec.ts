@@ -39,7 +39,14 @@ describe('the saved registration state', () => {
   });
 
   it('reads a fresh state, which has no times, clusterId or configuration', () => {
-    const fresh: RegistrationState = { keyFingerprint: 'scrypt:ff', registered: false, consecutiveTransientFailures: 0, refused: false, error: null, recentAttempts: [] };
+    const fresh: RegistrationState = {
+      keyFingerprint: 'scrypt:ff',
+      registered: false,
+      consecutiveTransientFailures: 0,
+      refused: false,
+      error: null,
+      recentAttempts: [],
+    };
 
     expect(parseSavedState(toJson(fresh))).toEqual({ state: fresh });
   });
@@ -64,17 +71,33 @@ describe('the saved registration state', () => {
     ['keyFingerprint a number', { keyFingerprint: 42 }, '"keyFingerprint" is not a string'],
     ['registered a string', { registered: CANARY }, '"registered" is not a boolean'],
     ['refused missing', { refused: undefined }, '"refused" is missing, expected a boolean'],
-    ['consecutiveTransientFailures a string', { consecutiveTransientFailures: '2' }, '"consecutiveTransientFailures" is not a whole number of 0 or more'],
-    ['consecutiveTransientFailures negative', { consecutiveTransientFailures: -1 }, '"consecutiveTransientFailures" is not a whole number of 0 or more'],
+    [
+      'consecutiveTransientFailures a string',
+      { consecutiveTransientFailures: '2' },
+      '"consecutiveTransientFailures" is not a whole number of 0 or more',
+    ],
+    [
+      'consecutiveTransientFailures negative',
+      { consecutiveTransientFailures: -1 },
+      '"consecutiveTransientFailures" is not a whole number of 0 or more',
+    ],
     ['error an object', { error: { text: CANARY } }, '"error" is not a string or null'],
     ['recentAttempts a string', { recentAttempts: CANARY }, '"recentAttempts" is not a list of ISO times'],
-    ['recentAttempts holding a non-time', { recentAttempts: ['2026-11-27T00:50:00.000Z', CANARY] }, '"recentAttempts" is not a list of ISO times'],
+    [
+      'recentAttempts holding a non-time',
+      { recentAttempts: ['2026-11-27T00:50:00.000Z', CANARY] },
+      '"recentAttempts" is not a list of ISO times',
+    ],
     ['nextAttemptAt a number', { nextAttemptAt: 1_764_205_800_000 }, '"nextAttemptAt" is not an ISO time'],
     ['lastSuccessAt not a time', { lastSuccessAt: CANARY }, '"lastSuccessAt" is not an ISO time'],
     ['clusterId malformed', { clusterId: CANARY }, '"clusterId" is not cls_ followed by 12 to 64 letters or digits'],
     ['registered without a clusterId', { clusterId: undefined }, '"registered" is true without a "clusterId"'],
     ['serverConfiguration a string', { serverConfiguration: CANARY }, '"serverConfiguration" is not an object'],
-    ['serverConfiguration with a bad interval', { serverConfiguration: { statusUpdateIntervalSeconds: CANARY, reregistrationIntervalHours: 24 } }, '"serverConfiguration" breaks a rule: configuration.statusUpdateIntervalSeconds must be a whole number from 10 to 3600'],
+    [
+      'serverConfiguration with a bad interval',
+      { serverConfiguration: { statusUpdateIntervalSeconds: CANARY, reregistrationIntervalHours: 24 } },
+      '"serverConfiguration" breaks a rule: configuration.statusUpdateIntervalSeconds must be a whole number from 10 to 3600',
+    ],
   ])('refuses a state with %s, naming the field and not its value', (_name, changes, problem) => {
     const found = problemOf(savedWith(changes));
 
@@ -83,6 +106,8 @@ describe('the saved registration state', () => {
   });
 
   it('names every field that is wrong, not only the first', () => {
-    expect(problemOf(savedWith({ registered: 'yes', error: 7 }))).toBe('"registered" is not a boolean; "error" is not a string or null');
+    expect(problemOf(savedWith({ registered: 'yes', error: 7 }))).toBe(
+      '"registered" is not a boolean; "error" is not a string or null',
+    );
   });
 });

@@ -32,7 +32,8 @@ export function parseSavedState(text: string): SavedStateReading {
   } catch {
     return { problem: 'it is not valid JSON' };
   }
-  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) return { problem: 'it is not a JSON object' };
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain))
+    return { problem: 'it is not a JSON object' };
   const saved = plain as Record<string, unknown>;
   const problems: string[] = [];
   const expect = (field: string, ok: boolean, rule: string) => {
@@ -42,18 +43,31 @@ export function parseSavedState(text: string): SavedStateReading {
   expect('keyFingerprint', typeof saved.keyFingerprint === 'string', 'a string');
   expect('registered', typeof saved.registered === 'boolean', 'a boolean');
   expect('refused', typeof saved.refused === 'boolean', 'a boolean');
-  expect('consecutiveTransientFailures', Number.isInteger(saved.consecutiveTransientFailures) && (saved.consecutiveTransientFailures as number) >= 0, 'a whole number of 0 or more');
+  expect(
+    'consecutiveTransientFailures',
+    Number.isInteger(saved.consecutiveTransientFailures) && (saved.consecutiveTransientFailures as number) >= 0,
+    'a whole number of 0 or more',
+  );
   expect('error', saved.error === null || typeof saved.error === 'string', 'a string or null');
-  expect('recentAttempts', Array.isArray(saved.recentAttempts) && saved.recentAttempts.every(isTime), 'a list of ISO times');
+  expect(
+    'recentAttempts',
+    Array.isArray(saved.recentAttempts) && saved.recentAttempts.every(isTime),
+    'a list of ISO times',
+  );
   for (const field of TIME_FIELDS) {
     if (saved[field] !== undefined) expect(field, isTime(saved[field]), 'an ISO time');
   }
   if (saved.clusterId !== undefined) {
-    expect('clusterId', typeof saved.clusterId === 'string' && CLUSTER_ID.test(saved.clusterId), 'cls_ followed by 12 to 64 letters or digits');
+    expect(
+      'clusterId',
+      typeof saved.clusterId === 'string' && CLUSTER_ID.test(saved.clusterId),
+      'cls_ followed by 12 to 64 letters or digits',
+    );
   } else if (saved.registered === true) {
     problems.push('"registered" is true without a "clusterId"');
   }
-  const configuration = saved.serverConfiguration === undefined ? undefined : configurationOf(saved.serverConfiguration);
+  const configuration =
+    saved.serverConfiguration === undefined ? undefined : configurationOf(saved.serverConfiguration);
   if (typeof configuration === 'string') problems.push(`"serverConfiguration" ${configuration}`);
   if (problems.length > 0) return { problem: problems.join('; ') };
 
@@ -67,7 +81,12 @@ export function parseSavedState(text: string): SavedStateReading {
       error: saved.error as string | null,
       recentAttempts: (saved.recentAttempts as string[]).map((at) => Date.parse(at)),
       serverConfiguration: configuration as ServerConfigurationDto | undefined,
-      ...Object.fromEntries(TIME_FIELDS.filter((field) => saved[field] !== undefined).map((field) => [field, Date.parse(saved[field] as string)])),
+      ...Object.fromEntries(
+        TIME_FIELDS.filter((field) => saved[field] !== undefined).map((field) => [
+          field,
+          Date.parse(saved[field] as string),
+        ]),
+      ),
     },
   };
 }
