@@ -35,10 +35,11 @@ describe('the headers of every route', () => {
     await deleteTestNamespace(namespace);
   });
 
-  it.each([
-    ['/api/v1/status', 200, 'no-store'],
-    ['/healthz', 200, 'no-cache, no-store, must-revalidate'],
-    ['/readyz', 200, 'no-cache, no-store, must-revalidate'],
+  // The status is a live document: exactly no-store. The probes keep Terminus's own, which forbids storing too.
+  it.each<[string, number, RegExp | null]>([
+    ['/api/v1/status', 200, /^no-store$/],
+    ['/healthz', 200, /\bno-store\b/],
+    ['/readyz', 200, /\bno-store\b/],
     ['/no-such-route', 404, null],
   ])(
     'GET %s answers %i with no header naming the framework and Cache-Control %s',
@@ -50,7 +51,8 @@ describe('the headers of every route', () => {
       expect(response.status).toBe(status);
       expect(headers.map(([name]) => name).filter((name) => !ALLOWED_HEADERS.includes(name))).toEqual([]);
       expect(headers.filter(([name, value]) => FRAMEWORK.test(name) || FRAMEWORK.test(value))).toEqual([]);
-      expect(response.headers.get('cache-control')).toBe(cacheControl);
+      if (cacheControl) expect(response.headers.get('cache-control')).toMatch(cacheControl);
+      else expect(response.headers.get('cache-control')).toBeNull();
       expect(body).not.toMatch(FRAMEWORK);
     },
   );
