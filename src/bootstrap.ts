@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { JsonLogger } from './common/json-logger';
 import { ConfigError } from './modules/config/load-operator-config';
@@ -22,7 +23,11 @@ function configOrExit(): OperatorConfig {
 async function bootstrap(): Promise<void> {
   const config = configOrExit();
   const logger = new JsonLogger(config.logLevel);
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, abortOnError: false });
+  // Express announces itself in X-Powered-By, and its weak ETags are its fingerprint (and of no
+  // use on a live document served with no-store): the port tells no one what runs it.
+  app.disable('x-powered-by');
+  app.disable('etag');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

@@ -6,6 +6,7 @@ import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ts from 'typescript';
@@ -84,6 +85,16 @@ function rawRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** The simulator's record of request `index` once its connection has closed. */
+async function closedRecord(sim: ServerSimulator, index: number) {
+  for (let waited = 0; waited < 2000; waited += 10) {
+    const record = sim.requests[index];
+    if (record?.connectionClosedAt !== undefined) return record;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`the connection of request ${index} did not close within 2 s`);
 }
 
 describe('ServerSimulator', () => {
@@ -472,6 +483,115 @@ describe('ServerSimulator', () => {
       await sim.stop();
 
       await expect(attempt).rejects.toThrow();
+    });
+
+    it('records that the client closed a hung request, and when', async () => {
+      sim.queueFault({ kind: 'hang' });
+      const req = http.request(`${url}${REGISTER_PATH}`, { method: 'POST', headers: perfectHeaders() });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify(perfectBody()));
+      await sim.waitForRequests(1, 2000);
+      expect(sim.requests[0].connectionClosedAt).toBeUndefined();
+      const abortedAt = Date.now();
+
+      req.destroy();
+
+      const closed = await closedRecord(sim, 0);
+      expect(closed.connectionClosedBy).toBe('client');
+      expect(closed.connectionClosedAt).toBeGreaterThanOrEqual(abortedAt);
+    });
+
+    it('records the connections it closed itself: a reset fault and stop()', async () => {
+      sim.queueFault({ kind: 'reset' });
+      sim.queueFault({ kind: 'hang' });
+      await expect(register(url)).rejects.toThrow();
+      const hung = rawRequest(url, perfectHeaders(), JSON.stringify(perfectBody()));
+      hung.catch(() => undefined);
+      await sim.waitForRequests(2, 2000);
+
+      await sim.stop();
+
+      expect((await closedRecord(sim, 0)).connectionClosedBy).toBe('simulator');
+      expect((await closedRecord(sim, 1)).connectionClosedBy).toBe('simulator');
+    });
+
+    it('sends the headers of a trickleBody fault at once, then one space at a time and never ends', async () => {
+      sim.queueFault({ kind: 'trickleBody', everyMs: 50 });
+      const req = http.request(`${url}${REGISTER_PATH}`, { method: 'POST', headers: perfectHeaders() });
+      req.on('error', () => undefined);
+      const response = new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
+      const sentAt = Date.now();
+      req.end(JSON.stringify(perfectBody()));
+
+      const res = await response;
+      const headersAfter = Date.now() - sentAt;
+      const chunks: string[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk.toString('utf8')));
+      let ended = false;
+      res.on('end', () => (ended = true));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      req.destroy();
+
+      expect(res.statusCode).toBe(200);
+      expect(headersAfter).toBeLessThan(500);
+      expect(chunks.length).toBeGreaterThanOrEqual(5);
+      expect(chunks.join('')).toMatch(/^ +$/);
+      expect(ended).toBe(false);
+      expect(sim.requests[0].answeredStatus).toBe(200);
+      expect((await closedRecord(sim, 0)).connectionClosedBy).toBe('client');
+    });
+
+    it('sends the status line of a trickleHeaders fault, then a header one byte at a time that never ends', async () => {
+      sim.queueFault({ kind: 'trickleHeaders', everyMs: 50 });
+      const body = JSON.stringify(perfectBody());
+      const headers = Object.entries(perfectHeaders()).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.write(`POST ${REGISTER_PATH} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+
+      await sim.waitForRequests(1, 2000);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      socket.destroy();
+
+      const statusLine = 'HTTP/1.1 200 OK\r\n';
+      const trickled = received.slice(statusLine.length);
+      expect(received.startsWith(statusLine)).toBe(true);
+      expect(trickled.length).toBeGreaterThanOrEqual(5);
+      expect(`X-Trickle: ${'a'.repeat(100)}`.startsWith(trickled)).toBe(true);
+      expect((await closedRecord(sim, 0)).connectionClosedBy).toBe('client');
+    });
+
+    it('stops trickling when stopped', async () => {
+      sim.queueFault({ kind: 'trickleBody', everyMs: 20 });
+      const req = http.request(`${url}${REGISTER_PATH}`, { method: 'POST', headers: perfectHeaders() });
+      req.on('error', () => undefined);
+      const response = new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
+      req.end(JSON.stringify(perfectBody()));
+      const res = await response;
+      res.on('error', () => undefined);
+      res.resume();
+
+      await sim.stop();
+
+      await new Promise((resolve) => res.once('close', resolve));
+      expect(res.complete).toBe(false);
+      expect((await closedRecord(sim, 0)).connectionClosedBy).toBe('simulator');
+    });
+
+    it('counts the most requests in flight at once: 1 for calls one after another, 2 for two overlapping', async () => {
+      await register(url);
+      await register(url);
+      expect(sim.maxInFlight).toBe(1);
+      sim.queueFault({ kind: 'hang' }, 2);
+
+      const first = rawRequest(url, perfectHeaders(), JSON.stringify(perfectBody()));
+      const second = rawRequest(url, perfectHeaders(), JSON.stringify(perfectBody()));
+      first.catch(() => undefined);
+      second.catch(() => undefined);
+      await sim.waitForRequests(4, 2000);
+
+      expect(sim.maxInFlight).toBe(2);
     });
 
     it('resets the connection on a reset fault', async () => {

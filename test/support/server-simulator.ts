@@ -72,6 +72,13 @@ export interface RecordedRequest {
   problems: string[];
   /** Status sent; 0 while a delayed answer is pending, and for hang and reset faults. */
   answeredStatus: number;
+  /**
+   * `now()` when the connection that carried this request closed, and which side closed it:
+   * `client` when the client ended or reset it, `simulator` for a reset fault or stop().
+   * Undefined while it is open (a kept-alive connection stays open after its answer).
+   */
+  connectionClosedAt?: number;
+  connectionClosedBy?: 'client' | 'simulator';
 }
 
 export type Fault =
@@ -79,6 +86,10 @@ export type Fault =
   | { kind: 'rateLimit'; retryAfter: string }
   | { kind: 'delay'; ms: number }
   | { kind: 'hang' }
+  /** Status line and headers at once, then the body one space (valid leading JSON whitespace) every `everyMs`, forever. */
+  | { kind: 'trickleBody'; everyMs: number }
+  /** The status line at once, then one byte of a header every `everyMs`, forever; the headers never end. */
+  | { kind: 'trickleHeaders'; everyMs: number }
   | { kind: 'reset' }
   | { kind: 'malformed'; body: string; contentType?: string; status?: number };
 
@@ -167,6 +178,12 @@ export class ServerSimulator {
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly waiters = new Set<() => boolean>();
+  /** Sockets the simulator itself closed (reset fault, stop()), to tell who closed a connection. */
+  private readonly closedHere = new WeakSet<Socket>();
+  /** The requests each connection carried, to mark them when it closes. */
+  private readonly carried = new WeakMap<Socket, RecordedRequest[]>();
+  private inFlight = 0;
+  private mostInFlight = 0;
 
   constructor(opts: SimulatorOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
@@ -185,6 +202,14 @@ export class ServerSimulator {
   get url(): string {
     if (!this.baseUrl) throw new Error('ServerSimulator is not started');
     return this.baseUrl;
+  }
+
+  /**
+   * The most requests that were open at once: from the first byte of a request until its
+   * answer was sent or its connection closed. 1 for a client that never overlaps its calls.
+   */
+  get maxInFlight(): number {
+    return this.mostInFlight;
   }
 
   /** Attempts over the rate limit, per clusterIdentifier; `{}` when the operator kept to it. */
@@ -226,7 +251,10 @@ export class ServerSimulator {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets) {
+      this.closedHere.add(socket);
+      socket.destroy();
+    }
     this.sockets.clear();
     await closed;
   }
@@ -286,6 +314,9 @@ export class ServerSimulator {
   }
 
   private receive(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.inFlight += 1;
+    this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+    res.once('close', () => (this.inFlight -= 1));
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -310,6 +341,7 @@ export class ServerSimulator {
       answeredStatus: 0,
     };
     const pathname = target.split('?')[0];
+    this.watchConnection(req.socket, record);
 
     if (pathname !== REGISTER_PATH) {
       record.problems.push(`unknown path ${truncate(pathname)}`);
@@ -420,8 +452,25 @@ export class ServerSimulator {
         return;
       case 'reset':
         this.onRequest?.(record);
+        this.closedHere.add(req.socket);
         resetSocket(req.socket);
         return;
+      case 'trickleBody':
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+        res.flushHeaders();
+        record.answeredStatus = 200;
+        this.onRequest?.(record);
+        this.trickle(req.socket, fault.everyMs, () => res.write(' '));
+        return;
+      case 'trickleHeaders': {
+        // Straight onto the socket: node:http would not send a header without ending the head.
+        const name = 'X-Trickle: ';
+        let sent = 0;
+        req.socket.write('HTTP/1.1 200 OK\r\n');
+        this.onRequest?.(record);
+        this.trickle(req.socket, fault.everyMs, () => req.socket.write(sent < name.length ? name[sent++] : 'a'));
+        return;
+      }
       case 'malformed':
         this.answer(res, record, {
           kind: 'raw',
@@ -431,6 +480,47 @@ export class ServerSimulator {
         });
         return;
     }
+  }
+
+  /** Calls `send` every `everyMs` until the connection closes or the simulator stops. */
+  private trickle(socket: Socket, everyMs: number, send: () => void): void {
+    const timer = setInterval(() => {
+      if (socket.destroyed) return;
+      send();
+    }, everyMs);
+    this.timers.add(timer);
+    socket.once('close', () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+    });
+  }
+
+  /**
+   * Records on `record` when and by whom the connection that carried it closed: the client
+   * when its FIN ('end') or its reset ('error') came first, the simulator otherwise (a reset
+   * fault, stop(), or node:http closing an idle kept-alive connection).
+   */
+  private watchConnection(socket: Socket, record: RecordedRequest): void {
+    const known = this.carried.get(socket);
+    if (known) {
+      known.push(record);
+      return;
+    }
+    const records = [record];
+    this.carried.set(socket, records);
+    let byClient = false;
+    const closed = () => {
+      const by = byClient && !this.closedHere.has(socket) ? 'client' : 'simulator';
+      for (const each of records) {
+        if (each.connectionClosedAt !== undefined) continue;
+        each.connectionClosedAt = this.now();
+        each.connectionClosedBy = by;
+      }
+    };
+    socket.once('end', () => (byClient = true));
+    socket.once('error', () => (byClient = true));
+    if (socket.destroyed) closed();
+    else socket.once('close', closed);
   }
 
   private inspect(req: http.IncomingMessage, record: RecordedRequest, tooLarge: boolean): Inspection {

@@ -1,20 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import { scryptSync } from 'node:crypto';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
 import { describeKubeError } from '../kubernetes/kube-errors';
-import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationState } from './registration-state';
+import { parseSavedState, toJson } from './saved-state';
 import { STATE_CONFIGMAP_KEY, STATE_CONFIGMAP_NAME, STATE_LABELS } from './registration.constants';
 
-const TIME_FIELDS = ['lastAttemptAt', 'lastSuccessAt', 'nextAttemptAt'] as const;
-
 /**
- * Keeps the registration state in the ConfigMap `kube9-operator-state`, with times as ISO
- * strings so an administrator can read when the next attempt is due. Written only when the
- * state changes, so it adds nothing to the steady-state request rate.
+ * Keeps the registration state in the ConfigMap `kube9-operator-state` (its format:
+ * saved-state.ts). Written only when the state changes, so it adds nothing to the
+ * steady-state request rate.
  */
 @Injectable()
 export class RegistrationStateStore {
@@ -33,8 +29,13 @@ export class RegistrationStateStore {
   async load(): Promise<RegistrationState | undefined> {
     try {
       const data = await this.writer.read(this.config.namespace, STATE_CONFIGMAP_NAME);
-      const text = data?.[STATE_CONFIGMAP_KEY];
-      return text ? fromJson(text) : undefined;
+      if (!data) return undefined;
+      const text = data[STATE_CONFIGMAP_KEY];
+      const reading = text === undefined ? { problem: `it has no key "${STATE_CONFIGMAP_KEY}"` } : parseSavedState(text);
+      if ('state' in reading) return reading.state;
+      // Said once, at start-up; the next save replaces the ConfigMap with a fresh state.
+      this.logger.warn(`ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME} holds no usable registration state (${reading.problem}); starting from a fresh state, which replaces it`);
+      return undefined;
     } catch (error) {
       this.logger.warn(`${describeKubeError(`read ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; starting without the saved registration state`);
       return undefined;
@@ -51,48 +52,4 @@ export class RegistrationStateStore {
       this.logger.warn(`${describeKubeError(`write ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; a restart would not resume this registration state`);
     }
   }
-}
-
-export function toJson(state: RegistrationState): string {
-  const plain: Record<string, unknown> = { ...state, recentAttempts: state.recentAttempts.map(iso) };
-  for (const field of TIME_FIELDS) if (state[field] !== undefined) plain[field] = iso(state[field]!);
-  return JSON.stringify(plain);
-}
-
-/** A saved state, or undefined when it is not one this version can trust. */
-export function fromJson(text: string): RegistrationState | undefined {
-  try {
-    const plain = JSON.parse(text) as Record<string, unknown>;
-    if (typeof plain.keyFingerprint !== 'string' || typeof plain.registered !== 'boolean') return undefined;
-    const state = {
-      ...plain,
-      recentAttempts: Array.isArray(plain.recentAttempts) ? plain.recentAttempts.map((at) => Date.parse(String(at))).filter(Number.isFinite) : [],
-      consecutiveTransientFailures: Number(plain.consecutiveTransientFailures) || 0,
-      refused: plain.refused === true,
-      error: typeof plain.error === 'string' ? plain.error : null,
-    } as unknown as RegistrationState;
-    state.serverConfiguration = trustedConfiguration(plain.serverConfiguration);
-    if (typeof state.clusterId !== 'string' || !/^cls_[A-Za-z0-9]{12,64}$/.test(state.clusterId)) {
-      state.clusterId = undefined;
-      state.registered = false;
-    }
-    for (const field of TIME_FIELDS) {
-      const value = plain[field];
-      state[field] = typeof value === 'string' && Number.isFinite(Date.parse(value)) ? Date.parse(value) : undefined;
-    }
-    return state;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The saved server configuration passes the same rules as a fresh answer, or is dropped. */
-function trustedConfiguration(value: unknown): ServerConfigurationDto | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const configuration = plainToInstance(ServerConfigurationDto, value);
-  return validateSync(configuration).length === 0 ? configuration : undefined;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }

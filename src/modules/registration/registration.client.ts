@@ -30,6 +30,10 @@ export class RegistrationClient {
     if (!API_KEY_FORMAT.test(apiKey)) {
       return { kind: 'refused', reason: 'The API key is malformed; it must have the form kdy_prod_… or kdy_dev_…' };
     }
+    // A deadline for the whole exchange (connect, TLS, proxy tunnel, headers, body). axios's own
+    // `timeout` stops at the response headers and then only limits idleness between bytes, so a
+    // body trickled a byte at a time kept the request open for hours. Aborting destroys the socket.
+    const deadline = AbortSignal.timeout(REGISTRATION_TIMEOUT_MS);
     try {
       const answer = await this.http.axiosRef.post<string>(this.url, JSON.stringify(body), {
         headers: {
@@ -38,7 +42,7 @@ export class RegistrationClient {
           'User-Agent': USER_AGENT,
           Accept: 'application/json',
         },
-        timeout: REGISTRATION_TIMEOUT_MS,
+        signal: deadline,
         maxContentLength: MAX_RESPONSE_BYTES,
         maxRedirects: 0,
         responseType: 'text',
@@ -49,14 +53,14 @@ export class RegistrationClient {
       const retryAfter = answer.headers['retry-after'] as string | undefined;
       return outcomeFromAnswer(answer.status, retryAfter, String(answer.data ?? ''), Date.now());
     } catch (error) {
-      return { kind: 'transient', reason: this.failureReason(error) };
+      return { kind: 'transient', reason: this.failureReason(error, deadline.aborted) };
     }
   }
 
-  private failureReason(error: unknown): string {
+  private failureReason(error: unknown, pastDeadline: boolean): string {
     const code = error instanceof AxiosError ? error.code : undefined;
     const message = error instanceof Error ? error.message : '';
-    if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message)) {
+    if (pastDeadline || code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
       return `kube9-server at ${this.host} did not answer within ${REGISTRATION_TIMEOUT_MS / 1000} s; retrying with backoff`;
     }
     if (/maxContentLength/i.test(message)) {
