@@ -204,6 +204,9 @@ describe('the chart’s pod on a real node', () => {
     const reasons = events.items.map((e) => `${e.reason}: ${e.message}`);
     expect(reasons.filter((r) => /Unhealthy|Killing|BackOff|Failed/.test(r))).toEqual([]);
     expect(reasons.some((r) => /^Started/.test(r))).toBe(true);
+    // From the kubelet's own log (verbosity 2 names every kill and its reason): nothing was stopped.
+    const kubeletLog = fs.readFileSync(cp.node!.logPath('kubelet'), 'utf8');
+    expect(kubeletLog.split('\n').filter((line) => /Killing container|Probe failed|SyncLoop \(probe\).*unhealthy/.test(line))).toEqual([]);
   });
 
   it('serves through its Service the very document of the status ConfigMap, and the probes the same way', async () => {
