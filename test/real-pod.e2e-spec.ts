@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { CLOSED_PROXY } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { OUTPUT_LOG, waitFor } from './support/operator-process';
@@ -371,6 +372,34 @@ describe('the chart’s pod on a real node', () => {
     }, 120_000, 500);
     const apps = kc.makeApiClient(AppsV1Api);
     expect((await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items).toEqual([]);
+  });
+
+  it('fails an image pull at once, at the runtime’s closed proxy, instead of reaching out', async () => {
+    const name = 'pull-attempt';
+    await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name },
+        spec: {
+          restartPolicy: 'Never',
+          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'absent',
+              image: 'docker.io/library/kube9-test-never-built:1',
+              imagePullPolicy: 'Always',
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    });
+    const failed = await waitFor('the pull to fail', async () => {
+      const events = await core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.name=${name}` });
+      return events.items.find((e) => e.reason === 'Failed' && /pull/i.test(e.message ?? ''));
+    }, 60_000, 250);
+    expect(failed.message).toContain(CLOSED_PROXY.replace('http://', ''));
+    await core.deleteNamespacedPod({ name, namespace: NAMESPACE, gracePeriodSeconds: 0 });
   });
 
   it('sent nothing anywhere but this machine: the guard’s drop counters are zero', async () => {

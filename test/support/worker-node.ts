@@ -28,6 +28,8 @@ import { kubeconfigYaml, makeLeaf } from './pki';
 const execFileAsync = promisify(execFile);
 
 const SLOTS_DIR = '/run/kube9-node';
+/** The runtime's proxy: a loopback port nothing listens on (TCP port 1, tcpmux, is never served here). */
+export const CLOSED_PROXY = 'http://127.0.0.1:1';
 const SLOT_COUNT = 8;
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** The kernel settings the kubelet changes at start (KernelTunableModify); put back on stop. */
@@ -471,9 +473,12 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       'join-cgroup',
     ];
     const env = { PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` };
+    // Every image is loaded from .cache/images; a pull by mistake goes to a closed
+    // port and fails at once instead of reaching out.
+    const noPull = { HTTP_PROXY: CLOSED_PROXY, HTTPS_PROXY: CLOSED_PROXY, http_proxy: CLOSED_PROXY, https_proxy: CLOSED_PROXY, NO_PROXY: '', no_proxy: '' };
     const containerd = new ManagedProcess('containerd', path.join(binDir, 'containerd'), ['--config', file('containerd.toml')], file('containerd.log'), {
       prefix: [...inNetns, ...joinRuntimeCgroup],
-      env,
+      env: { ...env, ...noPull },
     });
     processes.push(containerd);
     containerd.start();
