@@ -28,6 +28,10 @@ report routes "$(ip route 2>/dev/null | grep -E "^(blackhole )?10\.21[345]\.$pat
 report nftables "$(nft list tables 2>/dev/null | grep -E "kube9_node_$pattern\b" || true)"
 report cgroups "$(ls -d /sys/fs/cgroup/*/kube9-node-$pattern 2>/dev/null || true)"
 report slots "$(ls -d /run/kube9-node/slot-$pattern 2>/dev/null || true)"
+# The kernel settings the kubelet changed are put back when the last node stops.
+if ! ls -d /run/kube9-node/slot-* >/dev/null 2>&1; then
+  report kernel-settings-not-restored "$(ls /run/kube9-node/sysctls.json 2>/dev/null || true)"
+fi
 if [[ $found == 0 ]]; then
   echo "no leftovers${slot:+ of slot $slot}"
 fi

@@ -31,6 +31,8 @@ const SLOTS_DIR = '/run/kube9-node';
 /** The runtime's proxy: a loopback port nothing listens on (TCP port 1, tcpmux, is never served here). */
 export const CLOSED_PROXY = 'http://127.0.0.1:1';
 const SLOT_COUNT = 8;
+/** The kernel settings as they were before the first of the running nodes started. */
+export const SYSCTLS_FILE = path.join(SLOTS_DIR, 'sysctls.json');
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** The kernel settings the kubelet changes at start (KernelTunableModify); put back on stop. */
 const KUBELET_SYSCTLS = [
@@ -246,10 +248,15 @@ async function cleanUpSlot(slot: number): Promise<void> {
   await removeCgroupTree(cgroupName(slot));
   const nodeDir = await fsp.readFile(path.join(state, 'node-dir'), 'utf8').catch(() => '');
   if (nodeDir.trim()) await unmountBelow(nodeDir.trim());
-  const saved = await fsp.readFile(path.join(state, 'sysctls.json'), 'utf8').catch(() => '');
-  if (saved) await restoreSysctls(JSON.parse(saved) as Record<string, string>);
   await run('bash', [networkScript(), 'down', String(slot)]);
   await fsp.rm(state, { recursive: true, force: true });
+  // The kernel settings are the machine's: put them back when the last node is gone.
+  const others = (await fsp.readdir(SLOTS_DIR).catch(() => [] as string[])).filter((n) => n.startsWith('slot-'));
+  const saved = await fsp.readFile(SYSCTLS_FILE, 'utf8').catch(() => '');
+  if (others.length === 0 && saved) {
+    await restoreSysctls(JSON.parse(saved) as Record<string, string>);
+    await fsp.rm(SYSCTLS_FILE, { force: true });
+  }
 }
 
 /**
@@ -357,7 +364,8 @@ export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNo
   await fsp.mkdir(dir, { recursive: true });
   const state = slotDir(net.slot);
   await fsp.writeFile(path.join(state, 'node-dir'), dir);
-  await fsp.writeFile(path.join(state, 'sysctls.json'), JSON.stringify(await readSysctls()));
+  // The machine's own values, recorded by the first node of several (the others see the kubelet's).
+  if (!fs.existsSync(SYSCTLS_FILE)) await fsp.writeFile(SYSCTLS_FILE, JSON.stringify(await readSysctls()));
   const processes: ManagedProcess[] = [];
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
