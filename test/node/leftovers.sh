@@ -20,8 +20,9 @@ report() {
   fi
 }
 
-report processes "$(pgrep -a -f "kube9-cp-[^ ]*/node/|/kube9-node-$pattern|containerd-shim-runc-v2 .*kube9-cp-" || true)"
-report mounts "$(awk '$5 ~ /\/kube9-cp-/ || $5 ~ /\/run\/netns\/kube9-node-/ { print $5 }' /proc/self/mountinfo)"
+# A node's directory is <control plane dir>/node-<slot>.
+report processes "$(pgrep -a -f "kube9-cp-[^ ]*/node-$pattern/|/kube9-node-$pattern\b" || true)"
+report mounts "$(awk -v p="$pattern" '$5 ~ ("/kube9-cp-[^/]*/node-" p "(/|$)") || $5 ~ ("^/run/netns/kube9-node-" p "$") { print $5 }' /proc/self/mountinfo)"
 report netns "$(ip netns list 2>/dev/null | grep -E "^kube9-node-$pattern\b" || true)"
 report links "$(ip -br link 2>/dev/null | grep -E "^k9[hn]$pattern[@ ]" || true)"
 report routes "$(ip route 2>/dev/null | grep -E "^(blackhole )?10\.21[345]\.$pattern\." || true)"

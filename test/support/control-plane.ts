@@ -187,7 +187,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     // The images take longest to build (minutes cold): start them first.
     const images = withNode ? ensureImages() : undefined;
     images?.catch(() => undefined); // awaited below; not unhandled if start-up fails first
-    if (withNode) net = await claimNodeNetwork();
+    if (withNode) {
+      net = await claimNodeNetwork();
+      // A node whose owner died held mounts in its control plane's directory; the claim removed them.
+      await sweepStaleDirs();
+    }
     const host = net?.hostIp ?? '127.0.0.1';
     const serviceCidr = net?.serviceCidr ?? SERVICE_CIDR;
     const tBins = performance.now();

@@ -359,7 +359,7 @@ export interface WorkerNodeOptions {
 export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNode> {
   const { net, binDir } = opts;
   const t0 = performance.now();
-  const dir = path.join(opts.cpDir, 'node');
+  const dir = path.join(opts.cpDir, `node-${net.slot}`);
   const file = (name: string) => path.join(dir, name);
   await fsp.mkdir(dir, { recursive: true });
   const state = slotDir(net.slot);
