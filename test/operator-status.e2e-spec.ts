@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { repoRoot } from './support/binaries';
 import { chartEnvironment, helmInstall, runOperatorAsChart } from './support/chart';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, kubeconfigForToken, mintToken } from './support/kube';
-import { getJson, OperatorProcess, startOperator, waitFor } from './support/operator-process';
+import { freePort, getJson, OperatorProcess, startOperator, waitFor } from './support/operator-process';
 import { readConfigMap, readStatus, STATUS_CONFIGMAP } from './support/status';
 
 const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -167,7 +167,7 @@ describe('without permission to write ConfigMaps', () => {
       },
     });
     const kubeconfig = kubeconfigForToken(await mintToken(namespace, 'reader'), `${namespace}-reader`);
-    operator = await startOperator({ ...env, KUBECONFIG: kubeconfig });
+    operator = await startOperator({ ...env, KUBECONFIG: kubeconfig, PORT: String(await freePort()) });
   });
 
   afterAll(async () => {
