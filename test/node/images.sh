@@ -74,7 +74,7 @@ result() { echo "$1=$2 $out/$1.tar"; }
 build_base() {
   local ref="docker.io/library/node:22-bookworm-slim"
   local key
-  key="$( (cat "$0"; echo "$node_version $npm_version"; sha256sum "$node_bin") | sha)"
+  key="$( (cat "$0"; echo "$node_version $npm_version"; sha256sum <"$node_bin") | sha)"
   if fresh base "$key" "$ref"; then result base "$ref"; return; fi
   log "building the stand-in for node:22-bookworm-slim (Debian bookworm minbase, Node $node_version, npm $npm_version) ..."
   local start=$SECONDS tmp
@@ -129,7 +129,7 @@ build_busybox() {
   local ref="docker.io/library/busybox:$busybox_tag"
   local busybox_bin key
   busybox_bin="$(command -v busybox)"
-  key="$( (cat "$0"; sha256sum "$busybox_bin"; echo "$busybox_tag") | sha)"
+  key="$( (cat "$0"; sha256sum <"$busybox_bin"; echo "$busybox_tag") | sha)"
   if fresh busybox "$key" "$ref"; then result busybox "$ref"; return; fi
   log "building $ref from Debian's busybox-static ($("$busybox_bin" | head -1)) ..."
   local tmp c applet
