@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type Binaries, ensureBinaries } from './binaries';
-import { ManagedProcess, STOP_GRACE_MS } from './managed-process';
+import { isAlive, ManagedProcess, STOP_GRACE_MS } from './managed-process';
 import { kubeconfigYaml, makeLeaf, makePki } from './pki';
 import {
   claimNodeNetwork,
@@ -118,15 +118,6 @@ export function writeTokenKubeconfig(dir: string, server: string, caData: string
 
 const DIR_PREFIX = 'kube9-cp-';
 const OWNER_FILE = 'owner.pid';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the directories of control planes whose owning process died

@@ -9,6 +9,16 @@ import * as path from 'node:path';
 /** How long a SIGTERMed process may take before SIGKILL. */
 export const STOP_GRACE_MS = 10_000;
 
+/** Whether a process exists (one of another user counts). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 // Child processes. Every child is recorded here so that it can be killed
 // when this Node process exits, however it exits. On Linux the children are
 // started through `setpriv --pdeathsig KILL`, so the kernel kills them even

@@ -22,7 +22,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './binaries';
-import { ManagedProcess } from './managed-process';
+import { isAlive, ManagedProcess } from './managed-process';
 import { kubeconfigYaml, makeLeaf } from './pki';
 
 const execFileAsync = promisify(execFile);
@@ -88,15 +88,6 @@ async function run(command: string, args: string[], opts: { env?: NodeJS.Process
     const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
     if (e.code === 'ENOENT') throw new Error(`${command} is not installed (run test/node/install-packages.sh)`, { cause: err });
     throw new Error(`${command} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: err });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
