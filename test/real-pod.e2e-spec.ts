@@ -412,7 +412,7 @@ describe('the chart’s pod on a real node', () => {
     const alone = fs.readdirSync('/run/kube9-node').filter((n) => n.startsWith('slot-')).length === 1;
     await cp.stop();
     const leftovers = await execFileAsync('bash', [path.join(__dirname, 'node', 'leftovers.sh'), String(slot)]).catch(
-      (err: { stdout?: string }) => ({ stdout: err.stdout ?? String(err) }),
+      (err: { stdout?: string; message?: string }) => ({ stdout: err.stdout ?? err.message ?? 'leftovers.sh failed' }),
     );
     expect(leftovers.stdout.trim()).toBe(`no leftovers of slot ${slot}`);
     // The kernel settings the kubelet changed are the machine's again (once no other node runs).
