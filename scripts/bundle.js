@@ -19,6 +19,13 @@ const optional = [
 
 const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', keepNames: true, minify: true, sourcemap: true, logLevel: 'warning' };
 
+// NestJS 12 ships ES modules that call createRequire(import.meta.url); in a CommonJS
+// bundle import.meta is empty, so it is given the bundle's own file URL.
+const importMetaUrl = {
+  define: { 'import.meta.url': '__kube9_import_meta_url' },
+  banner: { js: 'var __kube9_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+};
+
 /**
  * Rewrites every non-ASCII character of the bundle as a \\uXXXX escape. A few
  * dependencies (validator's locale patterns) carry non-ASCII regular expressions,
@@ -39,6 +46,7 @@ Promise.all([
     entryPoints: [path.join(root, 'dist', 'tsc', 'bootstrap.js')],
     outfile: path.join(root, 'dist', 'bootstrap.js'),
     external: optional,
+    ...importMetaUrl,
   }),
   // The entry point: enables the compile cache, then loads ./bootstrap at run time.
   esbuild.build({
