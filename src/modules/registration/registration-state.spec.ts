@@ -1,6 +1,6 @@
 import { RegistrationResponseDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
-import { applyOutcome, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
+import { applyOutcome, DEFAULT_POLICY, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const MINUTE = 60_000;
@@ -20,7 +20,7 @@ const transient: RegistrationOutcome = { kind: 'transient', reason: 'kube9-serve
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;
-  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, 300, noJitter);
+  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, DEFAULT_POLICY, noJitter);
   return current;
 }
 

@@ -3,11 +3,11 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { scryptSync } from 'node:crypto';
 import { OperatorConfig } from '../config/operator-config';
-import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
+import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationState } from './registration-state';
-import { STATE_CONFIGMAP_KEY, STATE_CONFIGMAP_NAME, STATE_LABELS } from './registration.constants';
+import { CLUSTER_ID_FORMAT, STATE_CONFIGMAP_KEY, STATE_CONFIGMAP_NAME, STATE_LABELS } from './registration.constants';
 
 const TIME_FIELDS = ['lastAttemptAt', 'lastSuccessAt', 'nextAttemptAt'] as const;
 
@@ -72,7 +72,7 @@ export function fromJson(text: string): RegistrationState | undefined {
       error: typeof plain.error === 'string' ? plain.error : null,
     } as unknown as RegistrationState;
     state.serverConfiguration = trustedConfiguration(plain.serverConfiguration);
-    if (typeof state.clusterId !== 'string' || !/^cls_[A-Za-z0-9]{12,64}$/.test(state.clusterId)) {
+    if (typeof state.clusterId !== 'string' || !CLUSTER_ID_FORMAT.test(state.clusterId)) {
       state.clusterId = undefined;
       state.registered = false;
     }
