@@ -33,6 +33,20 @@ describe('applyOutcome: the SPEC answer table', () => {
     expect(state.serverConfiguration?.statusUpdateIntervalSeconds).toBe(30);
   });
 
+  it('200 without a re-registration interval: next re-registration after REREGISTRATION_INTERVAL_HOURS', () => {
+    const withoutInterval: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro' }) };
+
+    const state = applyOutcome(initialState('fp'), withoutInterval, NOW, { ...DEFAULT_POLICY, own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 } });
+
+    expect(state).toMatchObject({ registered: true, nextAttemptAt: NOW + 7 * HOUR });
+  });
+
+  it('200 with a re-registration interval above 720 h: clamped to 720 h, still registered', () => {
+    const tooLong: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro', configuration: { reregistrationIntervalHours: 10_000 } }) };
+
+    expect(applyOutcome(initialState('fp'), tooLong, NOW)).toMatchObject({ registered: true, error: null, nextAttemptAt: NOW + 720 * HOUR });
+  });
+
   it('400: refused (free), no retry for 24 hours', () => {
     const state = applyOutcome(initialState('fp'), { kind: 'rejected', reason: 'rejected' }, NOW);
 
