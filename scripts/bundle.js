@@ -35,7 +35,7 @@ const importMetaUrl = {
  */
 function asciiOnly(file) {
   const source = fs.readFileSync(file, 'utf8');
-  const escaped = source.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = source.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (escaped !== source) fs.writeFileSync(file, escaped);
 }
 

@@ -217,7 +217,7 @@ describe('shutdown', () => {
     const operator = await runOperatorAsChart(namespace, RELEASE);
     await waitFor('the first status', async () => ((await getJson(`${operator.baseUrl}/readyz`)).status === 200 ? true : undefined));
     // Ready means a first status was computed; the ConfigMap follows within a moment.
-    const before = (await waitFor('the first status ConfigMap', () => readStatus(namespace)))!.lastUpdate;
+    const before = (await waitFor('the first status ConfigMap', () => readStatus(namespace))).lastUpdate;
     const signalledAt = performance.now();
     const signalledWall = Date.now();
 

@@ -56,8 +56,8 @@ describe('ApiKeySource', () => {
     expect(await source.start(() => undefined)).toMatchObject({ configured: false, problem: expect.stringContaining('has no key "apiKey"; set API_KEY_SECRET_KEY') });
   });
 
-  it.each([
-    ['no Secret', { kind: 'absent' } as SecretState],
+  it.each<[string, SecretState]>([
+    ['no Secret', { kind: 'absent' }],
     ['an empty key', present({ apiKey: b64('  ') })],
   ])('%s: free tier, no problem', async (_name, state) => {
     const source = await build(state);

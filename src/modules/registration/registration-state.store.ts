@@ -55,7 +55,7 @@ export class RegistrationStateStore {
 
 export function toJson(state: RegistrationState): string {
   const plain: Record<string, unknown> = { ...state, recentAttempts: state.recentAttempts.map(iso) };
-  for (const field of TIME_FIELDS) if (state[field] !== undefined) plain[field] = iso(state[field]!);
+  for (const field of TIME_FIELDS) if (state[field] !== undefined) plain[field] = iso(state[field]);
   return JSON.stringify(plain);
 }
 

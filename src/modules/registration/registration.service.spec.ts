@@ -43,7 +43,7 @@ describe('RegistrationService', () => {
     views = [];
     intervals = [];
     record = jest.fn(async () => undefined);
-    register = jest.fn(async () => registered({ statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 }));
+    register = jest.fn(async (_key: string, _body: unknown) => registered({ statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 }));
     const moduleRef = await Test.createTestingModule({
       providers: [
         RegistrationService,

@@ -65,9 +65,9 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   /** Runs before the first status write, so the first document already knows about the key. */
   async onModuleInit(): Promise<void> {
-    const reading = await this.keys.start((next) => void this.onKey(next));
+    const reading = await this.keys.start((next) => this.onKey(next));
     const saved = reading.key ? await this.store.load() : undefined;
-    await this.onKey(reading, saved);
+    this.onKey(reading, saved);
   }
 
   onApplicationShutdown(): void {
@@ -75,7 +75,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.timers.clear(REGISTRATION_TIMER);
   }
 
-  private async onKey(reading: ApiKeyReading, saved?: RegistrationState): Promise<void> {
+  private onKey(reading: ApiKeyReading, saved?: RegistrationState): void {
     const previous = this.key;
     this.key = reading;
     if (!reading.key) {
@@ -145,8 +145,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     } finally {
       this.attempting = false;
     }
-    await this.store.save(this.state!);
-    this.scheduleAt(this.state!.nextAttemptAt!);
+    await this.store.save(this.state);
+    this.scheduleAt(this.state.nextAttemptAt!);
   }
 
   private async register(key: string): Promise<RegistrationOutcome> {
