@@ -10,4 +10,5 @@ module.exports = {
   ...shared,
   testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.sim-spec\\.ts$'],
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
+  setupFiles: [...shared.setupFiles, '<rootDir>/test/unit/quiet-logs.ts'],
 };

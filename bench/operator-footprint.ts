@@ -2,11 +2,18 @@
  * The operator's footprint on the real control plane (etcd + kube-apiserver,
  * no controller-manager, so that nothing else writes ConfigMaps):
  *   - start of the process to the first status ConfigMap write (median of runs)
- *   - resident memory (VmRSS) after 60 s idle in the free tier, against a bare
+ *   - resident memory (VmRSS) after 60 s idle in the free tier (median of as many
+ *     operators, run side by side in their own namespaces), against a bare
  *     Node 22 process measured in the same run
  *   - Kubernetes API requests per status interval in the steady state, from the
  *     API server's own apiserver_request_total counters
- * Prints figures; asserts nothing.   npm run bench:footprint [-- --runs 5 --idle 60]
+ *   - a burst of GET /api/v1/status for --burst seconds: peak RSS, and RSS each
+ *     10 s for 60 s after it
+ *   - with --sample-minutes N: one idle operator for N minutes, sampled each
+ *     minute (VmRSS, RssAnon, RssFile, and V8's heap after the latest full GC
+ *     from --trace-gc), to show what grows and whether it levels off
+ * Prints figures; asserts nothing.
+ *   npm run bench:footprint [-- --runs 5 --idle 60 --burst 30 --sample-minutes 0 --node-flags "..."]
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
@@ -26,13 +33,42 @@ const RUNS = arg('runs', 5);
 const flagsAt = process.argv.indexOf('--node-flags');
 const NODE_FLAGS = flagsAt > 0 ? process.argv[flagsAt + 1].split(' ').filter(Boolean) : [];
 const IDLE_SECONDS = arg('idle', 60);
+const BURST_SECONDS = arg('burst', 30);
+const SAMPLE_MINUTES = arg('sample-minutes', 0);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+function procStatusMiB(pid: number, field: string): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))!;
   return Number(line.replace(/\D+/g, '')) / 1024;
+}
+
+function rssMiB(pid: number): number {
+  return procStatusMiB(pid, 'VmRSS');
+}
+
+/** V8's heap after the latest Mark-Compact in --trace-gc output ("Mark-Compact 29.1 (31.0) -> 28.9 (31.0) MB"). */
+function heapAfterFullGc(output: string): string {
+  const lines = output.split('\n').filter((line) => line.includes('Mark-Compact'));
+  const match = /-> ([\d.]+) \(([\d.]+)\) MB/.exec(lines[lines.length - 1] ?? '');
+  return match ? `${match[1]} MB used (${match[2]} MB committed), ${lines.length} full GCs` : 'no full GC yet';
+}
+
+/** GET /api/v1/status as fast as `concurrency` keep-alive loops can for `seconds`; the number of answers. */
+async function burst(baseUrl: string, seconds: number, concurrency = 16): Promise<number> {
+  const until = Date.now() + seconds * 1000;
+  let answers = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < until) {
+        const response = await fetch(`${baseUrl}/api/v1/status`);
+        await response.arrayBuffer();
+        answers += 1;
+      }
+    }),
+  );
+  return answers;
 }
 
 /** apiserver_request_total summed by resource and verb (long-running WATCH counted when opened). */
@@ -103,18 +139,59 @@ async function main(): Promise<void> {
     console.log(`start of process -> first ConfigMap write: median ${median(startups).toFixed(0)} ms over ${RUNS} runs (${startups.map((ms) => ms.toFixed(0)).join(', ')} ms)`);
 
     const baseline = await bareNodeRss();
-    const operator = await startOperator(env, NODE_FLAGS);
+    // Idle operators side by side, each in its own namespace; requests are counted for the first.
+    const idleEnvs = [env];
+    for (let run = 1; run < RUNS; run++) {
+      const namespace = `${NAMESPACE}-${run}`;
+      await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+      idleEnvs.push({ ...env, OPERATOR_NAMESPACE: namespace });
+    }
+    const idle = await Promise.all(idleEnvs.map((idleEnv) => startOperator(idleEnv, NODE_FLAGS)));
     await sleep(Math.max(0, IDLE_SECONDS * 1000 - 3 * INTERVAL_SECONDS * 1000 - 500));
     const before = await requestCounters(controlPlane);
     await sleep(3 * INTERVAL_SECONDS * 1000);
     const after = await requestCounters(controlPlane);
-    const rss = rssMiB(operator.child.pid!);
-    await operator.stop();
+    const rss = idle.map((operator) => rssMiB(operator.child.pid!));
+    await Promise.all(idle.map((operator) => operator.stop()));
 
-    console.log(`resident memory after ${IDLE_SECONDS} s idle (free tier): ${rss.toFixed(1)} MiB; bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(rss / baseline).toFixed(2)})`);
+    console.log(`resident memory after ${IDLE_SECONDS} s idle (free tier): median ${median(rss).toFixed(1)} MiB of ${rss.length} (${rss.map((m) => m.toFixed(1)).join(', ')}); bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(median(rss) / baseline).toFixed(2)})`);
     const deltas = [...after].map(([key, value]) => [key, value - (before.get(key) ?? 0)] as const).filter(([, delta]) => delta > 0);
-    const total = deltas.reduce((sum, [, delta]) => sum + delta, 0);
-    console.log(`Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'}`);
+    const total = deltas.reduce((sum, [, delta]) => sum + delta, 0) / idle.length;
+    console.log(`Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s, per operator: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'} (all ${idle.length})`);
+
+    if (BURST_SECONDS > 0) {
+      const operator = await startOperator(env, NODE_FLAGS);
+      await sleep(10_000);
+      const startRss = rssMiB(operator.child.pid!);
+      let peak = startRss;
+      const watcher = setInterval(() => (peak = Math.max(peak, rssMiB(operator.child.pid!))), 250);
+      const answers = await burst(operator.baseUrl, BURST_SECONDS);
+      clearInterval(watcher);
+      const afterBurst: string[] = [];
+      for (let second = 10; second <= 60; second += 10) {
+        await sleep(10_000);
+        afterBurst.push(`${second} s: ${rssMiB(operator.child.pid!).toFixed(1)}`);
+      }
+      await operator.stop();
+      console.log(`burst of ${BURST_SECONDS} s (${answers} answers, ${(answers / BURST_SECONDS).toFixed(0)}/s): RSS ${startRss.toFixed(1)} MiB before, peak ${peak.toFixed(1)} MiB; after it (MiB) ${afterBurst.join(', ')}`);
+    }
+
+    if (SAMPLE_MINUTES > 0) {
+      // Node's compile cache is keyed by the V8 flags: one short run with --trace-gc warms it,
+      // so the sampled run starts as a production one does (a warm cache), not cold.
+      const flags = [...NODE_FLAGS, '--trace-gc'];
+      const warmUp = await startOperator(env, flags);
+      await sleep(5_000);
+      await warmUp.stop();
+      const operator = await startOperator(env, flags);
+      const pid = operator.child.pid!;
+      for (let minute = 0; minute <= SAMPLE_MINUTES; minute++) {
+        if (minute > 0) await sleep(60_000);
+        const figures = ['VmRSS', 'RssAnon', 'RssFile'].map((field) => `${field} ${procStatusMiB(pid, field).toFixed(1)}`).join(', ');
+        console.log(`idle minute ${String(minute).padStart(2)}: ${figures} MiB; V8 heap after the latest full GC: ${heapAfterFullGc(operator.output())}`);
+      }
+      await operator.stop();
+    }
     console.log(`node flags: ${NODE_FLAGS.join(' ') || '(none)'}; operator: ${path.join('dist', 'main.js')}`);
   } finally {
     await controlPlane.stop();

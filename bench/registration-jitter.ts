@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import { RegistrationResponseDto } from '../src/modules/registration/dto/registration-response.dto';
 import { RegistrationOutcome } from '../src/modules/registration/registration-outcome';
-import { applyOutcome, delayUntilAllowed, initialState, withAttempt } from '../src/modules/registration/registration-state';
+import { applyOutcome, DEFAULT_POLICY, delayUntilAllowed, initialState, withAttempt } from '../src/modules/registration/registration-state';
 
 const CLUSTERS = 10_000;
 const MINUTE = 60_000;
@@ -39,7 +39,7 @@ function attemptsOf(firstAttemptAt: number, random: () => number): number[] {
     state = withAttempt(state, at);
     attempts.push(at);
     const up = at >= OUTAGE_MS;
-    state = applyOutcome(state, up ? success : failure, at, BASE_SECONDS, random);
+    state = applyOutcome(state, up ? success : failure, at, { ...DEFAULT_POLICY, backoffBaseSeconds: BASE_SECONDS }, random);
     if (up) return attempts;
     at = state.nextAttemptAt!;
   }

@@ -19,6 +19,13 @@ const optional = [
 
 const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', keepNames: true, minify: true, sourcemap: true, logLevel: 'warning' };
 
+// NestJS 12 ships ES modules that call createRequire(import.meta.url); in a CommonJS
+// bundle import.meta is empty, so it is given the bundle's own file URL.
+const importMetaUrl = {
+  define: { 'import.meta.url': '__kube9_import_meta_url' },
+  banner: { js: 'var __kube9_import_meta_url = require("node:url").pathToFileURL(__filename).href;' },
+};
+
 /**
  * Rewrites every non-ASCII character of the bundle as a \\uXXXX escape. A few
  * dependencies (validator's locale patterns) carry non-ASCII regular expressions,
@@ -28,9 +35,33 @@ const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs'
  */
 function asciiOnly(file) {
   const source = fs.readFileSync(file, 'utf8');
-  const escaped = source.replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = source.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (escaped !== source) fs.writeFileSync(file, escaped);
 }
+
+/**
+ * Nest's logger modules each build an Intl.DateTimeFormat when they are imported, for the
+ * timestamp of its coloured console format. That touches ICU's locale data: about 7 MiB of
+ * resident memory (bench/operator-footprint.ts). Our JsonLogger prints ISO times and never
+ * asks for that format, so the formatter is built on its first use instead.
+ */
+const lazyNestDateFormat = {
+  name: 'lazy-nest-date-format',
+  setup(build) {
+    build.onLoad({ filter: /@nestjs[\\/]common[\\/]services[\\/](console-)?logger\.service\.js$/ }, (args) => {
+      const source = fs.readFileSync(args.path, 'utf8');
+      const eager = 'const dateTimeFormatter = new Intl.DateTimeFormat(';
+      if (!source.includes(eager)) throw new Error(`${args.path}: no eager Intl.DateTimeFormat; revisit lazyNestDateFormat`);
+      const contents =
+        source.replace(eager, 'const dateTimeFormatter = lazyDateTimeFormat(') +
+        '\nfunction lazyDateTimeFormat(locales, options) {\n' +
+        '  let formatter;\n' +
+        '  return { format: (date) => (formatter ??= new Intl.DateTimeFormat(locales, options)).format(date) };\n' +
+        '}\n';
+      return { contents, loader: 'js', resolveDir: path.dirname(args.path) };
+    });
+  },
+};
 
 Promise.all([
   // The operator itself.
@@ -39,6 +70,8 @@ Promise.all([
     entryPoints: [path.join(root, 'dist', 'tsc', 'bootstrap.js')],
     outfile: path.join(root, 'dist', 'bootstrap.js'),
     external: optional,
+    ...importMetaUrl,
+    plugins: process.env.KUBE9_BUNDLE_EAGER_INTL === 'true' ? [] : [lazyNestDateFormat],
   }),
   // The entry point: enables the compile cache, then loads ./bootstrap at run time.
   esbuild.build({

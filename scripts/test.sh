@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's whole test suite (the README's test command is `npm test`):
-# type-check, build, unit tests, the simulator's tests, then the end-to-end
+# lint, type-check, build, unit tests, the simulator's tests, then the end-to-end
 # tests against a real control plane (built from Go modules on first use).
 # Ends with one line "N passed, N failed" summing every jest run.
 set -uo pipefail
@@ -17,6 +17,9 @@ step() {
   echo
   echo "=== $1"
 }
+
+step "lint (ESLint with typescript-eslint) and format (Prettier)"
+npm run --silent lint || status=1
 
 step "type-check and build"
 npx tsc -p tsconfig.json --noEmit || status=1

@@ -29,6 +29,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as yaml from 'js-yaml';
+import { API_KEY_FORMAT, REREGISTRATION_INTERVAL_HOURS, STATUS_UPDATE_INTERVAL_SECONDS } from '../src/modules/config/config.constants';
+import { STATE_CONFIGMAP_NAME } from '../src/modules/registration/registration.constants';
+import { STATUS_CONFIGMAP_NAME } from '../src/modules/status/status.constants';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
 
 const ROOT = resolve(__dirname, '..');
@@ -285,6 +288,17 @@ describe('chart documentation', () => {
     expect(schema.additionalProperties).toBe(false);
     expect(Object.keys(values).filter((key) => !(key in schema.properties))).toEqual([]);
   });
+
+  it('bounds the intervals exactly as the operator does, and checks the API key with its pattern', () => {
+    const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as {
+      properties: Record<string, { minimum?: number; maximum?: number }>;
+    };
+    const helpers = readFileSync(join(CHART, 'templates', '_helpers.tpl'), 'utf8');
+
+    expect(schema.properties.statusUpdateIntervalSeconds).toMatchObject({ minimum: STATUS_UPDATE_INTERVAL_SECONDS.min, maximum: STATUS_UPDATE_INTERVAL_SECONDS.max });
+    expect(schema.properties.reregistrationIntervalHours).toMatchObject({ minimum: REREGISTRATION_INTERVAL_HOURS.min, maximum: REREGISTRATION_INTERVAL_HOURS.max });
+    expect(helpers).toContain(`regexMatch ${JSON.stringify(API_KEY_FORMAT.source)} .Values.apiKey`);
+  });
 });
 
 describe('helm lint --strict', () => {
@@ -477,7 +491,8 @@ describe('default render (no API key)', () => {
         {
           apiGroups: [''],
           resources: ['configmaps'],
-          resourceNames: ['kube9-operator-status', 'kube9-operator-state'],
+          // The operator's own constants: a renamed ConfigMap that the Role misses fails here.
+          resourceNames: [STATUS_CONFIGMAP_NAME, STATE_CONFIGMAP_NAME],
           verbs: ['get', 'update', 'patch', 'delete'],
         },
         { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
@@ -655,7 +670,7 @@ describe('NOTES.txt', () => {
   it('tells how to read the tier from the ConfigMap and through the API server proxy', () => {
     const notes = renderNotes();
     expect(notes).toContain(
-      `kubectl get configmap kube9-operator-status -n ${NAMESPACE} -o jsonpath='{.data.status}'`,
+      `kubectl get configmap ${STATUS_CONFIGMAP_NAME} -n ${NAMESPACE} -o jsonpath='{.data.status}'`,
     );
     expect(notes).toContain(
       `kubectl get --raw /api/v1/namespaces/${NAMESPACE}/services/${FULLNAME}:http/proxy/api/v1/status`,
@@ -688,7 +703,7 @@ describe('bad values are rejected with a message naming the value', () => {
     ['image.tag a float in a values file', { valuesFile: { image: { tag: 1.1 } } }, [/\/image\/tag/, /got number, want string/]],
     ['reregistrationIntervalHours 0', { set: { reregistrationIntervalHours: 0 } }, [/\/reregistrationIntervalHours/, /minimum/]],
     ['reregistrationIntervalHours above 720 (the operator would refuse to start)', { set: { reregistrationIntervalHours: 721 } }, [/\/reregistrationIntervalHours/, /maximum/]],
-    ['statusUpdateIntervalSeconds above 3600 (the operator would refuse to start)', { set: { statusUpdateIntervalSeconds: 3601 } }, [/\/statusUpdateIntervalSeconds/, /maximum/]],
+    ['statusUpdateIntervalSeconds above 240 (the operator would refuse to start)', { set: { statusUpdateIntervalSeconds: 241 } }, [/\/statusUpdateIntervalSeconds/, /maximum/]],
     ['serverUrl http:// without allowInsecureServerUrl', { set: { serverUrl: 'http://x' } }, [/serverUrl/, /https:\/\//, /allowInsecureServerUrl/]],
     ['serverUrl that is no URL', { set: { serverUrl: 'api.kube9.dev' } }, [/\/serverUrl/, /pattern/]],
     ['allowInsecureServerUrl as a string', { setString: { allowInsecureServerUrl: 'yes' } }, [/\/allowInsecureServerUrl/, /want boolean/]],

@@ -5,7 +5,8 @@
 import { startOperator } from './support/operator-process';
 
 const cases: Array<[string, Record<string, string>, string]> = [
-  ['a status interval under 10 s', { STATUS_UPDATE_INTERVAL_SECONDS: '5' }, 'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 3600'],
+  ['a status interval under 10 s', { STATUS_UPDATE_INTERVAL_SECONDS: '5' }, 'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 240'],
+  ['a status interval above 240 s (readers would call the status stale)', { STATUS_UPDATE_INTERVAL_SECONDS: '241' }, 'STATUS_UPDATE_INTERVAL_SECONDS="241" must be a whole number of seconds from 10 to 240'],
   ['a status interval that is not a number', { STATUS_UPDATE_INTERVAL_SECONDS: 'sixty' }, 'STATUS_UPDATE_INTERVAL_SECONDS="sixty" must be a whole number'],
   ['a log level that does not exist', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose" must be one of debug, info, warn, error'],
   ['a port out of range', { PORT: '99999' }, 'PORT="99999" must be a whole number from 1 to 65535'],

@@ -250,7 +250,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     ['a connection reset', { kind: 'reset' }, /Could not reach kube9-server at 127\.0\.0\.1:\d+ \(ECONNRESET|socket hang up|Could not reach/],
     ['a 200 that is not JSON', { kind: 'malformed', body: '<html>maintenance</html>' }, /200 with a body that is not JSON/],
     ['a 200 with a malformed clusterId', { kind: 'malformed', body: JSON.stringify({ status: 'registered', clusterId: 'cls_x', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 } }) }, /clusterId must be cls_/],
-    ['a 200 with a too-short interval', { kind: 'malformed', body: JSON.stringify({ status: 'registered', clusterId: 'cls_abcdefghijkl', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 5, reregistrationIntervalHours: 24 } }) }, /statusUpdateIntervalSeconds must be a whole number from 10/],
+    ['a 200 with an interval that is not a number', { kind: 'malformed', body: JSON.stringify({ status: 'registered', clusterId: 'cls_abcdefghijkl', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 'soon', reregistrationIntervalHours: 24 } }) }, /statusUpdateIntervalSeconds must be a number/],
     ['an oversized 200', { kind: 'malformed', body: `{"pad":"${'x'.repeat(200_000)}"}` }, /larger than 65536 bytes/],
   ])('%s is a transient server error', async (_name, fault, reason) => {
     simulator.queueFault(fault);
@@ -396,3 +396,20 @@ describe('never more than 10 registrations per hour', () => {
   });
 });
 
+
+describe('the server\'s configuration: clamped, and the operator\'s own as the fallback', () => {
+  it('clamps a status interval above 240 s to 240 s with one warning, and re-registers after REREGISTRATION_INTERVAL_HOURS when the server sends none', async () => {
+    const answer = { status: 'registered', clusterId: 'cls_clampedinterval1', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 1000 } };
+    simulator.queueFault({ kind: 'malformed', body: JSON.stringify(answer) });
+    const run = await startPro('clamp', { apiKey: TEST_KEYS.valid, env: { REREGISTRATION_INTERVAL_HOURS: '3' } });
+
+    const status = await statusWhere(run, 'registered', (s) => s.registered === true);
+
+    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', error: null, clusterId: 'cls_clampedinterval1' });
+    const state = await stateWhere(run, 'registered', (saved) => saved.registered === true);
+    expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 3 * 3_600_000);
+    await waitFor('the new interval', () => (run.operator.logs().some((log) => log.message === 'Status interval changed from 10 s to 240 s') ? true : undefined));
+    const warnings = run.operator.logs().filter((log) => log.level === 'warn' && /statusUpdateIntervalSeconds=1000, outside 10\.\.240; using 240/.test(String(log.message)));
+    expect(warnings).toHaveLength(1);
+  });
+});

@@ -1,6 +1,10 @@
 import { Global, Module } from '@nestjs/common';
-import { NamedTimers } from './named-timers.service';
+import { CLOCK, SYSTEM_CLOCK } from './clock';
+import { NamedTimers } from './named-timers';
 
 @Global()
-@Module({ providers: [NamedTimers], exports: [NamedTimers] })
+@Module({
+  providers: [NamedTimers, { provide: CLOCK, useValue: SYSTEM_CLOCK }],
+  exports: [NamedTimers, CLOCK],
+})
 export class CommonModule {}

@@ -1,5 +1,5 @@
 import { ConsoleLogger, LogLevel } from '@nestjs/common';
-import { LogLevelName } from '../modules/config/config.constants';
+import { LogLevelName } from './log-levels';
 import { redactSecrets } from './secret-redaction';
 
 const LEVELS_FROM: Record<LogLevelName, LogLevel[]> = {

@@ -7,7 +7,6 @@ import { ensureBinaries } from './binaries';
 import { type ControlPlane, startControlPlane } from './control-plane';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __KUBE9_CONTROL_PLANE__: ControlPlane | undefined;
 }
 

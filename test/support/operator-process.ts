@@ -76,8 +76,8 @@ export function spawnRecorded(file: string, args: string[], env: NodeJS.ProcessE
     chunks.push(text);
     appendFileSync(OUTPUT_LOG, text);
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
   const exited = new Promise<ExitRecord>((resolve) => {
     child.once('exit', (code, signal) => {
       running.delete(child);
@@ -148,7 +148,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

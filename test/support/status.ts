@@ -1,9 +1,11 @@
 /* Reading the operator's status the way the extension does: the ConfigMap's JSON. */
 import { ApiException, CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
+import { STATE_CONFIGMAP_NAME } from '../../src/modules/registration/registration.constants';
+import { STATUS_CONFIGMAP_NAME } from '../../src/modules/status/status.constants';
 import { adminKubeConfig } from './kube';
 
-export const STATUS_CONFIGMAP = 'kube9-operator-status';
-export const STATE_CONFIGMAP = 'kube9-operator-state';
+export const STATUS_CONFIGMAP = STATUS_CONFIGMAP_NAME;
+export const STATE_CONFIGMAP = STATE_CONFIGMAP_NAME;
 
 export async function readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
   const core = adminKubeConfig().makeApiClient(CoreV1Api);

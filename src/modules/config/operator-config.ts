@@ -9,7 +9,8 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { LOG_LEVELS, LogLevelName } from './config.constants';
+import { LOG_LEVELS, LogLevelName } from '../../common/log-levels';
+import { API_KEY_FORMAT, API_KEY_FORMAT_RULE, REREGISTRATION_INTERVAL_HOURS, STATUS_UPDATE_INTERVAL_SECONDS } from './config.constants';
 
 /** "60" -> 60; "6O", "1e3", "60.5", " 60" stay strings so the integer rule reports them. */
 function toInteger({ value }: { value: unknown }) {
@@ -26,7 +27,8 @@ function toBoolean({ value }: { value: unknown }) {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_DATA_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
-export const API_KEY_FORMAT = /^kdy_(prod|dev)_[a-z0-9]+$/;
+const STATUS_INTERVAL_RULE = `must be a whole number of seconds from ${STATUS_UPDATE_INTERVAL_SECONDS.min} to ${STATUS_UPDATE_INTERVAL_SECONDS.max}`;
+const REREGISTRATION_INTERVAL_RULE = `must be a whole number of hours from ${REREGISTRATION_INTERVAL_HOURS.min} to ${REREGISTRATION_INTERVAL_HOURS.max}`;
 
 /**
  * The operator's whole configuration, read once from the environment (SPEC section 6).
@@ -56,9 +58,9 @@ export class OperatorConfig {
   @Expose({ name: 'STATUS_UPDATE_INTERVAL_SECONDS' })
   @Transform(toInteger)
   @IsOptional()
-  @IsInt({ message: 'must be a whole number of seconds from 10 to 3600' })
-  @Min(10, { message: 'must be a whole number of seconds from 10 to 3600' })
-  @Max(3600, { message: 'must be a whole number of seconds from 10 to 3600' })
+  @IsInt({ message: STATUS_INTERVAL_RULE })
+  @Min(STATUS_UPDATE_INTERVAL_SECONDS.min, { message: STATUS_INTERVAL_RULE })
+  @Max(STATUS_UPDATE_INTERVAL_SECONDS.max, { message: STATUS_INTERVAL_RULE })
   statusUpdateIntervalSeconds: number = 60;
 
   @Expose({ name: 'SERVER_URL' })
@@ -72,12 +74,13 @@ export class OperatorConfig {
   @IsBoolean({ message: 'must be true or false' })
   allowInsecureServerUrl: boolean = false;
 
+  /** Used when kube9-server's answer carries no reregistrationIntervalHours (SPEC section 3). */
   @Expose({ name: 'REREGISTRATION_INTERVAL_HOURS' })
   @Transform(toInteger)
   @IsOptional()
-  @IsInt({ message: 'must be a whole number of hours from 1 to 720' })
-  @Min(1, { message: 'must be a whole number of hours from 1 to 720' })
-  @Max(720, { message: 'must be a whole number of hours from 1 to 720' })
+  @IsInt({ message: REREGISTRATION_INTERVAL_RULE })
+  @Min(REREGISTRATION_INTERVAL_HOURS.min, { message: REREGISTRATION_INTERVAL_RULE })
+  @Max(REREGISTRATION_INTERVAL_HOURS.max, { message: REREGISTRATION_INTERVAL_RULE })
   reregistrationIntervalHours: number = 24;
 
   /**
@@ -105,7 +108,7 @@ export class OperatorConfig {
   /** The key itself for local runs without a Secret. Never printed, not even when malformed. */
   @Expose({ name: 'API_KEY' })
   @IsOptional()
-  @Matches(API_KEY_FORMAT, { message: 'must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)' })
+  @Matches(API_KEY_FORMAT, { message: API_KEY_FORMAT_RULE })
   apiKey?: string;
 
   @Expose({ name: 'OPERATOR_DEPLOYMENT_NAME' })

@@ -1,27 +1,29 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { KubeApiHealthIndicator } from './kube-api.health';
-import { StatusWriteHealthIndicator } from './status-write.health';
+import { StatusLoopHealthIndicator } from './status-loop.health';
 
-/** Kubernetes probes: 200 when up, 503 with the JSON reason when down. */
+/**
+ * Kubernetes probes (SPEC section 4): 200 when up, 503 with the JSON reason when down. Neither
+ * depends on the API server or kube9-server; the status document says how the cluster is.
+ */
 @Controller()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly kubeApi: KubeApiHealthIndicator,
-    private readonly statusWrite: StatusWriteHealthIndicator,
+    private readonly statusLoop: StatusLoopHealthIndicator,
   ) {}
 
+  /** Answered at all: the event loop turns. Up: the status loop ran within 3 intervals. */
   @Get('healthz')
   @HealthCheck()
   liveness() {
-    return this.health.check([() => this.statusWrite.isLooping('statusLoop')]);
+    return this.health.check([() => this.statusLoop.isAlive('statusLoop')]);
   }
 
-  /** The configuration is valid by construction: the process does not start otherwise. */
+  /** Up once a first status has been computed; stays up while writes fail, so REST can say why. */
   @Get('readyz')
   @HealthCheck()
   readiness() {
-    return this.health.check([() => this.kubeApi.check('kubernetesApi'), () => this.statusWrite.isFresh('statusWrite')]);
+    return this.health.check([() => this.statusLoop.isReady('status')]);
   }
 }

@@ -2,12 +2,11 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { StatusModule } from '../status/status.module';
 import { HealthController } from './health.controller';
-import { KubeApiHealthIndicator } from './kube-api.health';
-import { StatusWriteHealthIndicator } from './status-write.health';
+import { StatusLoopHealthIndicator } from './status-loop.health';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), StatusModule],
   controllers: [HealthController],
-  providers: [KubeApiHealthIndicator, StatusWriteHealthIndicator],
+  providers: [StatusLoopHealthIndicator],
 })
 export class HealthModule {}

@@ -7,6 +7,7 @@ import {
   ResponseContext,
   ServerConfiguration,
   VersionApi,
+  Watch,
 } from '@kubernetes/client-node';
 import { RequestOptions } from 'node:https';
 import { Agent, Dispatcher } from 'undici';
@@ -19,6 +20,8 @@ export interface KubernetesClients {
   core: CoreV1Api;
   apps: AppsV1Api;
   version: VersionApi;
+  /** A new watch on the same KubeConfig (client-node's Watch keeps per-request state). */
+  watch(): Watch;
 }
 
 export interface KubeConfigSource {
@@ -99,5 +102,6 @@ export function createKubernetesClients(kubeConfig: KubeConfig): KubernetesClien
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
     version: new VersionApi(configuration),
+    watch: () => new Watch(kubeConfig),
   };
 }

@@ -1,14 +1,15 @@
 import { Global, Module } from '@nestjs/common';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from './cluster-facts.service';
-import { ConfigMapWriter } from './configmap-writer.service';
-import { EventRecorder } from './event-recorder.service';
+import { ConfigMapWriter } from './configmap.writer';
+import { EventRecorder } from './event.recorder';
 import { createKubernetesClients, loadKubeConfig } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
+import { SecretWatcher } from './secret.watcher';
 
 /**
  * Provides the one set of Kubernetes clients (a test swaps KUBERNETES_CLIENTS), the cluster
- * facts, idempotent ConfigMap writes and Events.
+ * facts, idempotent ConfigMap writes, Events and Secret watches.
  */
 @Global()
 @Module({
@@ -24,7 +25,8 @@ import { KUBERNETES_CLIENTS } from './kubernetes.constants';
     ClusterFactsService,
     ConfigMapWriter,
     EventRecorder,
+    SecretWatcher,
   ],
-  exports: [KUBERNETES_CLIENTS, ClusterFactsService, ConfigMapWriter, EventRecorder],
+  exports: [KUBERNETES_CLIENTS, ClusterFactsService, ConfigMapWriter, EventRecorder, SecretWatcher],
 })
 export class KubernetesModule {}

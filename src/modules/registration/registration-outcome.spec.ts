@@ -13,17 +13,25 @@ describe('outcomeFromAnswer', () => {
     const outcome = outcomeFromAnswer(200, undefined, GOOD, NOW);
 
     expect(outcome.kind).toBe('registered');
-    expect(outcome.kind === 'registered' && outcome.response.configuration.statusUpdateIntervalSeconds).toBe(30);
+    expect(outcome.kind === 'registered' && outcome.response.configuration?.statusUpdateIntervalSeconds).toBe(30);
+  });
+
+  it.each([
+    ['no configuration', JSON.stringify({ status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro' })],
+    ['an empty configuration', GOOD.replace(/"configuration":\{[^}]*\}/, '"configuration":{}')],
+    ['intervals outside the operator\'s ranges (clamped later, not refused)', GOOD.replace('":30', '":5').replace('":12', '":9000')],
+  ])('200 with %s: registered', (_name, body) => {
+    expect(outcomeFromAnswer(200, undefined, body, NOW).kind).toBe('registered');
   });
 
   it.each([
     ['a non-JSON body', 'not json', 'not JSON'],
     ['a JSON array', '[]', 'not a JSON object'],
     ['a malformed clusterId', GOOD.replace('cls_abcdef123456', 'cls_short'), 'clusterId must be cls_'],
-    ['a too-short interval', GOOD.replace('"statusUpdateIntervalSeconds":30', '"statusUpdateIntervalSeconds":5'), 'statusUpdateIntervalSeconds must be a whole number from 10'],
-    ['a zero re-registration interval', GOOD.replace('"reregistrationIntervalHours":12', '"reregistrationIntervalHours":0'), 'reregistrationIntervalHours must be a whole number from 1'],
+    ['an interval that is a string', GOOD.replace('"statusUpdateIntervalSeconds":30', '"statusUpdateIntervalSeconds":"30"'), 'statusUpdateIntervalSeconds must be a number'],
+    ['a null re-registration interval', GOOD.replace('"reregistrationIntervalHours":12', '"reregistrationIntervalHours":null'), 'reregistrationIntervalHours must be a number'],
+    ['a configuration that is not an object', GOOD.replace(/"configuration":\{[^}]*\}/, '"configuration":5'), 'configuration must be an object'],
     ['the wrong tier', GOOD.replace('"tier":"pro"', '"tier":"free"'), 'tier must be pro'],
-    ['no configuration', JSON.stringify({ status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro' }), 'configuration must be an object'],
   ])('200 with %s is a server error, not trusted', (_name, body, reason) => {
     const outcome = outcomeFromAnswer(200, undefined, body, NOW);
 

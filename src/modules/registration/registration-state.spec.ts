@@ -1,6 +1,6 @@
 import { RegistrationResponseDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
-import { applyOutcome, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
+import { applyOutcome, DEFAULT_POLICY, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const MINUTE = 60_000;
@@ -20,7 +20,7 @@ const transient: RegistrationOutcome = { kind: 'transient', reason: 'kube9-serve
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;
-  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, 300, noJitter);
+  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, DEFAULT_POLICY, noJitter);
   return current;
 }
 
@@ -31,6 +31,20 @@ describe('applyOutcome: the SPEC answer table', () => {
     expect(state).toMatchObject({ registered: true, clusterId: 'cls_abcdef123456', error: null, consecutiveTransientFailures: 0, refused: false });
     expect(state.nextAttemptAt).toBe(NOW + 12 * HOUR);
     expect(state.serverConfiguration?.statusUpdateIntervalSeconds).toBe(30);
+  });
+
+  it('200 without a re-registration interval: next re-registration after REREGISTRATION_INTERVAL_HOURS', () => {
+    const withoutInterval: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro' }) };
+
+    const state = applyOutcome(initialState('fp'), withoutInterval, NOW, { ...DEFAULT_POLICY, own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 } });
+
+    expect(state).toMatchObject({ registered: true, nextAttemptAt: NOW + 7 * HOUR });
+  });
+
+  it('200 with a re-registration interval above 720 h: clamped to 720 h, still registered', () => {
+    const tooLong: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro', configuration: { reregistrationIntervalHours: 10_000 } }) };
+
+    expect(applyOutcome(initialState('fp'), tooLong, NOW)).toMatchObject({ registered: true, error: null, nextAttemptAt: NOW + 720 * HOUR });
   });
 
   it('400: refused (free), no retry for 24 hours', () => {

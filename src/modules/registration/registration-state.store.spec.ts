@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { OperatorConfig } from '../config/operator-config';
-import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
+import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { RegistrationStateStore } from './registration-state.store';
 import { initialState } from './registration-state';
 import { toJson } from './saved-state';

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { scryptSync } from 'node:crypto';
 import { OperatorConfig } from '../config/operator-config';
-import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
+import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { RegistrationState } from './registration-state';
 import { parseSavedState, toJson } from './saved-state';

@@ -1,9 +1,15 @@
 import { backoffDelay } from '../../common/backoff';
-import { TRANSIENT_FAILURES_BEFORE_FREE } from '../status/status.constants';
 import { RegistrationView } from '../status/dto/registration-view.dto';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
-import { RATE_WINDOW_MS, REFUSED_RETRY_MS, REGISTRATIONS_PER_HOUR, transientBackoff } from './registration.constants';
+import {
+  RATE_WINDOW_MS,
+  REFUSED_RETRY_MS,
+  REGISTRATIONS_PER_HOUR,
+  TRANSIENT_FAILURES_BEFORE_FREE,
+  transientBackoff,
+} from './registration.constants';
+import { effectiveSettings, Settings } from './server-settings';
 
 /**
  * Everything the operator knows about its registration; kept in the state ConfigMap so a
@@ -42,6 +48,24 @@ export function withAttempt(state: RegistrationState, now: number): Registration
   return { ...state, lastAttemptAt: now, recentAttempts };
 }
 
+/** The operator's own settings that the answer table needs. */
+export interface RegistrationPolicy {
+  /** REGISTRATION_BACKOFF_BASE_SECONDS. */
+  backoffBaseSeconds: number;
+  /** The operator's own settings, the fallback for those kube9-server leaves out. */
+  own: Settings;
+}
+
+export const DEFAULT_POLICY: RegistrationPolicy = {
+  backoffBaseSeconds: 300,
+  own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 },
+};
+
+/** The "5 transient failures in a row: free tier" rule (SPEC section 3); the status asks, through the view. */
+export function hasGivenUp(state: Pick<RegistrationState, 'consecutiveTransientFailures'>): boolean {
+  return state.consecutiveTransientFailures >= TRANSIENT_FAILURES_BEFORE_FREE;
+}
+
 /**
  * The SPEC's answer table as a pure transition: the state after an outcome, with the time of
  * the next attempt.
@@ -50,12 +74,13 @@ export function applyOutcome(
   state: RegistrationState,
   outcome: RegistrationOutcome,
   now: number,
-  backoffBaseSeconds = 300,
+  policy: RegistrationPolicy = DEFAULT_POLICY,
   random: () => number = Math.random,
 ): RegistrationState {
   switch (outcome.kind) {
     case 'registered': {
       const configuration = outcome.response.configuration;
+      const { reregistrationIntervalHours } = effectiveSettings(configuration, policy.own);
       return {
         ...state,
         registered: true,
@@ -65,7 +90,7 @@ export function applyOutcome(
         error: null,
         lastSuccessAt: now,
         serverConfiguration: configuration,
-        nextAttemptAt: now + configuration.reregistrationIntervalHours * 3_600_000,
+        nextAttemptAt: now + reregistrationIntervalHours * 3_600_000,
       };
     }
     case 'rejected':
@@ -83,7 +108,7 @@ export function applyOutcome(
       return { ...state, error: outcome.reason, nextAttemptAt: now + outcome.retryAfterMs };
     case 'transient': {
       const failures = state.consecutiveTransientFailures + 1;
-      const exhausted = failures >= TRANSIENT_FAILURES_BEFORE_FREE;
+      const exhausted = hasGivenUp({ consecutiveTransientFailures: failures });
       const reason = exhausted ? `${outcome.reason} (${failures} failures in a row: free tier until registration succeeds)` : outcome.reason;
       return {
         ...state,
@@ -91,7 +116,7 @@ export function applyOutcome(
         clusterId: exhausted ? undefined : state.clusterId,
         consecutiveTransientFailures: failures,
         error: reason,
-        nextAttemptAt: now + backoffDelay(failures, transientBackoff(backoffBaseSeconds), random),
+        nextAttemptAt: now + backoffDelay(failures, transientBackoff(policy.backoffBaseSeconds), random),
       };
     }
   }
@@ -100,17 +125,17 @@ export function applyOutcome(
 /** The part of the state the status document shows. */
 export function viewOf(state: RegistrationState | undefined, keyConfigured: boolean, keyProblem: string | null): RegistrationView {
   if (!keyConfigured) {
-    return { apiKeyConfigured: false, registered: false, consecutiveTransientFailures: 0, refused: false, error: keyProblem };
+    return { apiKeyConfigured: false, registered: false, givenUp: false, refused: false, error: keyProblem };
   }
   if (keyProblem !== null) {
-    return { apiKeyConfigured: true, registered: false, consecutiveTransientFailures: 0, refused: true, error: keyProblem };
+    return { apiKeyConfigured: true, registered: false, givenUp: false, refused: true, error: keyProblem };
   }
   const current = state ?? initialState('');
   return {
     apiKeyConfigured: true,
     registered: current.registered,
     clusterId: current.clusterId,
-    consecutiveTransientFailures: current.consecutiveTransientFailures,
+    givenUp: hasGivenUp(current),
     refused: current.refused,
     error: current.error,
   };

@@ -2,7 +2,7 @@ import { HttpService } from '@nestjs/axios';
 import { Injectable } from '@nestjs/common';
 import { AxiosError } from 'axios';
 import { USER_AGENT } from '../../common/operator-version';
-import { API_KEY_FORMAT, OperatorConfig } from '../config/operator-config';
+import { OperatorConfig } from '../config/operator-config';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { outcomeFromAnswer, RegistrationOutcome } from './registration-outcome';
 import { MAX_RESPONSE_BYTES, REGISTER_PATH, REGISTRATION_TIMEOUT_MS } from './registration.constants';
@@ -27,9 +27,6 @@ export class RegistrationClient {
   }
 
   async register(apiKey: string, body: RegistrationRequestDto): Promise<RegistrationOutcome> {
-    if (!API_KEY_FORMAT.test(apiKey)) {
-      return { kind: 'refused', reason: 'The API key is malformed; it must have the form kdy_prod_… or kdy_dev_…' };
-    }
     // A deadline for the whole exchange (connect, TLS, proxy tunnel, headers, body). axios's own
     // `timeout` stops at the response headers and then only limits idleness between bytes, so a
     // body trickled a byte at a time kept the request open for hours. Aborting destroys the socket.

@@ -1,4 +1,8 @@
 export const REGISTER_PATH = '/v1/operator/register';
+/** The clusterId kube9-server assigns (SPEC section 2): checked in its answer and in the saved state. */
+export const CLUSTER_ID_FORMAT = /^cls_[A-Za-z0-9]{12,64}$/;
+/** Transient failures in a row after which a keyed operator gives its registration up (free tier) until a retry succeeds. */
+export const TRANSIENT_FAILURES_BEFORE_FREE = 5;
 export const REGISTRATION_TIMEOUT_MS = 30_000;
 /** Larger answers are not read: a registration response is a few hundred bytes. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -30,6 +34,3 @@ export const STATE_LABELS: Readonly<Record<string, string>> = {
 };
 
 export const REGISTRATION_TIMER = 'registration-attempt';
-export const KEY_WATCH_TIMER = 'api-key-watch-restart';
-/** A dropped Secret watch is re-established after 1 s, doubling to 30 s while it keeps failing. */
-export const KEY_WATCH_BACKOFF = { baseMs: 1_000, capMs: 30_000, jitter: 0.5 };

@@ -1,18 +1,28 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { NamedTimers } from '../../common/named-timers.service';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Clock, CLOCK } from '../../common/clock';
+import { NamedTimers } from '../../common/named-timers';
 import { OPERATOR_VERSION } from '../../common/operator-version';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
-import { EVENT_REASONS, EventRecorder } from '../kubernetes/event-recorder.service';
+import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { RegistrationClient } from './registration.client';
 import { RegistrationOutcome } from './registration-outcome';
-import { applyOutcome, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
+import {
+  applyOutcome,
+  delayUntilAllowed,
+  initialState,
+  RegistrationPolicy,
+  RegistrationState,
+  viewOf,
+  withAttempt,
+} from './registration-state';
 import { RegistrationStateStore } from './registration-state.store';
 import { MAX_TIMER_MS, REGISTRATION_TIMER } from './registration.constants';
+import { effectiveSettings } from './server-settings';
 
 /**
  * Owns the registration with kube9-server: follows the API key, registers, re-registers and
@@ -28,6 +38,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   private generation = 0;
   private attempting = false;
   private stopped = false;
+  /** Clamped server settings already warned about: each is logged once, not on every answer. */
+  private readonly warned = new Set<string>();
 
   constructor(
     private readonly config: OperatorConfig,
@@ -38,13 +50,24 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     private readonly status: StatusService,
     private readonly events: EventRecorder,
     private readonly timers: NamedTimers,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
+
+  private get policy(): RegistrationPolicy {
+    return {
+      backoffBaseSeconds: this.config.registrationBackoffBaseSeconds,
+      own: {
+        statusUpdateIntervalSeconds: this.config.statusUpdateIntervalSeconds,
+        reregistrationIntervalHours: this.config.reregistrationIntervalHours,
+      },
+    };
+  }
 
   /** Runs before the first status write, so the first document already knows about the key. */
   async onModuleInit(): Promise<void> {
-    const reading = await this.keys.start((next) => void this.onKey(next));
+    const reading = await this.keys.start((next) => this.onKey(next));
     const saved = reading.key ? await this.store.load() : undefined;
-    await this.onKey(reading, saved);
+    this.onKey(reading, saved);
   }
 
   onApplicationShutdown(): void {
@@ -52,7 +75,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.timers.clear(REGISTRATION_TIMER);
   }
 
-  private async onKey(reading: ApiKeyReading, saved?: RegistrationState): Promise<void> {
+  private onKey(reading: ApiKeyReading, saved?: RegistrationState): void {
     const previous = this.key;
     this.key = reading;
     if (!reading.key) {
@@ -85,12 +108,12 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     }
     this.applyServerConfiguration();
     this.publish();
-    this.scheduleAt(this.state.nextAttemptAt ?? Date.now());
+    this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
   }
 
   private scheduleAt(at: number): void {
     if (this.stopped) return;
-    const delay = Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(0, at - this.clock.now()), MAX_TIMER_MS);
     this.timers.after(REGISTRATION_TIMER, delay, () => this.attemptIfDue());
   }
 
@@ -98,8 +121,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     const state = this.state;
     if (!state || !this.key.key || this.stopped) return;
     // Due while an attempt for an earlier key is still out: look again when it is back.
-    if (this.attempting) return this.scheduleAt(Date.now() + 1_000);
-    const now = Date.now();
+    if (this.attempting) return this.scheduleAt(this.clock.now() + 1_000);
+    const now = this.clock.now();
     if (state.nextAttemptAt !== undefined && state.nextAttemptAt > now) return this.scheduleAt(state.nextAttemptAt);
     const wait = delayUntilAllowed(state.recentAttempts, now);
     if (wait > 0) {
@@ -122,8 +145,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     } finally {
       this.attempting = false;
     }
-    await this.store.save(this.state!);
-    this.scheduleAt(this.state!.nextAttemptAt!);
+    await this.store.save(this.state);
+    this.scheduleAt(this.state.nextAttemptAt!);
   }
 
   private async register(key: string): Promise<RegistrationOutcome> {
@@ -143,7 +166,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private record(outcome: RegistrationOutcome): void {
     const before = this.state!;
-    const after = applyOutcome(before, outcome, Date.now(), this.config.registrationBackoffBaseSeconds);
+    const after = applyOutcome(before, outcome, this.clock.now(), this.policy);
     this.state = after;
     this.applyServerConfiguration();
     this.publish();
@@ -166,10 +189,19 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     }
   }
 
-  /** The server's configuration while it holds (registered or resumed); the operator's own otherwise. */
+  /**
+   * The server's settings while its registration holds (registered or resumed), each clamped
+   * into range and warned about once; the operator's own for any it left out, and otherwise.
+   */
   private applyServerConfiguration(): void {
     const server = this.state?.registered ? this.state.serverConfiguration : undefined;
-    this.status.setInterval(server?.statusUpdateIntervalSeconds ?? this.config.statusUpdateIntervalSeconds);
+    const settings = effectiveSettings(server, this.policy.own);
+    for (const clamped of settings.clamped) {
+      if (this.warned.has(clamped)) continue;
+      this.warned.add(clamped);
+      this.logger.warn(clamped);
+    }
+    this.status.setPublishIntervalSeconds(settings.statusUpdateIntervalSeconds);
   }
 
   private publish(): void {

@@ -2,20 +2,23 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationState } from './registration-state';
+import { CLUSTER_ID_FORMAT } from './registration.constants';
 
 /**
  * The registration state as the ConfigMap `kube9-operator-state` keeps it: JSON, with times
  * as ISO strings so an administrator can read when the next attempt is due.
  */
 const TIME_FIELDS = ['lastAttemptAt', 'lastSuccessAt', 'nextAttemptAt'] as const;
-const CLUSTER_ID = /^cls_[A-Za-z0-9]{12,64}$/;
 
 /** A saved state this version can trust, or what is wrong with it (never the text itself). */
 export type SavedStateReading = { state: RegistrationState } | { problem: string };
 
 export function toJson(state: RegistrationState): string {
   const plain: Record<string, unknown> = { ...state, recentAttempts: state.recentAttempts.map(iso) };
-  for (const field of TIME_FIELDS) if (state[field] !== undefined) plain[field] = iso(state[field]!);
+  for (const field of TIME_FIELDS) {
+    const value = state[field];
+    if (value !== undefined) plain[field] = iso(value);
+  }
   return JSON.stringify(plain);
 }
 
@@ -60,7 +63,7 @@ export function parseSavedState(text: string): SavedStateReading {
   if (saved.clusterId !== undefined) {
     expect(
       'clusterId',
-      typeof saved.clusterId === 'string' && CLUSTER_ID.test(saved.clusterId),
+      typeof saved.clusterId === 'string' && CLUSTER_ID_FORMAT.test(saved.clusterId),
       'cls_ followed by 12 to 64 letters or digits',
     );
   } else if (saved.registered === true) {

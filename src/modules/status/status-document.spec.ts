@@ -58,25 +58,25 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
     });
   });
 
-  it.each([1, 4])('key, %d transient failure(s): enabled / pro, not registered, degraded, why', (failures) => {
-    const document = documentFor({ ...KEYED, consecutiveTransientFailures: failures, error: 'kube9-server answered 503' });
+  it('key, transient failures, registration not given up: enabled / pro, not registered, degraded, why', () => {
+    const document = documentFor({ ...KEYED, givenUp: false, error: 'kube9-server answered 503' });
 
     expect(document).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded', error: 'kube9-server answered 503' });
     expect(document).not.toHaveProperty('clusterId');
   });
 
-  it('key, transient failures exhausted (5 in a row): operated / free, degraded, why', () => {
-    const document = documentFor({ ...KEYED, consecutiveTransientFailures: 5, error: 'kube9-server unreachable' });
+  it('key, registration given up after transient failures: operated / free, degraded, why', () => {
+    const document = documentFor({ ...KEYED, givenUp: true, error: 'kube9-server unreachable' });
 
     expect(document).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', error: 'kube9-server unreachable' });
   });
 
-  it('registered, re-registration failing transiently (< 5): stays enabled / pro and registered, degraded', () => {
+  it('registered, re-registration failing transiently, not given up: stays enabled / pro and registered, degraded', () => {
     const document = documentFor({
       ...KEYED,
       registered: true,
       clusterId: 'cls_abcdefghijkl',
-      consecutiveTransientFailures: 4,
+      givenUp: false,
       error: 'kube9-server did not answer within 30 s',
     });
 
@@ -101,7 +101,7 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
   });
 
   it('keeps tier in step with mode in every state', () => {
-    const states: Partial<RegistrationView>[] = [{}, KEYED, { ...KEYED, refused: true }, { ...KEYED, registered: true, clusterId: 'cls_abcdefghijkl' }, { ...KEYED, consecutiveTransientFailures: 7 }];
+    const states: Partial<RegistrationView>[] = [{}, KEYED, { ...KEYED, refused: true }, { ...KEYED, registered: true, clusterId: 'cls_abcdefghijkl' }, { ...KEYED, givenUp: true }];
 
     for (const state of states) {
       const document = documentFor(state);

@@ -1,7 +1,7 @@
 import { cleanError } from '../../common/error-text';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { RegistrationView } from './dto/registration-view.dto';
-import { REGISTRATION_PENDING_ERROR, TRANSIENT_FAILURES_BEFORE_FREE } from './status.constants';
+import { REGISTRATION_PENDING_ERROR } from './status.constants';
 
 export interface StatusFacts {
   registration: RegistrationView;
@@ -46,7 +46,7 @@ function tierFor(registration: RegistrationView): TierState {
     const keyUnknown = registration.error !== null;
     return { pro: false, registered: false, health: keyUnknown ? 'degraded' : 'healthy', error: registration.error };
   }
-  if (registration.refused || registration.consecutiveTransientFailures >= TRANSIENT_FAILURES_BEFORE_FREE) {
+  if (registration.refused || registration.givenUp) {
     return { pro: false, registered: false, health: 'degraded', error: why };
   }
   if (registration.registered) {

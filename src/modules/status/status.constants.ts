@@ -5,8 +5,6 @@ export const STATUS_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/component': 'status',
 };
 
-/** Transient failures in a row after which a keyed operator falls back to the free tier. */
-export const TRANSIENT_FAILURES_BEFORE_FREE = 5;
 export const MAX_DOCUMENT_BYTES = 4096;
 
 /** Shown while a key is configured and the first registration has not been answered yet. */

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { StatusController } from './status.controller';
+import { StatusLoopRecord } from './status-loop.record';
 import { StatusService } from './status.service';
 
 @Module({
   controllers: [StatusController],
-  providers: [StatusService],
-  exports: [StatusService],
+  providers: [StatusService, StatusLoopRecord],
+  exports: [StatusService, StatusLoopRecord],
 })
 export class StatusModule {}

@@ -1,14 +1,16 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { backoffDelay } from '../../common/backoff';
-import { NamedTimers } from '../../common/named-timers.service';
+import { Clock, CLOCK } from '../../common/clock';
+import { NamedTimers } from '../../common/named-timers';
 import { OPERATOR_VERSION } from '../../common/operator-version';
 import { OperatorConfig } from '../config/operator-config';
-import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
-import { EVENT_REASONS, EventRecorder } from '../kubernetes/event-recorder.service';
+import { ConfigMapWriter } from '../kubernetes/configmap.writer';
+import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
 import { buildStatusDocument, differsForReaders } from './status-document';
+import { StatusLoopRecord } from './status-loop.record';
 import {
   SHUTDOWN_WRITE_TIMEOUT_MS,
   STATUS_CONFIGMAP_KEY,
@@ -19,18 +21,12 @@ import {
   WRITE_RETRY_BASE_MS,
 } from './status.constants';
 
-/** The outcome of the latest status write, for the health indicators. */
-export interface WriteRecord {
-  lastAttemptAt?: Date;
-  lastSuccessAt?: Date;
-  error: string | null;
-}
-
 /**
  * Publishes the status document: to the ConfigMap on start-up, every interval and within a
  * moment of any change a reader would notice; and to REST (current()). A write is one PUT of
  * the whole object (ConfigMapWriter). Failures are reported in the status (unhealthy) and
- * retried with backoff; they never escape to the process.
+ * retried with backoff; they never escape to the process. Each run of the loop is noted in
+ * the StatusLoopRecord, which the probes read.
  */
 @Injectable()
 export class StatusService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -38,7 +34,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   private registration: RegistrationView = NO_REGISTRATION;
   private intervalSeconds: number;
   private published?: OperatorStatusDto;
-  private readonly write: WriteRecord = { error: null };
+  /** Why the latest status write failed; null when it succeeded (or none was attempted yet). */
+  private writeError: string | null = null;
   private consecutiveWriteFailures = 0;
   private inFlight?: Promise<void>;
   private again = false;
@@ -49,11 +46,14 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly timers: NamedTimers,
     private readonly writer: ConfigMapWriter,
     private readonly events: EventRecorder,
+    private readonly loop: StatusLoopRecord,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.intervalSeconds = config.statusUpdateIntervalSeconds;
   }
 
   onApplicationBootstrap(): void {
+    this.loop.started(this.clock.now(), this.intervalSeconds);
     this.timers.every(STATUS_PUBLISH_TIMER, this.intervalSeconds * 1000, () => this.publish());
     void this.publish();
   }
@@ -68,16 +68,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** The document as readers see it now: the one last written, or the current one when writing fails. */
   current(): OperatorStatusDto {
-    if (this.published && this.write.error === null) return this.published;
-    return this.compose(this.write.error);
-  }
-
-  get writeRecord(): Readonly<WriteRecord> {
-    return this.write;
-  }
-
-  get interval(): number {
-    return this.intervalSeconds;
+    if (this.published && this.writeError === null) return this.published;
+    return this.compose(this.writeError);
   }
 
   /** Called by the registration module on every change of its state. */
@@ -87,10 +79,11 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   /** A new interval (kube9-server's configuration) takes effect at once, without a restart. */
-  setInterval(seconds: number): void {
+  setPublishIntervalSeconds(seconds: number): void {
     if (seconds === this.intervalSeconds) return;
     this.logger.log(`Status interval changed from ${this.intervalSeconds} s to ${seconds} s`);
     this.intervalSeconds = seconds;
+    this.loop.intervalChanged(seconds);
     if (!this.stopped) this.timers.every(STATUS_PUBLISH_TIMER, seconds * 1000, () => this.publish());
   }
 
@@ -118,14 +111,14 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
       kubernetesError,
       version: OPERATOR_VERSION,
       namespace: this.config.namespace,
-      now: new Date(),
+      now: new Date(this.clock.now()),
     });
   }
 
   /** The document written assumes the write succeeds; if it fails, readers learn why through REST. */
   private async writeOnce(): Promise<void> {
     const document = this.compose(null);
-    this.write.lastAttemptAt = new Date();
+    this.loop.ran(this.clock.now());
     try {
       await this.writer.put(this.configMapFor(document));
       this.recordSuccess(document);
@@ -147,10 +140,9 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     if (previousTier && previousTier !== document.tier) {
       void this.events.record('Normal', EVENT_REASONS.TierChanged, `Tier changed from ${previousTier} to ${document.tier} (mode ${document.mode})`);
     }
-    const recovered = this.write.error !== null;
+    const recovered = this.writeError !== null;
     this.published = document;
-    this.write.lastSuccessAt = new Date();
-    this.write.error = null;
+    this.writeError = null;
     this.consecutiveWriteFailures = 0;
     this.timers.clear(STATUS_RETRY_TIMER);
     if (recovered) this.logger.log('Status writes to the Kubernetes API work again');
@@ -158,8 +150,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private recordFailure(reason: string): void {
-    const firstFailure = this.write.error === null;
-    this.write.error = reason;
+    const firstFailure = this.writeError === null;
+    this.writeError = reason;
     this.consecutiveWriteFailures += 1;
     if (firstFailure) {
       this.logger.error(reason);

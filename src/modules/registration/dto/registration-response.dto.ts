@@ -4,26 +4,31 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
   Matches,
-  Max,
   MaxLength,
   Min,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { CLUSTER_ID_FORMAT } from '../registration.constants';
 
+/**
+ * kube9-server's settings for this cluster; each optional (SPEC section 3). A setting that is
+ * present must be a number; one outside the operator's range is clamped (server-settings.ts),
+ * not refused.
+ */
 export class ServerConfigurationDto {
-  @IsInt({ message: 'configuration.statusUpdateIntervalSeconds must be a whole number from 10 to 3600' })
-  @Min(10, { message: 'configuration.statusUpdateIntervalSeconds must be a whole number from 10 to 3600' })
-  @Max(3600, { message: 'configuration.statusUpdateIntervalSeconds must be a whole number from 10 to 3600' })
-  statusUpdateIntervalSeconds: number;
+  @ValidateIf((configuration: ServerConfigurationDto) => configuration.statusUpdateIntervalSeconds !== undefined)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'configuration.statusUpdateIntervalSeconds must be a number' })
+  statusUpdateIntervalSeconds?: number;
 
-  @IsInt({ message: 'configuration.reregistrationIntervalHours must be a whole number from 1 to 720' })
-  @Min(1, { message: 'configuration.reregistrationIntervalHours must be a whole number from 1 to 720' })
-  @Max(720, { message: 'configuration.reregistrationIntervalHours must be a whole number from 1 to 720' })
-  reregistrationIntervalHours: number;
+  @ValidateIf((configuration: ServerConfigurationDto) => configuration.reregistrationIntervalHours !== undefined)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'configuration.reregistrationIntervalHours must be a number' })
+  reregistrationIntervalHours?: number;
 
   @IsOptional()
   @IsBoolean({ message: 'configuration.metricsEnabled must be a boolean' })
@@ -40,16 +45,17 @@ export class RegistrationResponseDto {
   @IsIn(['registered', 'reregistered'], { message: 'status must be registered or reregistered' })
   status: 'registered' | 'reregistered';
 
-  @Matches(/^cls_[A-Za-z0-9]{12,64}$/, { message: 'clusterId must be cls_ followed by 12 to 64 letters or digits' })
+  @Matches(CLUSTER_ID_FORMAT, { message: 'clusterId must be cls_ followed by 12 to 64 letters or digits' })
   clusterId: string;
 
   @Equals('pro', { message: 'tier must be pro' })
   tier: 'pro';
 
+  @IsOptional()
   @IsObject({ message: 'configuration must be an object' })
   @ValidateNested()
   @Type(() => ServerConfigurationDto)
-  configuration: ServerConfigurationDto;
+  configuration?: ServerConfigurationDto;
 
   @IsOptional()
   @IsString({ message: 'message must be a string' })

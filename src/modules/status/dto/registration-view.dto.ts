@@ -7,8 +7,11 @@ export interface RegistrationView {
   /** Holds a registration with kube9-server (clusterId set). */
   registered: boolean;
   clusterId?: string;
-  /** Timeouts, network errors and 5xx in a row; 429 does not count (it keeps the current mode). */
-  consecutiveTransientFailures: number;
+  /**
+   * Registration gave up after too many transient failures in a row (the registration module
+   * owns that rule): free tier until a retry succeeds.
+   */
+  givenUp: boolean;
   /** The server refused the key (401, 403) or the request (400); no retry until something changes. */
   refused: boolean;
   /**
@@ -21,7 +24,7 @@ export interface RegistrationView {
 export const NO_REGISTRATION: RegistrationView = {
   apiKeyConfigured: false,
   registered: false,
-  consecutiveTransientFailures: 0,
+  givenUp: false,
   refused: false,
   error: null,
 };

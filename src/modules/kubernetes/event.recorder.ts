@@ -3,6 +3,7 @@ import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
+import { STATUS_CONFIGMAP_NAME } from '../status/status.constants';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
@@ -38,7 +39,7 @@ export class EventRecorder {
     const namespace = this.config.namespace;
     const involvedObject = this.config.deploymentName
       ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }
-      : { apiVersion: 'v1', kind: 'ConfigMap', name: 'kube9-operator-status', namespace };
+      : { apiVersion: 'v1', kind: 'ConfigMap', name: STATUS_CONFIGMAP_NAME, namespace };
     const now = new Date();
     // A core/v1 Event: its timestamps are plain RFC 3339 times. (events.k8s.io/v1 wants an
     // eventTime in microseconds, which client-node serialises with milliseconds: refused.)

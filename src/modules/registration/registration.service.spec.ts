@@ -1,0 +1,222 @@
+import { Logger } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { CLOCK } from '../../common/clock';
+import { NamedTimers } from '../../common/named-timers';
+import { FakeClock, FakeTimers, settle } from '../../../test/unit/fakes';
+import { OperatorConfig } from '../config/operator-config';
+import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
+import { EventRecorder } from '../kubernetes/event.recorder';
+import { RegistrationView } from '../status/dto/registration-view.dto';
+import { StatusService } from '../status/status.service';
+import { ApiKeyReading, ApiKeySource } from './api-key.source';
+import { RegistrationResponseDto, ServerConfigurationDto } from './dto/registration-response.dto';
+import { RegistrationClient } from './registration.client';
+import { RegistrationOutcome } from './registration-outcome';
+import { RegistrationState } from './registration-state';
+import { RegistrationStateStore } from './registration-state.store';
+import { REGISTRATION_TIMER } from './registration.constants';
+import { RegistrationService } from './registration.service';
+
+const HOUR = 3_600_000;
+const KEY: ApiKeyReading = { key: 'kdy_prod_unitkey1', problem: null, configured: true };
+const NO_KEY: ApiKeyReading = { problem: null, configured: false };
+
+function registered(configuration?: ServerConfigurationDto): RegistrationOutcome {
+  return { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdefghijkl', tier: 'pro', configuration }) };
+}
+
+describe('RegistrationService', () => {
+  let service: RegistrationService;
+  let clock: FakeClock;
+  let timers: FakeTimers;
+  let onKey: (reading: ApiKeyReading) => void;
+  let register: jest.Mock<Promise<RegistrationOutcome>, [string, unknown]>;
+  let saved: RegistrationState[];
+  let views: RegistrationView[];
+  let intervals: number[];
+  let record: jest.Mock;
+
+  async function build(first: ApiKeyReading, config: Partial<OperatorConfig> = {}, savedState?: RegistrationState) {
+    clock = new FakeClock();
+    timers = new FakeTimers();
+    saved = [];
+    views = [];
+    intervals = [];
+    record = jest.fn(async () => undefined);
+    register = jest.fn(async (_key: string, _body: unknown) => registered({ statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 }));
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        RegistrationService,
+        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24, ...config }) },
+        {
+          provide: ApiKeySource,
+          useValue: {
+            start: async (listener: (reading: ApiKeyReading) => void) => {
+              onKey = listener;
+              return first;
+            },
+          },
+        },
+        { provide: RegistrationClient, useValue: { register } },
+        {
+          provide: RegistrationStateStore,
+          useValue: {
+            fingerprint: (key: string) => `fp:${key}`,
+            load: async () => savedState,
+            save: async (state: RegistrationState) => void saved.push(state),
+          },
+        },
+        {
+          provide: ClusterFactsService,
+          useValue: { clusterIdentifier: () => `sha256:${'a'.repeat(64)}`, kubernetesVersion: async () => '1.37.2', approximateNodeCount: async () => 3 },
+        },
+        {
+          provide: StatusService,
+          useValue: { setRegistration: (view: RegistrationView) => views.push(view), setPublishIntervalSeconds: (seconds: number) => intervals.push(seconds) },
+        },
+        { provide: EventRecorder, useValue: { record } },
+        { provide: NamedTimers, useValue: timers },
+        { provide: CLOCK, useValue: clock },
+      ],
+    }).compile();
+    service = moduleRef.get(RegistrationService);
+    await service.onModuleInit();
+  }
+
+  const lastView = () => views[views.length - 1];
+  const lastSaved = () => saved[saved.length - 1];
+
+  it('no key: free tier, no registration scheduled, the operator\'s own interval', async () => {
+    await build(NO_KEY);
+
+    expect(lastView()).toMatchObject({ apiKeyConfigured: false, registered: false });
+    expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
+    expect(intervals).toEqual([60]);
+  });
+
+  it('a key: pending at once, registers with the cluster facts, then registered with the server\'s settings', async () => {
+    await build(KEY);
+    expect(lastView()).toMatchObject({ apiKeyConfigured: true, registered: false, error: null });
+    expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(0);
+
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(register).toHaveBeenCalledWith('kdy_prod_unitkey1', { operatorVersion: expect.any(String), clusterIdentifier: `sha256:${'a'.repeat(64)}`, kubernetesVersion: '1.37.2', approximateNodeCount: 3 });
+    expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_abcdefghijkl', error: null });
+    expect(intervals[intervals.length - 1]).toBe(30);
+    expect(lastSaved().nextAttemptAt).toBe(clock.now() + 12 * HOUR);
+    expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(12 * HOUR);
+    expect(record).toHaveBeenCalledWith('Normal', 'Registered', 'Registered with kube9-server as cls_abcdefghijkl; tier pro');
+  });
+
+  it('the server sends no settings: REREGISTRATION_INTERVAL_HOURS and STATUS_UPDATE_INTERVAL_SECONDS apply', async () => {
+    await build(KEY, { reregistrationIntervalHours: 6, statusUpdateIntervalSeconds: 45 });
+    register.mockResolvedValueOnce(registered());
+
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(lastSaved().nextAttemptAt).toBe(clock.now() + 6 * HOUR);
+    expect(intervals[intervals.length - 1]).toBe(45);
+  });
+
+  it('a server interval out of range is clamped and warned about once, not a failure', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    await build(KEY);
+    register.mockResolvedValue(registered({ statusUpdateIntervalSeconds: 5, reregistrationIntervalHours: 1 }));
+
+    await timers.fire(REGISTRATION_TIMER);
+    clock.advance(HOUR);
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(register).toHaveBeenCalledTimes(2);
+    expect(lastView()).toMatchObject({ registered: true, error: null });
+    expect(intervals[intervals.length - 1]).toBe(10);
+    const clampWarnings = warn.mock.calls.filter(([message]) => String(message).includes('statusUpdateIntervalSeconds=5, outside 10..240; using 10'));
+    expect(clampWarnings).toHaveLength(1);
+    warn.mockRestore();
+  });
+
+  it('a transient failure: stays pro and degraded, retried after the backoff', async () => {
+    await build(KEY, { registrationBackoffBaseSeconds: 300 });
+    register.mockResolvedValueOnce({ kind: 'transient', reason: 'kube9-server answered 503; retrying with backoff' });
+
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(lastView()).toMatchObject({ apiKeyConfigured: true, registered: false, givenUp: false, error: 'kube9-server answered 503; retrying with backoff' });
+    const delay = timers.scheduled.get(REGISTRATION_TIMER)!.ms;
+    expect(delay).toBeGreaterThanOrEqual(150_000);
+    expect(delay).toBeLessThanOrEqual(300_000);
+    expect(record).toHaveBeenCalledWith('Warning', 'RegistrationFailed', expect.stringContaining('answered 503'));
+  });
+
+  it('five transient failures in a row: the registration gives up (the status reads givenUp)', async () => {
+    await build(KEY);
+    register.mockResolvedValue({ kind: 'transient', reason: 'kube9-server answered 500' });
+
+    for (let i = 0; i < 5; i++) {
+      clock.advance(2 * HOUR);
+      await timers.fire(REGISTRATION_TIMER);
+      expect(lastView().givenUp).toBe(i === 4);
+    }
+  });
+
+  it('a refused key: free tier at once, an ApiKeyRejected event, no retry for 24 h', async () => {
+    await build(KEY);
+    register.mockResolvedValueOnce({ kind: 'refused', reason: 'kube9-server refused the API key (401 INVALID_API_KEY)' });
+
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(lastView()).toMatchObject({ refused: true, registered: false });
+    expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(24 * HOUR);
+    expect(record).toHaveBeenCalledWith('Warning', 'ApiKeyRejected', expect.stringContaining('INVALID_API_KEY'));
+  });
+
+  it('resumes a saved state for the same key instead of registering again at once', async () => {
+    const savedState: RegistrationState = {
+      keyFingerprint: 'fp:kdy_prod_unitkey1',
+      registered: true,
+      clusterId: 'cls_savedsaved12',
+      consecutiveTransientFailures: 0,
+      refused: false,
+      error: null,
+      nextAttemptAt: Date.parse('2026-11-27T18:00:00.000Z'),
+      serverConfiguration: { statusUpdateIntervalSeconds: 20 },
+      recentAttempts: [],
+    };
+    await build(KEY, {}, savedState);
+
+    expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_savedsaved12' });
+    expect(intervals[intervals.length - 1]).toBe(20);
+    expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(6 * HOUR);
+    expect(register).not.toHaveBeenCalled();
+  });
+
+  it('the key removed: free tier, the operator\'s own interval, ApiKeyChanged, no attempt left', async () => {
+    await build(KEY);
+    await timers.fire(REGISTRATION_TIMER);
+
+    onKey(NO_KEY);
+    await settle();
+
+    expect(lastView()).toMatchObject({ apiKeyConfigured: false, registered: false });
+    expect(intervals[intervals.length - 1]).toBe(60);
+    expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
+    expect(record).toHaveBeenCalledWith('Normal', 'ApiKeyChanged', 'API key removed; the operator runs in the free tier');
+  });
+
+  it('an answer to a request made with the previous key is ignored', async () => {
+    await build(KEY);
+    let answer!: (outcome: RegistrationOutcome) => void;
+    register.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+    const attempt = timers.fire(REGISTRATION_TIMER);
+    await settle();
+
+    onKey({ key: 'kdy_prod_unitkey2', problem: null, configured: true });
+    await settle();
+    answer(registered());
+    await attempt;
+
+    expect(lastView()).toMatchObject({ registered: false });
+    expect(record).toHaveBeenCalledWith('Normal', 'ApiKeyChanged', 'API key changed; registering with kube9-server');
+  });
+});

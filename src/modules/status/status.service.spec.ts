@@ -1,0 +1,135 @@
+import { Test } from '@nestjs/testing';
+import { CLOCK } from '../../common/clock';
+import { NamedTimers } from '../../common/named-timers';
+import { apiError, FakeClock, FakeTimers, settle } from '../../../test/unit/fakes';
+import { OperatorConfig } from '../config/operator-config';
+import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
+import { EventRecorder } from '../kubernetes/event.recorder';
+import { NO_REGISTRATION } from './dto/registration-view.dto';
+import { StatusLoopRecord } from './status-loop.record';
+import { STATUS_PUBLISH_TIMER, STATUS_RETRY_TIMER } from './status.constants';
+import { StatusService } from './status.service';
+
+describe('StatusService', () => {
+  let status: StatusService;
+  let loop: StatusLoopRecord;
+  let clock: FakeClock;
+  let timers: FakeTimers;
+  let writes: OwnedConfigMap[];
+  let put: jest.Mock<Promise<void>, [OwnedConfigMap]>;
+  let record: jest.Mock;
+
+  beforeEach(async () => {
+    clock = new FakeClock();
+    timers = new FakeTimers();
+    writes = [];
+    put = jest.fn(async (object: OwnedConfigMap) => {
+      writes.push(object);
+    });
+    record = jest.fn(async () => undefined);
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        StatusService,
+        StatusLoopRecord,
+        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', statusUpdateIntervalSeconds: 30 }) },
+        { provide: NamedTimers, useValue: timers },
+        { provide: ConfigMapWriter, useValue: { put } },
+        { provide: EventRecorder, useValue: { record } },
+        { provide: CLOCK, useValue: clock },
+      ],
+    }).compile();
+    status = moduleRef.get(StatusService);
+    loop = moduleRef.get(StatusLoopRecord);
+  });
+
+  const lastDocument = () => JSON.parse(writes[writes.length - 1].data.status) as Record<string, unknown>;
+
+  it('writes the whole document to its ConfigMap on start and schedules the next at the interval', async () => {
+    status.onApplicationBootstrap();
+    await settle();
+
+    expect(writes).toHaveLength(1);
+    expect(writes[0].metadata).toEqual({
+      name: 'kube9-operator-status',
+      namespace: 'ops',
+      labels: { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/component': 'status' },
+    });
+    expect(lastDocument()).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: 'ops', lastUpdate: new Date(clock.now()).toISOString() });
+    expect(timers.scheduled.get(STATUS_PUBLISH_TIMER)).toMatchObject({ kind: 'every', ms: 30_000 });
+  });
+
+  it('notes each run of the loop in the record the probes read', async () => {
+    status.onApplicationBootstrap();
+    await settle();
+    const first = clock.now();
+    clock.advance(30_000);
+
+    await timers.fire(STATUS_PUBLISH_TIMER);
+
+    expect(loop.read()).toEqual({ startedAt: first, firstRunAt: first, lastRunAt: first + 30_000, intervalSeconds: 30 });
+  });
+
+  it('when a write fails: REST says unhealthy with the reason, and a retry is scheduled', async () => {
+    put.mockRejectedValue(apiError(403, 'configmaps "kube9-operator-status" is forbidden'));
+
+    status.onApplicationBootstrap();
+    await settle();
+
+    expect(status.current()).toMatchObject({ health: 'unhealthy', error: expect.stringContaining('Kubernetes API refused to write ConfigMap ops/kube9-operator-status') });
+    expect(status.current().error).toContain('forbidden');
+    expect(timers.scheduled.get(STATUS_RETRY_TIMER)?.kind).toBe('after');
+    expect(loop.read().firstRunAt).toBe(clock.now());
+  });
+
+  it('recovers on the retry: healthy again, retry cancelled', async () => {
+    put.mockRejectedValueOnce(apiError(503));
+    status.onApplicationBootstrap();
+    await settle();
+
+    await timers.fire(STATUS_RETRY_TIMER);
+
+    expect(status.current()).toMatchObject({ health: 'healthy', error: null });
+    expect(timers.scheduled.has(STATUS_RETRY_TIMER)).toBe(false);
+  });
+
+  it('publishes a registration change at once, and records TierChanged when the tier moves', async () => {
+    status.onApplicationBootstrap();
+    await settle();
+
+    status.setRegistration({ ...NO_REGISTRATION, apiKeyConfigured: true, registered: true, clusterId: 'cls_abcdefghijkl' });
+    await settle();
+
+    expect(writes).toHaveLength(2);
+    expect(lastDocument()).toMatchObject({ mode: 'enabled', tier: 'pro', registered: true, clusterId: 'cls_abcdefghijkl' });
+    expect(record).toHaveBeenCalledWith('Normal', 'TierChanged', 'Tier changed from free to pro (mode enabled)');
+  });
+
+  it('does not write for a registration change a reader would not notice', async () => {
+    status.onApplicationBootstrap();
+    await settle();
+
+    status.setRegistration({ ...NO_REGISTRATION });
+    await settle();
+
+    expect(writes).toHaveLength(1);
+  });
+
+  it('a new publish interval replaces the schedule at once and reaches the probes', () => {
+    status.onApplicationBootstrap();
+
+    status.setPublishIntervalSeconds(240);
+
+    expect(timers.scheduled.get(STATUS_PUBLISH_TIMER)).toMatchObject({ kind: 'every', ms: 240_000 });
+    expect(loop.read().intervalSeconds).toBe(240);
+  });
+
+  it('writes a last status on shutdown and stops its schedules', async () => {
+    status.onApplicationBootstrap();
+    await settle();
+
+    await status.beforeApplicationShutdown();
+
+    expect(writes).toHaveLength(2);
+    expect(timers.scheduled.size).toBe(0);
+  });
+});

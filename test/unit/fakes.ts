@@ -1,0 +1,68 @@
+/*
+ * Collaborators for the unit specs (src/**\/*.spec.ts): a clock the test sets, named timers the
+ * test fires by hand, and a Kubernetes API error like the ones client-node throws.
+ */
+import { ApiException } from '@kubernetes/client-node';
+import { Clock } from '../../src/common/clock';
+import { NamedTimers } from '../../src/common/named-timers';
+
+export class FakeClock implements Clock {
+  constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
+
+  now(): number {
+    return this.at;
+  }
+
+  advance(ms: number): void {
+    this.at += ms;
+  }
+}
+
+interface Scheduled {
+  kind: 'every' | 'after';
+  ms: number;
+  work: () => unknown;
+}
+
+/** NamedTimers' surface; nothing runs until the test fires it. */
+export class FakeTimers implements Pick<NamedTimers, 'every' | 'after' | 'clear' | 'clearAll'> {
+  readonly scheduled = new Map<string, Scheduled>();
+
+  every(name: string, ms: number, work: () => unknown): void {
+    this.scheduled.set(name, { kind: 'every', ms, work });
+  }
+
+  after(name: string, ms: number, work: () => unknown): void {
+    this.scheduled.set(name, { kind: 'after', ms, work });
+  }
+
+  clear(name: string): void {
+    this.scheduled.delete(name);
+  }
+
+  clearAll(): void {
+    this.scheduled.clear();
+  }
+
+  /** Runs the work scheduled under `name` as its timer would (a timeout runs once). */
+  async fire(name: string): Promise<void> {
+    const entry = this.scheduled.get(name);
+    if (!entry) throw new Error(`nothing scheduled as ${name}`);
+    if (entry.kind === 'after') this.scheduled.delete(name);
+    await entry.work();
+  }
+}
+
+export function apiError(code: number, message = `HTTP ${code}`): ApiException<string> {
+  return new ApiException(code, message, JSON.stringify({ kind: 'Status', message }), {});
+}
+
+/** A network failure of the kind undici reports (no HTTP answer). */
+export function networkError(code = 'ECONNREFUSED'): Error {
+  return new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) });
+}
+
+/** Lets pending promise callbacks run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
