@@ -40,7 +40,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 function procStatusMiB(pid: number, field: string): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${field}:`))!;
   return Number(line.replace(/\D+/g, '')) / 1024;
 }
 
@@ -78,15 +80,19 @@ async function requestCounters(controlPlane: ControlPlane): Promise<Map<string, 
   const user = kubeConfig.getCurrentUser()!;
   const cluster = kubeConfig.getCurrentCluster()!;
   const text = await new Promise<string>((resolve, reject) => {
-    const request = https.get(`${cluster.server}/metrics`, {
-      ca: Buffer.from(cluster.caData!, 'base64'),
-      cert: Buffer.from(user.certData!, 'base64'),
-      key: Buffer.from(user.keyData!, 'base64'),
-    }, (response) => {
-      let body = '';
-      response.on('data', (chunk) => (body += chunk));
-      response.on('end', () => resolve(body));
-    });
+    const request = https.get(
+      `${cluster.server}/metrics`,
+      {
+        ca: Buffer.from(cluster.caData!, 'base64'),
+        cert: Buffer.from(user.certData!, 'base64'),
+        key: Buffer.from(user.keyData!, 'base64'),
+      },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve(body));
+      },
+    );
     request.on('error', reject);
   });
   const counters = new Map<string, number>();
@@ -116,27 +122,42 @@ async function main(): Promise<void> {
     kubeConfig.loadFromFile(controlPlane.kubeconfigPath);
     const core = kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const env = { KUBECONFIG: controlPlane.kubeconfigPath, OPERATOR_NAMESPACE: NAMESPACE, STATUS_UPDATE_INTERVAL_SECONDS: String(INTERVAL_SECONDS) };
+    const env = {
+      KUBECONFIG: controlPlane.kubeconfigPath,
+      OPERATOR_NAMESPACE: NAMESPACE,
+      STATUS_UPDATE_INTERVAL_SECONDS: String(INTERVAL_SECONDS),
+    };
 
     const startups: number[] = [];
     for (let run = 0; run < RUNS; run++) {
-      await core.deleteNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE }).catch(() => undefined);
+      await core
+        .deleteNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE })
+        .catch(() => undefined);
       const spawnedAtWall = Date.now();
       const operator = await startOperator(env, NODE_FLAGS);
       let lastUpdate: string | undefined;
       while (!lastUpdate) {
         await sleep(50);
-        if (operator.child.exitCode !== null) throw new Error(`the operator exited (${operator.child.exitCode}) before its first write:\n${operator.output()}`);
+        if (operator.child.exitCode !== null)
+          throw new Error(
+            `the operator exited (${operator.child.exitCode}) before its first write:\n${operator.output()}`,
+          );
         if (Date.now() - spawnedAtWall > 30_000) throw new Error('no status ConfigMap within 30 s of the start');
-        const configMap = await core.readNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE }).catch(() => undefined);
-        lastUpdate = configMap?.data?.status ? (JSON.parse(configMap.data.status) as { lastUpdate: string }).lastUpdate : undefined;
+        const configMap = await core
+          .readNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE })
+          .catch(() => undefined);
+        lastUpdate = configMap?.data?.status
+          ? (JSON.parse(configMap.data.status) as { lastUpdate: string }).lastUpdate
+          : undefined;
       }
       // The document's lastUpdate is taken just before its PUT: spawn to the first write,
       // without the cost of this loop's own polling.
       startups.push(Date.parse(lastUpdate) - spawnedAtWall);
       await operator.stop();
     }
-    console.log(`start of process -> first ConfigMap write: median ${median(startups).toFixed(0)} ms over ${RUNS} runs (${startups.map((ms) => ms.toFixed(0)).join(', ')} ms)`);
+    console.log(
+      `start of process -> first ConfigMap write: median ${median(startups).toFixed(0)} ms over ${RUNS} runs (${startups.map((ms) => ms.toFixed(0)).join(', ')} ms)`,
+    );
 
     const baseline = await bareNodeRss();
     // Idle operators side by side, each in its own namespace; requests are counted for the first.
@@ -154,10 +175,16 @@ async function main(): Promise<void> {
     const rss = idle.map((operator) => rssMiB(operator.child.pid!));
     await Promise.all(idle.map((operator) => operator.stop()));
 
-    console.log(`resident memory after ${IDLE_SECONDS} s idle (free tier): median ${median(rss).toFixed(1)} MiB of ${rss.length} (${rss.map((m) => m.toFixed(1)).join(', ')}); bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(median(rss) / baseline).toFixed(2)})`);
-    const deltas = [...after].map(([key, value]) => [key, value - (before.get(key) ?? 0)] as const).filter(([, delta]) => delta > 0);
+    console.log(
+      `resident memory after ${IDLE_SECONDS} s idle (free tier): median ${median(rss).toFixed(1)} MiB of ${rss.length} (${rss.map((m) => m.toFixed(1)).join(', ')}); bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(median(rss) / baseline).toFixed(2)})`,
+    );
+    const deltas = [...after]
+      .map(([key, value]) => [key, value - (before.get(key) ?? 0)] as const)
+      .filter(([, delta]) => delta > 0);
     const total = deltas.reduce((sum, [, delta]) => sum + delta, 0) / idle.length;
-    console.log(`Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s, per operator: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'} (all ${idle.length})`);
+    console.log(
+      `Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s, per operator: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'} (all ${idle.length})`,
+    );
 
     if (BURST_SECONDS > 0) {
       const operator = await startOperator(env, NODE_FLAGS);
@@ -173,7 +200,9 @@ async function main(): Promise<void> {
         afterBurst.push(`${second} s: ${rssMiB(operator.child.pid!).toFixed(1)}`);
       }
       await operator.stop();
-      console.log(`burst of ${BURST_SECONDS} s (${answers} answers, ${(answers / BURST_SECONDS).toFixed(0)}/s): RSS ${startRss.toFixed(1)} MiB before, peak ${peak.toFixed(1)} MiB; after it (MiB) ${afterBurst.join(', ')}`);
+      console.log(
+        `burst of ${BURST_SECONDS} s (${answers} answers, ${(answers / BURST_SECONDS).toFixed(0)}/s): RSS ${startRss.toFixed(1)} MiB before, peak ${peak.toFixed(1)} MiB; after it (MiB) ${afterBurst.join(', ')}`,
+      );
     }
 
     if (SAMPLE_MINUTES > 0) {
@@ -187,8 +216,12 @@ async function main(): Promise<void> {
       const pid = operator.child.pid!;
       for (let minute = 0; minute <= SAMPLE_MINUTES; minute++) {
         if (minute > 0) await sleep(60_000);
-        const figures = ['VmRSS', 'RssAnon', 'RssFile'].map((field) => `${field} ${procStatusMiB(pid, field).toFixed(1)}`).join(', ');
-        console.log(`idle minute ${String(minute).padStart(2)}: ${figures} MiB; V8 heap after the latest full GC: ${heapAfterFullGc(operator.output())}`);
+        const figures = ['VmRSS', 'RssAnon', 'RssFile']
+          .map((field) => `${field} ${procStatusMiB(pid, field).toFixed(1)}`)
+          .join(', ');
+        console.log(
+          `idle minute ${String(minute).padStart(2)}: ${figures} MiB; V8 heap after the latest full GC: ${heapAfterFullGc(operator.output())}`,
+        );
       }
       await operator.stop();
     }

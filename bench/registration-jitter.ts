@@ -10,7 +10,13 @@
 import 'reflect-metadata';
 import { RegistrationResponseDto } from '../src/modules/registration/dto/registration-response.dto';
 import { RegistrationOutcome } from '../src/modules/registration/registration-outcome';
-import { applyOutcome, DEFAULT_POLICY, delayUntilAllowed, initialState, withAttempt } from '../src/modules/registration/registration-state';
+import {
+  applyOutcome,
+  DEFAULT_POLICY,
+  delayUntilAllowed,
+  initialState,
+  withAttempt,
+} from '../src/modules/registration/registration-state';
 
 const CLUSTERS = 10_000;
 const MINUTE = 60_000;
@@ -39,7 +45,13 @@ function attemptsOf(firstAttemptAt: number, random: () => number): number[] {
     state = withAttempt(state, at);
     attempts.push(at);
     const up = at >= OUTAGE_MS;
-    state = applyOutcome(state, up ? success : failure, at, { ...DEFAULT_POLICY, backoffBaseSeconds: BASE_SECONDS }, random);
+    state = applyOutcome(
+      state,
+      up ? success : failure,
+      at,
+      { ...DEFAULT_POLICY, backoffBaseSeconds: BASE_SECONDS },
+      random,
+    );
     if (up) return attempts;
     at = state.nextAttemptAt!;
   }
@@ -87,16 +99,24 @@ function mulberry32(seed: number): () => number {
 
 const scenarios: Array<[string, (i: number) => number]> = [
   ['all clusters fail first at the same moment', () => 0],
-  ['first failures spread over the outage\'s first minute', (i) => (i / CLUSTERS) * MINUTE],
+  ["first failures spread over the outage's first minute", (i) => (i / CLUSTERS) * MINUTE],
 ];
 
-console.log(`${CLUSTERS} clusters, server down for ${OUTAGE_MS / MINUTE} min, backoff base ${BASE_SECONDS} s, cap ${BASE_SECONDS * 12} s`);
+console.log(
+  `${CLUSTERS} clusters, server down for ${OUTAGE_MS / MINUTE} min, backoff base ${BASE_SECONDS} s, cap ${BASE_SECONDS * 12} s`,
+);
 for (const [name, first] of scenarios) {
   const lockstep = simulate(first, () => 0);
   const jittered = simulate(first, mulberry32(42));
   const ratio = jittered.peakPerMinute / lockstep.peakPerMinute;
   console.log(`\n${name}:`);
-  console.log(`  lockstep (no jitter): peak ${lockstep.peakPerMinute} registrations/min (minute ${lockstep.peakMinute}), all back by minute ${lockstep.lastSuccessMinute}, ${lockstep.attempts} attempts`);
-  console.log(`  jittered (operator):  peak ${jittered.peakPerMinute} registrations/min (minute ${jittered.peakMinute}), all back by minute ${jittered.lastSuccessMinute}, ${jittered.attempts} attempts`);
-  console.log(`  jittered / lockstep peak: ${ratio.toFixed(3)} (target: at most 0.100) ${ratio <= 0.1 ? 'met' : 'NOT met'}`);
+  console.log(
+    `  lockstep (no jitter): peak ${lockstep.peakPerMinute} registrations/min (minute ${lockstep.peakMinute}), all back by minute ${lockstep.lastSuccessMinute}, ${lockstep.attempts} attempts`,
+  );
+  console.log(
+    `  jittered (operator):  peak ${jittered.peakPerMinute} registrations/min (minute ${jittered.peakMinute}), all back by minute ${jittered.lastSuccessMinute}, ${jittered.attempts} attempts`,
+  );
+  console.log(
+    `  jittered / lockstep peak: ${ratio.toFixed(3)} (target: at most 0.100) ${ratio <= 0.1 ? 'met' : 'NOT met'}`,
+  );
 }

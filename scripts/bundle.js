@@ -11,13 +11,41 @@ const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const optional = [
-  '@nestjs/microservices', '@nestjs/microservices/*', '@nestjs/websockets', '@nestjs/websockets/*',
-  '@nestjs/platform-fastify', '@nestjs/typeorm', '@nestjs/mongoose', '@nestjs/sequelize', '@mikro-orm/*',
-  '@grpc/*', '@prisma/client', 'typeorm', 'mongoose', 'sequelize', 'class-transformer/storage',
-  '@fastify/*', 'cache-manager', 'ioredis', 'kafkajs', 'mqtt', 'nats', 'amqplib', 'amqp-connection-manager',
+  '@nestjs/microservices',
+  '@nestjs/microservices/*',
+  '@nestjs/websockets',
+  '@nestjs/websockets/*',
+  '@nestjs/platform-fastify',
+  '@nestjs/typeorm',
+  '@nestjs/mongoose',
+  '@nestjs/sequelize',
+  '@mikro-orm/*',
+  '@grpc/*',
+  '@prisma/client',
+  'typeorm',
+  'mongoose',
+  'sequelize',
+  'class-transformer/storage',
+  '@fastify/*',
+  'cache-manager',
+  'ioredis',
+  'kafkajs',
+  'mqtt',
+  'nats',
+  'amqplib',
+  'amqp-connection-manager',
 ];
 
-const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', keepNames: true, minify: true, sourcemap: true, logLevel: 'warning' };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  keepNames: true,
+  minify: true,
+  sourcemap: true,
+  logLevel: 'warning',
+};
 
 // NestJS 12 ships ES modules that call createRequire(import.meta.url); in a CommonJS
 // bundle import.meta is empty, so it is given the bundle's own file URL.
@@ -35,7 +63,10 @@ const importMetaUrl = {
  */
 function asciiOnly(file) {
   const source = fs.readFileSync(file, 'utf8');
-  const escaped = source.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = source.replace(
+    /[\u0080-\uffff]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   if (escaped !== source) fs.writeFileSync(file, escaped);
 }
 
@@ -51,7 +82,8 @@ const lazyNestDateFormat = {
     build.onLoad({ filter: /@nestjs[\\/]common[\\/]services[\\/](console-)?logger\.service\.js$/ }, (args) => {
       const source = fs.readFileSync(args.path, 'utf8');
       const eager = 'const dateTimeFormatter = new Intl.DateTimeFormat(';
-      if (!source.includes(eager)) throw new Error(`${args.path}: no eager Intl.DateTimeFormat; revisit lazyNestDateFormat`);
+      if (!source.includes(eager))
+        throw new Error(`${args.path}: no eager Intl.DateTimeFormat; revisit lazyNestDateFormat`);
       const contents =
         source.replace(eager, 'const dateTimeFormatter = lazyDateTimeFormat(') +
         '\nfunction lazyDateTimeFormat(locales, options) {\n' +

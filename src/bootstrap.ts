@@ -15,7 +15,9 @@ function configOrExit(): OperatorConfig {
     return readOperatorConfigFromEnvironment();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}`, context: 'Bootstrap' })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}`, context: 'Bootstrap' })}\n`,
+    );
     process.exit(1);
   }
 }
@@ -23,7 +25,10 @@ function configOrExit(): OperatorConfig {
 async function bootstrap(): Promise<void> {
   const config = configOrExit();
   const logger = new JsonLogger(config.logLevel);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { logger, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger,
+    abortOnError: false,
+  });
   // Express announces itself in X-Powered-By, and its weak ETags are its fingerprint (and of no
   // use on a live document served with no-store): the port tells no one what runs it.
   app.disable('x-powered-by');
@@ -52,6 +57,8 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  process.stderr.write(`${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), message: `Start-up failed: ${error instanceof Error ? error.message : String(error)}`, context: 'Bootstrap' })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), message: `Start-up failed: ${error instanceof Error ? error.message : String(error)}`, context: 'Bootstrap' })}\n`,
+  );
   process.exit(1);
 });

@@ -14,7 +14,13 @@ import {
   V1ConfigMap,
   Watch,
 } from '@kubernetes/client-node';
-import { CHART_DIR, chartEnvironment, chartServiceAccountKubeconfig, helmInstall, runOperatorAsChart } from './support/chart';
+import {
+  CHART_DIR,
+  chartEnvironment,
+  chartServiceAccountKubeconfig,
+  helmInstall,
+  runOperatorAsChart,
+} from './support/chart';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, kubeConfigFromFile, runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { OperatorProcess, waitFor } from './support/operator-process';
@@ -55,7 +61,11 @@ async function namespaceFor(prefix: string): Promise<string> {
 
 /** Values that point the chart at the simulator. */
 function simulatorValues(): Record<string, string> {
-  return { serverUrl: simulator.url, allowInsecureServerUrl: 'true', statusUpdateIntervalSeconds: String(INTERVAL_SECONDS) };
+  return {
+    serverUrl: simulator.url,
+    allowInsecureServerUrl: 'true',
+    statusUpdateIntervalSeconds: String(INTERVAL_SECONDS),
+  };
 }
 
 async function startOperator(namespace: string): Promise<OperatorProcess> {
@@ -64,11 +74,21 @@ async function startOperator(namespace: string): Promise<OperatorProcess> {
   return operator;
 }
 
-function statusWhere(namespace: string, what: string, predicate: (status: Record<string, any>) => boolean, timeoutMs = 10_000) {
-  return waitFor(what, async () => {
-    const status = await readStatus(namespace);
-    return status && predicate(status) ? status : undefined;
-  }, timeoutMs, 100);
+function statusWhere(
+  namespace: string,
+  what: string,
+  predicate: (status: Record<string, any>) => boolean,
+  timeoutMs = 10_000,
+) {
+  return waitFor(
+    what,
+    async () => {
+      const status = await readStatus(namespace);
+      return status && predicate(status) ? status : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 async function helmOk(args: string[]): Promise<void> {
@@ -83,7 +103,9 @@ async function readDeployment(namespace: string) {
 /** The key the chart's Secret holds equals `key` (compared here so a failure never prints a key). */
 async function secretHoldsKey(namespace: string, key: string): Promise<boolean> {
   const env = await chartEnvironment(namespace, RELEASE);
-  const secret = await adminKubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: env.API_KEY_SECRET_NAME, namespace });
+  const secret = await adminKubeConfig()
+    .makeApiClient(CoreV1Api)
+    .readNamespacedSecret({ name: env.API_KEY_SECRET_NAME, namespace });
   return Buffer.from(secret.data?.[env.API_KEY_SECRET_KEY] ?? '', 'base64').toString('utf8') === key;
 }
 
@@ -102,7 +124,14 @@ describe('helm upgrade adds a key to a running free install', () => {
     const secondsToPro = (performance.now() - upgradeStartedAt) / 1000;
     console.log(`[chart-lifecycle] enabled / pro ${secondsToPro.toFixed(2)} s after helm upgrade --set apiKey began`);
 
-    expect(pro).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', registered: true, apiKeyConfigured: true, error: null });
+    expect(pro).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      registered: true,
+      apiKeyConfigured: true,
+      error: null,
+    });
     expect(secondsToPro).toBeLessThan(5);
     expect(operator.child.pid).toBe(pid);
     expect(operator.child.exitCode).toBeNull();
@@ -113,9 +142,20 @@ describe('helm upgrade adds a key to a running free install', () => {
 
     await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reuse-values', '--set', 'logLevel=debug']);
     const reusedAt = new Date().toISOString();
-    const after = await statusWhere(namespace, 'a status written after the --reuse-values upgrade', (s) => s.lastUpdate > reusedAt, (INTERVAL_SECONDS + 3) * 1000);
+    const after = await statusWhere(
+      namespace,
+      'a status written after the --reuse-values upgrade',
+      (s) => s.lastUpdate > reusedAt,
+      (INTERVAL_SECONDS + 3) * 1000,
+    );
 
-    expect(after).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', registered: true, apiKeyConfigured: true });
+    expect(after).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      registered: true,
+      apiKeyConfigured: true,
+    });
     expect(await secretHoldsKey(namespace, TEST_KEYS.upgrade)).toBe(true);
     expect(operator.child.pid).toBe(pid);
     expect(operator.child.exitCode).toBeNull();
@@ -133,9 +173,19 @@ describe('helm upgrade adds a key to a running free install', () => {
     expect((await first.stop()).code).toBe(0);
     const restartedAt = new Date().toISOString();
     const second = await startOperator(namespace);
-    const status = await statusWhere(namespace, 'a status from the restarted operator', (s) => s.lastUpdate > restartedAt && s.registered === true);
+    const status = await statusWhere(
+      namespace,
+      'a status from the restarted operator',
+      (s) => s.lastUpdate > restartedAt && s.registered === true,
+    );
 
-    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', registered: true, apiKeyConfigured: true });
+    expect(status).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      registered: true,
+      apiKeyConfigured: true,
+    });
     expect(second.logs()).toContainEqual(expect.objectContaining({ level: 'debug' }));
   });
 });
@@ -148,23 +198,45 @@ describe('helm uninstall', () => {
     await statusWhere(namespace, 'enabled / pro', (s) => s.registered === true);
     await waitFor('the state ConfigMap', () => readConfigMap(namespace, STATE_CONFIGMAP));
     const deployment = await readDeployment(namespace);
-    const owner = [expect.objectContaining({ apiVersion: 'apps/v1', kind: 'Deployment', name: RELEASE, uid: deployment.metadata!.uid })];
+    const owner = [
+      expect.objectContaining({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: RELEASE,
+        uid: deployment.metadata!.uid,
+      }),
+    ];
     expect((await readConfigMap(namespace, STATUS_CONFIGMAP))!.metadata!.ownerReferences).toEqual(owner);
     expect((await readConfigMap(namespace, STATE_CONFIGMAP))!.metadata!.ownerReferences).toEqual(owner);
     const clusterScoped = `${RELEASE}-${namespace}`;
-    expect(await clusterScopedNamesWith(namespace)).toEqual([`ClusterRole/${clusterScoped}`, `ClusterRoleBinding/${clusterScoped}`]);
+    expect(await clusterScopedNamesWith(namespace)).toEqual([
+      `ClusterRole/${clusterScoped}`,
+      `ClusterRoleBinding/${clusterScoped}`,
+    ]);
     expect((await operator.stop()).code).toBe(0);
 
     const uninstalledAt = performance.now();
     await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait']);
-    await waitFor('the garbage collector to delete both ConfigMaps', async () => {
-      const left = await Promise.all([readConfigMap(namespace, STATUS_CONFIGMAP), readConfigMap(namespace, STATE_CONFIGMAP)]);
-      return left.every((configMap) => configMap === undefined) ? true : undefined;
-    }, 30_000, 250);
-    console.log(`[chart-lifecycle] ConfigMaps collected ${Math.round(performance.now() - uninstalledAt)} ms after helm uninstall began`);
+    await waitFor(
+      'the garbage collector to delete both ConfigMaps',
+      async () => {
+        const left = await Promise.all([
+          readConfigMap(namespace, STATUS_CONFIGMAP),
+          readConfigMap(namespace, STATE_CONFIGMAP),
+        ]);
+        return left.every((configMap) => configMap === undefined) ? true : undefined;
+      },
+      30_000,
+      250,
+    );
+    console.log(
+      `[chart-lifecycle] ConfigMaps collected ${Math.round(performance.now() - uninstalledAt)} ms after helm uninstall began`,
+    );
 
     expect(await clusterScopedNamesWith(namespace)).toEqual([]);
-    const remaining = await adminKubeConfig().makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace, labelSelector: 'app.kubernetes.io/name=kube9-operator' });
+    const remaining = await adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .listNamespacedConfigMap({ namespace, labelSelector: 'app.kubernetes.io/name=kube9-operator' });
     expect(remaining.items).toEqual([]);
     expect((await runHelm(['list', '-n', namespace, '-q'])).stdout.trim()).toBe('');
   });
@@ -177,10 +249,12 @@ async function clusterScopedNamesWith(text: string): Promise<string[]> {
   return [
     ...roles.items.map((role) => `ClusterRole/${role.metadata!.name}`),
     ...bindings.items.map((binding) => `ClusterRoleBinding/${binding.metadata!.name}`),
-  ].filter((name) => name.includes(text)).sort();
+  ]
+    .filter((name) => name.includes(text))
+    .sort();
 }
 
-describe('the chart ServiceAccount\'s reach (the real RBAC authorizer)', () => {
+describe("the chart ServiceAccount's reach (the real RBAC authorizer)", () => {
   let namespace: string;
   let otherNamespace: string;
   let keySecret: string;
@@ -193,8 +267,14 @@ describe('the chart ServiceAccount\'s reach (the real RBAC authorizer)', () => {
     await helmInstall(namespace, RELEASE, { apiKey: TEST_KEYS.chart });
     keySecret = (await chartEnvironment(namespace, RELEASE)).API_KEY_SECRET_NAME;
     const admin = adminKubeConfig().makeApiClient(CoreV1Api);
-    await admin.createNamespacedSecret({ namespace, body: { metadata: { name: 'someone-elses' }, stringData: { password: 'not-for-the-operator' } } });
-    await admin.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'someone-elses' }, data: { setting: 'x' } } });
+    await admin.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'someone-elses' }, stringData: { password: 'not-for-the-operator' } },
+    });
+    await admin.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'someone-elses' }, data: { setting: 'x' } },
+    });
     kubeConfig = kubeConfigFromFile(await chartServiceAccountKubeconfig(namespace, RELEASE));
     core = kubeConfig.makeApiClient(CoreV1Api);
   });
@@ -205,15 +285,44 @@ describe('the chart ServiceAccount\'s reach (the real RBAC authorizer)', () => {
     await deleteTestNamespace(otherNamespace);
   });
 
-  const otherConfigMap = (name: string, ns: string): V1ConfigMap => ({ metadata: { name, namespace: ns }, data: { x: 'y' } });
+  const otherConfigMap = (name: string, ns: string): V1ConfigMap => ({
+    metadata: { name, namespace: ns },
+    data: { x: 'y' },
+  });
 
   it.each<[string, () => Promise<unknown>]>([
     ['get another Secret in its namespace', () => core.readNamespacedSecret({ name: 'someone-elses', namespace })],
     ['list all Secrets in its namespace (no name field selector)', () => core.listNamespacedSecret({ namespace })],
-    ['list Secrets with another name\'s field selector', () => core.listNamespacedSecret({ namespace, fieldSelector: 'metadata.name=someone-elses' })],
-    ['create the status ConfigMap in another namespace', () => core.createNamespacedConfigMap({ namespace: otherNamespace, body: otherConfigMap(STATUS_CONFIGMAP, otherNamespace) })],
-    ['update a ConfigMap of another name', () => core.replaceNamespacedConfigMap({ name: 'someone-elses', namespace, body: otherConfigMap('someone-elses', namespace) })],
-    ['patch a ConfigMap of another name', () => core.patchNamespacedConfigMap({ name: 'someone-elses', namespace, body: [{ op: 'replace', path: '/data/setting', value: 'y' }] })],
+    [
+      "list Secrets with another name's field selector",
+      () => core.listNamespacedSecret({ namespace, fieldSelector: 'metadata.name=someone-elses' }),
+    ],
+    [
+      'create the status ConfigMap in another namespace',
+      () =>
+        core.createNamespacedConfigMap({
+          namespace: otherNamespace,
+          body: otherConfigMap(STATUS_CONFIGMAP, otherNamespace),
+        }),
+    ],
+    [
+      'update a ConfigMap of another name',
+      () =>
+        core.replaceNamespacedConfigMap({
+          name: 'someone-elses',
+          namespace,
+          body: otherConfigMap('someone-elses', namespace),
+        }),
+    ],
+    [
+      'patch a ConfigMap of another name',
+      () =>
+        core.patchNamespacedConfigMap({
+          name: 'someone-elses',
+          namespace,
+          body: [{ op: 'replace', path: '/data/setting', value: 'y' }],
+        }),
+    ],
     ['delete a ConfigMap of another name', () => core.deleteNamespacedConfigMap({ name: 'someone-elses', namespace })],
   ])('refused (403): %s', async (_what, call) => {
     expect(await statusCodeOf(call)).toBe(403);
@@ -258,9 +367,14 @@ async function statusCodeOf(call: () => Promise<unknown>): Promise<number> {
 /** Opens a watch and closes it at once: 200 when the API server accepted it, else its status code. */
 async function watchStatusCode(kubeConfig: KubeConfig, path: string, query: Record<string, string>): Promise<number> {
   let failure: (Error & { statusCode?: number }) | null | undefined;
-  const controller = await new Watch(kubeConfig).watch(path, query, () => undefined, (error) => {
-    failure ??= error ?? null;
-  });
+  const controller = await new Watch(kubeConfig).watch(
+    path,
+    query,
+    () => undefined,
+    (error) => {
+      failure ??= error ?? null;
+    },
+  );
   const code = failure === undefined ? 200 : failure?.statusCode;
   controller.abort();
   if (code === undefined) throw new Error(`the watch of ${path} failed without a status code: ${String(failure)}`);

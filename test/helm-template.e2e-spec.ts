@@ -29,7 +29,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as yaml from 'js-yaml';
-import { API_KEY_FORMAT, REREGISTRATION_INTERVAL_HOURS, STATUS_UPDATE_INTERVAL_SECONDS } from '../src/modules/config/config.constants';
+import {
+  API_KEY_FORMAT,
+  REREGISTRATION_INTERVAL_HOURS,
+  STATUS_UPDATE_INTERVAL_SECONDS,
+} from '../src/modules/config/config.constants';
 import { STATE_CONFIGMAP_NAME } from '../src/modules/registration/registration.constants';
 import { STATUS_CONFIGMAP_NAME } from '../src/modules/status/status.constants';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
@@ -138,12 +142,24 @@ function renderNotes(sets: Sets = {}): string {
   cpSync(CHART, copy, { recursive: true });
   const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
   rmSync(join(copy, 'templates', 'NOTES.txt'));
-  writeFileSync(join(copy, 'templates', '_notes-preview.tpl'), `{{- define "notes-preview" -}}\n${notes}\n{{- end }}\n`);
+  writeFileSync(
+    join(copy, 'templates', '_notes-preview.tpl'),
+    `{{- define "notes-preview" -}}\n${notes}\n{{- end }}\n`,
+  );
   writeFileSync(
     join(copy, 'templates', 'notes-preview.yaml'),
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include "notes-preview" . | quote }}\n',
   );
-  const result = helm(['template', RELEASE, copy, '--namespace', NAMESPACE, '--show-only', 'templates/notes-preview.yaml', ...setArgs(sets)]);
+  const result = helm([
+    'template',
+    RELEASE,
+    copy,
+    '--namespace',
+    NAMESPACE,
+    '--show-only',
+    'templates/notes-preview.yaml',
+    ...setArgs(sets),
+  ]);
   expect(result.stderr).toBe('');
   return (yaml.load(result.stdout) as { data: { notes: string } }).data.notes;
 }
@@ -201,7 +217,16 @@ function restrictedViolations(spec: V1PodSpec): string[] {
   const violations: string[] = [];
   const pod = spec.securityContext ?? {};
   if (spec.hostNetwork || spec.hostPID || spec.hostIPC) violations.push('host namespaces');
-  const allowedVolumeTypes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+  const allowedVolumeTypes = [
+    'configMap',
+    'csi',
+    'downwardAPI',
+    'emptyDir',
+    'ephemeral',
+    'persistentVolumeClaim',
+    'projected',
+    'secret',
+  ];
   for (const volume of spec.volumes ?? []) {
     const types = Object.keys(volume).filter((k) => k !== 'name');
     if (!types.every((t) => allowedVolumeTypes.includes(t))) violations.push(`volume ${volume.name}: ${types}`);
@@ -246,7 +271,8 @@ describe('chart documentation', () => {
   function leafPaths(values: Record<string, unknown>, prefix = ''): string[] {
     return Object.entries(values).flatMap(([key, value]) => {
       const path = `${prefix}${key}`;
-      const isBranch = value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0;
+      const isBranch =
+        value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0;
       return isBranch && !passThrough.has(path) ? leafPaths(value as Record<string, unknown>, `${path}.`) : [path];
     });
   }
@@ -295,8 +321,14 @@ describe('chart documentation', () => {
     };
     const helpers = readFileSync(join(CHART, 'templates', '_helpers.tpl'), 'utf8');
 
-    expect(schema.properties.statusUpdateIntervalSeconds).toMatchObject({ minimum: STATUS_UPDATE_INTERVAL_SECONDS.min, maximum: STATUS_UPDATE_INTERVAL_SECONDS.max });
-    expect(schema.properties.reregistrationIntervalHours).toMatchObject({ minimum: REREGISTRATION_INTERVAL_HOURS.min, maximum: REREGISTRATION_INTERVAL_HOURS.max });
+    expect(schema.properties.statusUpdateIntervalSeconds).toMatchObject({
+      minimum: STATUS_UPDATE_INTERVAL_SECONDS.min,
+      maximum: STATUS_UPDATE_INTERVAL_SECONDS.max,
+    });
+    expect(schema.properties.reregistrationIntervalHours).toMatchObject({
+      minimum: REREGISTRATION_INTERVAL_HOURS.min,
+      maximum: REREGISTRATION_INTERVAL_HOURS.max,
+    });
     expect(helpers).toContain(`regexMatch ${JSON.stringify(API_KEY_FORMAT.source)} .Values.apiKey`);
   });
 });
@@ -530,7 +562,10 @@ describe('default render (no API key)', () => {
     expect(container.image).toMatch(/^[^:]+:[0-9][^:]*$/); // pinned tag, not latest
     expect(container.env).toEqual([
       // Service links, expanded by the kubelet: no cluster DNS needed.
-      { name: 'STATUS_URL', value: `http://$(KUBE9_OPERATOR_SERVICE_HOST):$(KUBE9_OPERATOR_SERVICE_PORT_HTTP)/api/v1/status` },
+      {
+        name: 'STATUS_URL',
+        value: `http://$(KUBE9_OPERATOR_SERVICE_HOST):$(KUBE9_OPERATOR_SERVICE_PORT_HTTP)/api/v1/status`,
+      },
     ]);
     expect(pod.spec!.enableServiceLinks).toBe(true);
     expect(container.command!.join(' ')).toContain('"mode"');
@@ -576,7 +611,9 @@ describe('API key', () => {
 
 describe('names, image and service', () => {
   it('takes the image tag from image.tag when given', () => {
-    const container = operatorContainer(deploymentOf(render({ set: { 'image.repository': 'registry.example/k9', 'image.tag': '9.9.9' } })));
+    const container = operatorContainer(
+      deploymentOf(render({ set: { 'image.repository': 'registry.example/k9', 'image.tag': '9.9.9' } })),
+    );
     expect(container.image).toBe('registry.example/k9:9.9.9');
   });
 
@@ -612,7 +649,9 @@ describe('names, image and service', () => {
   });
 
   it('renders no RBAC or ServiceAccount when told not to', () => {
-    const objects = render({ set: { 'rbac.create': false, 'serviceAccount.create': false, 'serviceAccount.name': 'mine' } });
+    const objects = render({
+      set: { 'rbac.create': false, 'serviceAccount.create': false, 'serviceAccount.name': 'mine' },
+    });
     expect(objects.map((o) => o.kind).sort()).toEqual(['Deployment', 'Pod', 'Service']);
     expect(deploymentOf(objects).spec!.template.spec!.serviceAccountName).toBe('mine');
   });
@@ -697,26 +736,90 @@ describe('bad values are rejected with a message naming the value', () => {
   it.each<[string, Sets, RegExp[]]>([
     ['apiKey with the wrong format', { set: { apiKey: 'bogus' } }, [/apiKey/, /kdy_\(prod\|dev\)_/]],
     ['logLevel outside the enum', { set: { logLevel: 'verbose' } }, [/\/logLevel/, /'debug', 'info', 'warn', 'error'/]],
-    ['statusUpdateIntervalSeconds below 10', { set: { statusUpdateIntervalSeconds: 5 } }, [/\/statusUpdateIntervalSeconds/, /minimum/]],
-    ['statusUpdateIntervalSeconds as a string', { setString: { statusUpdateIntervalSeconds: '60' } }, [/\/statusUpdateIntervalSeconds/, /got string, want integer/]],
-    ['statusUpdateIntervalSeconds not whole (values file)', { valuesFile: { statusUpdateIntervalSeconds: 60.5 } }, [/\/statusUpdateIntervalSeconds/, /got number, want integer/]],
-    ['image.tag a float in a values file', { valuesFile: { image: { tag: 1.1 } } }, [/\/image\/tag/, /got number, want string/]],
-    ['reregistrationIntervalHours 0', { set: { reregistrationIntervalHours: 0 } }, [/\/reregistrationIntervalHours/, /minimum/]],
-    ['reregistrationIntervalHours above 720 (the operator would refuse to start)', { set: { reregistrationIntervalHours: 721 } }, [/\/reregistrationIntervalHours/, /maximum/]],
-    ['statusUpdateIntervalSeconds above 240 (the operator would refuse to start)', { set: { statusUpdateIntervalSeconds: 241 } }, [/\/statusUpdateIntervalSeconds/, /maximum/]],
-    ['serverUrl http:// without allowInsecureServerUrl', { set: { serverUrl: 'http://x' } }, [/serverUrl/, /https:\/\//, /allowInsecureServerUrl/]],
+    [
+      'statusUpdateIntervalSeconds below 10',
+      { set: { statusUpdateIntervalSeconds: 5 } },
+      [/\/statusUpdateIntervalSeconds/, /minimum/],
+    ],
+    [
+      'statusUpdateIntervalSeconds as a string',
+      { setString: { statusUpdateIntervalSeconds: '60' } },
+      [/\/statusUpdateIntervalSeconds/, /got string, want integer/],
+    ],
+    [
+      'statusUpdateIntervalSeconds not whole (values file)',
+      { valuesFile: { statusUpdateIntervalSeconds: 60.5 } },
+      [/\/statusUpdateIntervalSeconds/, /got number, want integer/],
+    ],
+    [
+      'image.tag a float in a values file',
+      { valuesFile: { image: { tag: 1.1 } } },
+      [/\/image\/tag/, /got number, want string/],
+    ],
+    [
+      'reregistrationIntervalHours 0',
+      { set: { reregistrationIntervalHours: 0 } },
+      [/\/reregistrationIntervalHours/, /minimum/],
+    ],
+    [
+      'reregistrationIntervalHours above 720 (the operator would refuse to start)',
+      { set: { reregistrationIntervalHours: 721 } },
+      [/\/reregistrationIntervalHours/, /maximum/],
+    ],
+    [
+      'statusUpdateIntervalSeconds above 240 (the operator would refuse to start)',
+      { set: { statusUpdateIntervalSeconds: 241 } },
+      [/\/statusUpdateIntervalSeconds/, /maximum/],
+    ],
+    [
+      'serverUrl http:// without allowInsecureServerUrl',
+      { set: { serverUrl: 'http://x' } },
+      [/serverUrl/, /https:\/\//, /allowInsecureServerUrl/],
+    ],
     ['serverUrl that is no URL', { set: { serverUrl: 'api.kube9.dev' } }, [/\/serverUrl/, /pattern/]],
-    ['allowInsecureServerUrl as a string', { setString: { allowInsecureServerUrl: 'yes' } }, [/\/allowInsecureServerUrl/, /want boolean/]],
+    [
+      'allowInsecureServerUrl as a string',
+      { setString: { allowInsecureServerUrl: 'yes' } },
+      [/\/allowInsecureServerUrl/, /want boolean/],
+    ],
     ['an unknown top-level key', { set: { apiKeys: 'kdy_prod_abc' } }, [/additional properties 'apiKeys' not allowed/]],
-    ['an unknown key inside resources', { set: { 'resources.limit.cpu': '1' } }, [/\/resources/, /additional properties 'limit' not allowed/]],
-    ['an unknown key inside image', { set: { 'image.tags': 'x' } }, [/\/image/, /additional properties 'tags' not allowed/]],
-    ['resources.limits.memory that is no quantity', { set: { 'resources.limits.memory': 'lots' } }, [/\/resources\/limits\/memory/, /pattern/]],
-    ['resources.requests.cpu that is no quantity', { set: { 'resources.requests.cpu': 'fast' } }, [/\/resources\/requests\/cpu/, /pattern/]],
-    ['service.type outside the enum', { set: { 'service.type': 'Foo' } }, [/\/service\/type/, /'ClusterIP', 'NodePort', 'LoadBalancer'/]],
+    [
+      'an unknown key inside resources',
+      { set: { 'resources.limit.cpu': '1' } },
+      [/\/resources/, /additional properties 'limit' not allowed/],
+    ],
+    [
+      'an unknown key inside image',
+      { set: { 'image.tags': 'x' } },
+      [/\/image/, /additional properties 'tags' not allowed/],
+    ],
+    [
+      'resources.limits.memory that is no quantity',
+      { set: { 'resources.limits.memory': 'lots' } },
+      [/\/resources\/limits\/memory/, /pattern/],
+    ],
+    [
+      'resources.requests.cpu that is no quantity',
+      { set: { 'resources.requests.cpu': 'fast' } },
+      [/\/resources\/requests\/cpu/, /pattern/],
+    ],
+    [
+      'service.type outside the enum',
+      { set: { 'service.type': 'Foo' } },
+      [/\/service\/type/, /'ClusterIP', 'NodePort', 'LoadBalancer'/],
+    ],
     ['service.port out of range', { set: { 'service.port': 70000 } }, [/\/service\/port/, /maximum/]],
-    ['image.pullPolicy outside the enum', { set: { 'image.pullPolicy': 'Sometimes' } }, [/\/image\/pullPolicy/, /'Always', 'IfNotPresent', 'Never'/]],
+    [
+      'image.pullPolicy outside the enum',
+      { set: { 'image.pullPolicy': 'Sometimes' } },
+      [/\/image\/pullPolicy/, /'Always', 'IfNotPresent', 'Never'/],
+    ],
     ['image.tag given as a number', { set: { 'image.tag': 2 } }, [/\/image\/tag/, /want string/]],
-    ['existingSecret that is no Kubernetes name', { set: { existingSecret: 'My_Secret' } }, [/\/existingSecret/, /pattern/]],
+    [
+      'existingSecret that is no Kubernetes name',
+      { set: { existingSecret: 'My_Secret' } },
+      [/\/existingSecret/, /pattern/],
+    ],
   ])('%s', (_name, sets, messages) => {
     const result = template(sets);
     expect(result.status).not.toBe(0);
@@ -784,7 +887,7 @@ describeWithCluster('installed into a namespace that enforces the restricted Pod
     );
   }
 
-  it('installs with a key, and the Deployment\'s pod is admitted', async () => {
+  it("installs with a key, and the Deployment's pod is admitted", async () => {
     const install = await runHelm(['install', release, CHART, '-n', namespace, '--set', `apiKey=${API_KEY}`]);
     expect(install.stderr).toBe('');
     expect(install.code).toBe(0);
@@ -799,14 +902,31 @@ describeWithCluster('installed into a namespace that enforces the restricted Pod
 
   it('admits the helm test pod', async () => {
     const rendered = yaml.loadAll(
-      helm(['template', release, CHART, '--namespace', namespace, '--show-only', 'templates/tests/test-connection.yaml']).stdout,
+      helm([
+        'template',
+        release,
+        CHART,
+        '--namespace',
+        namespace,
+        '--show-only',
+        'templates/tests/test-connection.yaml',
+      ]).stdout,
     ) as V1Pod[];
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     await expect(core.createNamespacedPod({ namespace, body: rendered[0], dryRun: 'All' })).resolves.toBeDefined();
   });
 
   it('keeps the key on helm upgrade --reuse-values', async () => {
-    const upgrade = await runHelm(['upgrade', release, CHART, '-n', namespace, '--reuse-values', '--set', 'logLevel=debug']);
+    const upgrade = await runHelm([
+      'upgrade',
+      release,
+      CHART,
+      '-n',
+      namespace,
+      '--reuse-values',
+      '--set',
+      'logLevel=debug',
+    ]);
     expect(upgrade.code).toBe(0);
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const secret = await core.readNamespacedSecret({ name: fullname, namespace });

@@ -5,16 +5,52 @@
 import { startOperator } from './support/operator-process';
 
 const cases: Array<[string, Record<string, string>, string]> = [
-  ['a status interval under 10 s', { STATUS_UPDATE_INTERVAL_SECONDS: '5' }, 'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 240'],
-  ['a status interval above 240 s (readers would call the status stale)', { STATUS_UPDATE_INTERVAL_SECONDS: '241' }, 'STATUS_UPDATE_INTERVAL_SECONDS="241" must be a whole number of seconds from 10 to 240'],
-  ['a status interval that is not a number', { STATUS_UPDATE_INTERVAL_SECONDS: 'sixty' }, 'STATUS_UPDATE_INTERVAL_SECONDS="sixty" must be a whole number'],
-  ['a log level that does not exist', { LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose" must be one of debug, info, warn, error'],
+  [
+    'a status interval under 10 s',
+    { STATUS_UPDATE_INTERVAL_SECONDS: '5' },
+    'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 240',
+  ],
+  [
+    'a status interval above 240 s (readers would call the status stale)',
+    { STATUS_UPDATE_INTERVAL_SECONDS: '241' },
+    'STATUS_UPDATE_INTERVAL_SECONDS="241" must be a whole number of seconds from 10 to 240',
+  ],
+  [
+    'a status interval that is not a number',
+    { STATUS_UPDATE_INTERVAL_SECONDS: 'sixty' },
+    'STATUS_UPDATE_INTERVAL_SECONDS="sixty" must be a whole number',
+  ],
+  [
+    'a log level that does not exist',
+    { LOG_LEVEL: 'verbose' },
+    'LOG_LEVEL="verbose" must be one of debug, info, warn, error',
+  ],
   ['a port out of range', { PORT: '99999' }, 'PORT="99999" must be a whole number from 1 to 65535'],
-  ['a plain-http server URL', { SERVER_URL: 'http://api.kube9.dev' }, 'SERVER_URL="http://api.kube9.dev" must be an https:// URL'],
-  ['a re-registration interval of 0', { REREGISTRATION_INTERVAL_HOURS: '0' }, 'REREGISTRATION_INTERVAL_HOURS="0" must be a whole number of hours from 1 to 720'],
-  ['a boolean that is not true or false', { ALLOW_INSECURE_SERVER_URL: '1' }, 'ALLOW_INSECURE_SERVER_URL="1" must be true or false'],
-  ['a namespace that is not a DNS label', { OPERATOR_NAMESPACE: 'Kube9' }, 'OPERATOR_NAMESPACE="Kube9" must be a Kubernetes namespace name'],
-  ['a Secret name with spaces', { API_KEY_SECRET_NAME: 'my key' }, 'API_KEY_SECRET_NAME="my key" must be a Kubernetes Secret name'],
+  [
+    'a plain-http server URL',
+    { SERVER_URL: 'http://api.kube9.dev' },
+    'SERVER_URL="http://api.kube9.dev" must be an https:// URL',
+  ],
+  [
+    'a re-registration interval of 0',
+    { REREGISTRATION_INTERVAL_HOURS: '0' },
+    'REREGISTRATION_INTERVAL_HOURS="0" must be a whole number of hours from 1 to 720',
+  ],
+  [
+    'a boolean that is not true or false',
+    { ALLOW_INSECURE_SERVER_URL: '1' },
+    'ALLOW_INSECURE_SERVER_URL="1" must be true or false',
+  ],
+  [
+    'a namespace that is not a DNS label',
+    { OPERATOR_NAMESPACE: 'Kube9' },
+    'OPERATOR_NAMESPACE="Kube9" must be a Kubernetes namespace name',
+  ],
+  [
+    'a Secret name with spaces',
+    { API_KEY_SECRET_NAME: 'my key' },
+    'API_KEY_SECRET_NAME="my key" must be a Kubernetes Secret name',
+  ],
 ];
 
 describe('configuration errors stop the process', () => {
@@ -26,7 +62,10 @@ describe('configuration errors stop the process', () => {
     expect(exit.code).toBe(1);
     const lines = operator.output().trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', message: expect.stringContaining(`Invalid configuration: ${message}`) });
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 'error',
+      message: expect.stringContaining(`Invalid configuration: ${message}`),
+    });
   });
 
   it('a malformed API key: exit 1, and the message does not repeat the key', async () => {

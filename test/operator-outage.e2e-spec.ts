@@ -63,7 +63,10 @@ describe('an API server outage of 20 s', () => {
     // Probed every second through the rest of the outage: never taken out of its Service.
     const probes: number[] = [];
     while (Date.now() - downSince < 20_000) {
-      probes.push((await getJson(`${operator.baseUrl}/readyz`)).status, (await getJson(`${operator.baseUrl}/healthz`)).status);
+      probes.push(
+        (await getJson(`${operator.baseUrl}/readyz`)).status,
+        (await getJson(`${operator.baseUrl}/healthz`)).status,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     expect(new Set(probes)).toEqual(new Set([200]));

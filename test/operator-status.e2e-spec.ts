@@ -8,15 +8,22 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from './support/binaries';
 import { chartEnvironment, helmInstall, runOperatorAsChart } from './support/chart';
-import { adminKubeConfig, createTestNamespace, deleteTestNamespace, kubeconfigForToken, mintToken } from './support/kube';
+import {
+  adminKubeConfig,
+  createTestNamespace,
+  deleteTestNamespace,
+  kubeconfigForToken,
+  mintToken,
+} from './support/kube';
 import { freePort, getJson, OperatorProcess, startOperator, waitFor } from './support/operator-process';
 import { readConfigMap, readStatus, STATUS_CONFIGMAP } from './support/status';
 
-const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string })
+  .version;
 const RELEASE = 'kube9-operator';
 const INTERVAL_SECONDS = 10;
 
-describe('free tier: the operator run with the chart\'s environment and permissions', () => {
+describe("free tier: the operator run with the chart's environment and permissions", () => {
   let namespace: string;
   let operator: OperatorProcess;
   let firstWriteMs: number;
@@ -42,7 +49,17 @@ describe('free tier: the operator run with the chart\'s environment and permissi
     const status = await readStatus(namespace);
 
     expect(Object.keys(status!).sort()).toEqual(
-      ['apiKeyConfigured', 'error', 'health', 'lastUpdate', 'mode', 'namespace', 'registered', 'tier', 'version'].sort(),
+      [
+        'apiKeyConfigured',
+        'error',
+        'health',
+        'lastUpdate',
+        'mode',
+        'namespace',
+        'registered',
+        'tier',
+        'version',
+      ].sort(),
     );
     expect(status).toMatchObject({
       mode: 'operated',
@@ -58,7 +75,7 @@ describe('free tier: the operator run with the chart\'s environment and permissi
     expect(Math.abs(Date.parse(status!.lastUpdate) - Date.now())).toBeLessThan(60_000);
   });
 
-  it('labels the ConfigMap and makes the operator\'s Deployment its owner', async () => {
+  it("labels the ConfigMap and makes the operator's Deployment its owner", async () => {
     const configMap = await readConfigMap(namespace, STATUS_CONFIGMAP);
 
     expect(configMap!.metadata!.labels).toMatchObject({
@@ -122,9 +139,17 @@ describe('free tier: the operator run with the chart\'s environment and permissi
 
     expect(logs.length).toBeGreaterThan(0);
     for (const log of logs) {
-      expect(log).toEqual(expect.objectContaining({ level: expect.any(String), time: expect.any(String), message: expect.any(String) }));
+      expect(log).toEqual(
+        expect.objectContaining({ level: expect.any(String), time: expect.any(String), message: expect.any(String) }),
+      );
     }
-    expect(logs).toContainEqual(expect.objectContaining({ level: 'info', context: 'StatusService', message: expect.stringContaining('mode=operated tier=free health=healthy') }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        context: 'StatusService',
+        message: expect.stringContaining('mode=operated tier=free health=healthy'),
+      }),
+    );
   });
 
   it('logs the status once, not on every unchanged write', async () => {
@@ -143,7 +168,10 @@ describe('without permission to write ConfigMaps', () => {
 
   beforeAll(async () => {
     namespace = await createTestNamespace('nowrite');
-    await helmInstall(namespace, RELEASE, { statusUpdateIntervalSeconds: String(INTERVAL_SECONDS), 'rbac.create': 'false' });
+    await helmInstall(namespace, RELEASE, {
+      statusUpdateIntervalSeconds: String(INTERVAL_SECONDS),
+      'rbac.create': 'false',
+    });
     const env = await chartEnvironment(namespace, RELEASE);
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
     const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
@@ -153,7 +181,12 @@ describe('without permission to write ConfigMaps', () => {
       body: {
         metadata: { name: 'reader' },
         rules: [
-          { apiGroups: [''], resources: ['secrets'], resourceNames: [env.API_KEY_SECRET_NAME], verbs: ['get', 'list', 'watch'] },
+          {
+            apiGroups: [''],
+            resources: ['secrets'],
+            resourceNames: [env.API_KEY_SECRET_NAME],
+            verbs: ['get', 'list', 'watch'],
+          },
           { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
         ],
       },
@@ -215,7 +248,9 @@ describe('shutdown', () => {
 
   it.each(['SIGTERM', 'SIGINT'] as const)('%s: exits 0 within 10 s after writing a last status', async (signal) => {
     const operator = await runOperatorAsChart(namespace, RELEASE);
-    await waitFor('the first status', async () => ((await getJson(`${operator.baseUrl}/readyz`)).status === 200 ? true : undefined));
+    await waitFor('the first status', async () =>
+      (await getJson(`${operator.baseUrl}/readyz`)).status === 200 ? true : undefined,
+    );
     // Ready means a first status was computed; the ConfigMap follows within a moment.
     const before = (await waitFor('the first status ConfigMap', () => readStatus(namespace))).lastUpdate;
     const signalledAt = performance.now();

@@ -116,7 +116,9 @@ function copiesOf(stage: Stage): CopyInstruction[] {
 
 function envOf(stage: Stage): Record<string, string> {
   return Object.fromEntries(
-    instructionsOf(stage, 'ENV').flatMap((args) => args.split(/\s+/).map((pair) => pair.split('=') as [string, string])),
+    instructionsOf(stage, 'ENV').flatMap((args) =>
+      args.split(/\s+/).map((pair) => pair.split('=') as [string, string]),
+    ),
   );
 }
 
@@ -135,7 +137,15 @@ function dockerignored(file: string, dockerignore: string): boolean {
       const pattern = path.posix.normalize(negate ? line.slice(1) : line).replace(/^\/+/, '');
       const source = pattern
         .split(/(\*\*|\*|\?)/)
-        .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .map((part) =>
+          part === '**'
+            ? '.*'
+            : part === '*'
+              ? '[^/]*'
+              : part === '?'
+                ? '[^/]'
+                : part.replace(/[.+^${}()|[\]\\]/g, '\\$&'),
+        )
         .join('');
       return { negate, regex: new RegExp(`^${source}(/.*)?$`) };
     });
@@ -165,20 +175,57 @@ interface SandboxOptions {
 function bwrapArgs(opts: SandboxOptions): string[] {
   const uid = String(opts.uid ?? OPERATOR_UID);
   return [
-    '--unshare-user', '--uid', uid, '--gid', uid,
-    '--unshare-pid', '--as-pid-1', '--die-with-parent',
-    '--ro-bind', '/usr', '/usr',
-    '--tmpfs', '/usr/local', '--ro-bind', sandboxNode(), '/usr/local/bin/node', '--remount-ro', '/usr/local',
-    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
-    '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--ro-bind', '/etc', '/etc',
-    opts.writableApp ? '--bind' : '--ro-bind', opts.app, '/app',
+    '--unshare-user',
+    '--uid',
+    uid,
+    '--gid',
+    uid,
+    '--unshare-pid',
+    '--as-pid-1',
+    '--die-with-parent',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--tmpfs',
+    '/usr/local',
+    '--ro-bind',
+    sandboxNode(),
+    '/usr/local/bin/node',
+    '--remount-ro',
+    '/usr/local',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/sbin',
+    '/sbin',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--ro-bind',
+    '/etc',
+    '/etc',
+    opts.writableApp ? '--bind' : '--ro-bind',
+    opts.app,
+    '/app',
     ...Object.entries(opts.binds ?? {}).flatMap(([from, to]) => ['--ro-bind', from, to]),
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
-    '--remount-ro', '/',
-    '--chdir', '/app',
-    '--clearenv', ...Object.entries(opts.env).flatMap(([name, value]) => ['--setenv', name, value]),
-    '--', ...opts.command,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--remount-ro',
+    '/',
+    '--chdir',
+    '/app',
+    '--clearenv',
+    ...Object.entries(opts.env).flatMap(([name, value]) => ['--setenv', name, value]),
+    '--',
+    ...opts.command,
   ];
 }
 
@@ -214,7 +261,10 @@ function startSandbox(opts: SandboxOptions): Sandboxed {
     exited,
     commandPid: () =>
       waitFor('the sandboxed command', () => {
-        const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+        const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean);
         return children.map(Number).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8') === expected);
       }),
   };
@@ -231,7 +281,10 @@ async function signalAndWait(sandbox: Sandboxed, signal: NodeJS.Signals, timeout
   process.kill(await sandbox.commandPid(), signal);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the sandbox did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`the sandbox did not exit within ${timeoutMs} ms of ${signal}`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([sandbox.exited, deadline]);
@@ -241,8 +294,13 @@ async function signalAndWait(sandbox: Sandboxed, signal: NodeJS.Signals, timeout
 }
 
 function statusLine(pid: number, field: string): string[] {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line!.slice(field.length + 1).trim().split(/\s+/);
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${field}:`));
+  return line!
+    .slice(field.length + 1)
+    .trim()
+    .split(/\s+/);
 }
 
 function median(values: number[]): number {
@@ -300,7 +358,7 @@ function makeReadable(dir: string): void {
   for (const entry of readdirSync(dir)) {
     const full = path.join(dir, entry);
     if (lstatSync(full).isDirectory()) makeReadable(full);
-    else chmodSync(full, (statSync(full).mode & 0o100 ? 0o755 : 0o644));
+    else chmodSync(full, statSync(full).mode & 0o100 ? 0o755 : 0o644);
   }
 }
 
@@ -312,13 +370,24 @@ function makeReadable(dir: string): void {
 async function buildStage(warmUid: number): Promise<string> {
   const dir = tempDir('kube9-image-build-');
   copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-  cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true, filter: (src) => !src.includes('.compile-cache') });
+  cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), {
+    recursive: true,
+    filter: (src) => !src.includes('.compile-cache'),
+  });
   const cache = path.join(dir, 'dist', '.compile-cache');
   mkdirSync(cache);
   if (RUNS_AS_ROOT) chownSync(cache, OPERATOR_UID, OPERATOR_UID);
-  const warm = await runSandbox({ app: dir, writableApp: true, uid: warmUid, env: { PATH: IMAGE_PATH, PORT: '0' }, command: ['node', 'dist/main.js'] });
+  const warm = await runSandbox({
+    app: dir,
+    writableApp: true,
+    uid: warmUid,
+    env: { PATH: IMAGE_PATH, PORT: '0' },
+    command: ['node', 'dist/main.js'],
+  });
   if (warm.code !== 1 || !warm.output.includes('Invalid configuration: PORT=')) {
-    throw new Error(`the compile-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`);
+    throw new Error(
+      `the compile-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`,
+    );
   }
   if (RUNS_AS_ROOT) chownTree(cache, 0);
   makeReadable(cache);
@@ -328,17 +397,21 @@ async function buildStage(warmUid: number): Promise<string> {
 /** The final stage's WORKDIR (/app) built from its COPY instructions. */
 function finalStageLayout(stage: Stage, build: string): string {
   const workdir = instructionsOf(stage, 'WORKDIR').at(-1);
-  if (workdir !== '/app') throw new Error(`the final stage's WORKDIR is ${workdir}; the sandbox binds the layout at /app`);
+  if (workdir !== '/app')
+    throw new Error(`the final stage's WORKDIR is ${workdir}; the sandbox binds the layout at /app`);
   const app = tempDir('kube9-image-app-');
   for (const copy of copiesOf(stage)) {
     const destination = path.join(app, path.relative('/app', path.resolve('/app', copy.destination)));
     const intoDirectory = copy.destination.endsWith('/') || copy.sources.length > 1;
     for (const source of copy.sources) {
       if (copy.from !== undefined && copy.from !== 'build') throw new Error(`COPY --from=${copy.from} is not emulated`);
-      if (copy.from === 'build' && !source.startsWith('/app/')) throw new Error(`COPY --from=build of ${source}: only /app is emulated`);
+      if (copy.from === 'build' && !source.startsWith('/app/'))
+        throw new Error(`COPY --from=build of ${source}: only /app is emulated`);
       const from = copy.from === 'build' ? path.join(build, source.slice('/app/'.length)) : path.join(ROOT, source);
-      if (!existsSync(from)) throw new Error(`COPY source ${source} does not exist in the ${copy.from ?? 'context'} (${from})`);
-      const target = statSync(from).isDirectory() || !intoDirectory ? destination : path.join(destination, path.basename(source));
+      if (!existsSync(from))
+        throw new Error(`COPY source ${source} does not exist in the ${copy.from ?? 'context'} (${from})`);
+      const target =
+        statSync(from).isDirectory() || !intoDirectory ? destination : path.join(destination, path.basename(source));
       mkdirSync(path.dirname(target), { recursive: true });
       cpSync(from, target, { recursive: true });
     }
@@ -407,30 +480,60 @@ describe('the Dockerfile', () => {
       .flatMap(copiesOf)
       .filter((copy) => copy.from === undefined)
       .flatMap((copy) => copy.sources)
-      .flatMap((source) => (statSync(path.join(ROOT, source)).isDirectory() ? walk(path.join(ROOT, source)).map((file) => path.posix.join(source, file)) : [source]));
+      .flatMap((source) =>
+        statSync(path.join(ROOT, source)).isDirectory()
+          ? walk(path.join(ROOT, source)).map((file) => path.posix.join(source, file))
+          : [source],
+      );
 
-    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.js', 'src/main.ts']));
+    expect(copied).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'scripts/bundle.js',
+        'src/main.ts',
+      ]),
+    );
     expect(copied.filter((file) => dockerignored(file, dockerignore))).toEqual([]);
-    for (const left of ['node_modules/.package-lock.json', 'dist/main.js', 'test/no-leak.e2e-spec.ts', '.git/HEAD', '.cache/bin/current', 'helm/kube9-operator/Chart.yaml', 'scripts/test.sh']) {
+    for (const left of [
+      'node_modules/.package-lock.json',
+      'dist/main.js',
+      'test/no-leak.e2e-spec.ts',
+      '.git/HEAD',
+      '.cache/bin/current',
+      'helm/kube9-operator/Chart.yaml',
+      'scripts/test.sh',
+    ]) {
       expect([left, dockerignored(left, dockerignore)]).toEqual([left, true]);
     }
   });
 
-  it('build stage: warms the compile cache as uid 1000, the final stage\'s user', () => {
+  it("build stage: warms the compile cache as uid 1000, the final stage's user", () => {
     const steps = buildStageDefinition.instructions.map((i) => `${i.keyword} ${i.args}`);
     const warm = steps.findIndex((step) => step.startsWith('RUN PORT=0 node dist/main.js'));
 
     expect(warm).toBeGreaterThan(-1);
-    expect(steps.slice(0, warm).filter((step) => step.startsWith('USER ')).at(-1)).toBe('USER 1000:1000');
+    expect(
+      steps
+        .slice(0, warm)
+        .filter((step) => step.startsWith('USER '))
+        .at(-1),
+    ).toBe('USER 1000:1000');
   });
 
   it('ships package.json and the bundle with its warmed cache; no node_modules', () => {
     const files = walk(app).sort();
 
     expect(readdirSync(app).sort()).toEqual(['dist', 'package.json']);
-    expect(files.filter((file) => !file.startsWith('dist/.compile-cache/'))).toEqual(
-      ['dist/bootstrap.js', 'dist/bootstrap.js.map', 'dist/main.js', 'dist/main.js.map', 'package.json'],
-    );
+    expect(files.filter((file) => !file.startsWith('dist/.compile-cache/'))).toEqual([
+      'dist/bootstrap.js',
+      'dist/bootstrap.js.map',
+      'dist/main.js',
+      'dist/main.js.map',
+      'package.json',
+    ]);
     expect(files.filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
       expect.stringMatching(new RegExp(`^dist/\\.compile-cache/v22\\.[^/]+-${OPERATOR_UID}/[0-9a-f]+$`)),
     ]);
@@ -460,7 +563,15 @@ describe('the sandbox is shaped like the pod', () => {
       // setpriv --clear-groups; a non-root runner's own groups show up as the overflow gid.
       groups: RUNS_AS_ROOT ? [OPERATOR_UID] : expect.arrayContaining([OPERATOR_UID]),
       pid: 1,
-      writes: { '/': 'EROFS', '/app': 'EROFS', '/app/dist': 'EROFS', '/app/dist/.compile-cache': 'EROFS', '/usr/local/bin': 'EROFS', '/etc': 'EROFS', '/tmp': 'written' },
+      writes: {
+        '/': 'EROFS',
+        '/app': 'EROFS',
+        '/app/dist': 'EROFS',
+        '/app/dist/.compile-cache': 'EROFS',
+        '/usr/local/bin': 'EROFS',
+        '/etc': 'EROFS',
+        '/tmp': 'written',
+      },
       nest: 'MODULE_NOT_FOUND',
     });
     expect(id.output.trim()).toBe(String(OPERATOR_UID));
@@ -469,7 +580,7 @@ describe('the sandbox is shaped like the pod', () => {
   });
 });
 
-describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
+describe("free tier: KUBECONFIG of the chart's ServiceAccount", () => {
   let namespace: string;
   let kubeDir: string;
   let env: Record<string, string>;
@@ -487,7 +598,12 @@ describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
 
   it('publishes operated / free, healthy, as uid 1000 and PID 1, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
-    const options: SandboxOptions = { app, binds: { [kubeDir]: KUBECONFIG_DIR }, env: { ...env, PORT: String(port) }, command: cmd };
+    const options: SandboxOptions = {
+      app,
+      binds: { [kubeDir]: KUBECONFIG_DIR },
+      env: { ...env, PORT: String(port) },
+      command: cmd,
+    };
     const [file, args] = sandboxCommandLine(options);
     console.log(`[production-image] sandbox: ${file} ${args.join(' ')}`);
     const sandbox = startSandbox(options);
@@ -496,7 +612,15 @@ describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
     const status = await waitFor('the status ConfigMap', () => readStatus(namespace), 10_000, 20);
     const firstStatusMs = performance.now() - sandbox.spawnedAt;
 
-    expect(status).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', registered: false, error: null, version: VERSION, namespace });
+    expect(status).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      health: 'healthy',
+      registered: false,
+      error: null,
+      version: VERSION,
+      namespace,
+    });
     expect((await readConfigMap(namespace, STATUS_CONFIGMAP))!.metadata!.ownerReferences).toEqual([
       expect.objectContaining({ kind: 'Deployment', name: RELEASE }),
     ]);
@@ -519,8 +643,18 @@ describe('free tier: KUBECONFIG of the chart\'s ServiceAccount', () => {
   it('serves /healthz sooner with the warmed cache than without (measured and reported)', async () => {
     const startToHealthy = async (layout: string) => {
       const port = await freePort();
-      const sandbox = startSandbox({ app: layout, binds: { [kubeDir]: KUBECONFIG_DIR }, env: { ...env, PORT: String(port) }, command: cmd });
-      await waitFor('/healthz', async () => ((await getJson(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined), 10_000, 10);
+      const sandbox = startSandbox({
+        app: layout,
+        binds: { [kubeDir]: KUBECONFIG_DIR },
+        env: { ...env, PORT: String(port) },
+        command: cmd,
+      });
+      await waitFor(
+        '/healthz',
+        async () => ((await getJson(`http://127.0.0.1:${port}/healthz`)).status === 200 ? true : undefined),
+        10_000,
+        10,
+      );
       const ms = performance.now() - sandbox.spawnedAt;
       expect((await signalAndWait(sandbox, 'SIGTERM')).code).toBe(0);
       return ms;
@@ -551,7 +685,9 @@ describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () 
     const serverUrl = await simulator.start();
     namespace = await createTestNamespace('image-pro');
     await helmInstall(namespace, RELEASE, { apiKey: TEST_KEYS.chart, serverUrl, allowInsecureServerUrl: 'true' });
-    const deployment = await adminKubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name: RELEASE, namespace });
+    const deployment = await adminKubeConfig()
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: RELEASE, namespace });
     const serviceAccount = deployment.spec!.template.spec!.serviceAccountName!;
     const cluster = adminKubeConfig().getCurrentCluster()!;
     serviceAccountDir = secretDir('kube9-image-sa-', {
@@ -573,17 +709,35 @@ describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () 
     await deleteTestNamespace(namespace);
   });
 
-  it('registers (enabled / pro, healthy) with the key from the chart\'s Secret, and exits 0 on SIGTERM', async () => {
+  it("registers (enabled / pro, healthy) with the key from the chart's Secret, and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const sandbox = startSandbox({ app, binds: { [serviceAccountDir]: SERVICE_ACCOUNT_DIR }, env: { ...env, PORT: String(port) }, command: cmd });
+    const sandbox = startSandbox({
+      app,
+      binds: { [serviceAccountDir]: SERVICE_ACCOUNT_DIR },
+      env: { ...env, PORT: String(port) },
+      command: cmd,
+    });
     const pid = await sandbox.commandPid();
 
-    const status = await waitFor('a registered status', async () => {
-      const current = await readStatus(namespace);
-      return current?.registered === true ? current : undefined;
-    }, 15_000, 100);
+    const status = await waitFor(
+      'a registered status',
+      async () => {
+        const current = await readStatus(namespace);
+        return current?.registered === true ? current : undefined;
+      },
+      15_000,
+      100,
+    );
 
-    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', registered: true, error: null, apiKeyConfigured: true, version: VERSION });
+    expect(status).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      registered: true,
+      error: null,
+      apiKeyConfigured: true,
+      version: VERSION,
+    });
     expect(simulator.requests).toHaveLength(1);
     expect(simulator.requests[0].problems).toEqual([]);
     const pem = Buffer.from(adminKubeConfig().getCurrentCluster()!.caData!, 'base64').toString('utf8');
@@ -630,7 +784,9 @@ describe('the compile cache warmed in the build stage', () => {
 
     const run = await runSandbox({ app: rootApp, env: loadOnly, command: cmd });
 
-    expect(walk(rootApp).filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([expect.stringMatching(/-0\/[0-9a-f]+$/)]);
+    expect(walk(rootApp).filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
+      expect.stringMatching(/-0\/[0-9a-f]+$/),
+    ]);
     expect(run.output).toContain('Cannot create cache directory');
     expect(run.output).not.toContain('was accepted');
   });

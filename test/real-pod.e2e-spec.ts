@@ -90,13 +90,20 @@ function imageValues(): string[] {
   const image = cp.node!.images.operator; // docker.io/kube9/kube9-operator:<tag>
   const colon = image.lastIndexOf(':');
   return [
-    '--set', `image.repository=${image.slice(0, colon)}`,
-    '--set', `image.tag=${image.slice(colon + 1)}`,
-    '--set', 'image.pullPolicy=Never',
-    '--set', 'tests.image.pullPolicy=Never',
-    '--set', `serverUrl=${simulator.url}`,
-    '--set', 'allowInsecureServerUrl=true',
-    '--set', `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+    '--set',
+    `image.repository=${image.slice(0, colon)}`,
+    '--set',
+    `image.tag=${image.slice(colon + 1)}`,
+    '--set',
+    'image.pullPolicy=Never',
+    '--set',
+    'tests.image.pullPolicy=Never',
+    '--set',
+    `serverUrl=${simulator.url}`,
+    '--set',
+    'allowInsecureServerUrl=true',
+    '--set',
+    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
   ];
 }
 
@@ -106,7 +113,9 @@ async function operatorPods(): Promise<V1Pod[]> {
 }
 
 function isReady(pod: V1Pod): boolean {
-  return !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return (
+    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 async function readyPod(timeoutMs = 120_000, not?: string): Promise<V1Pod> {
@@ -130,7 +139,9 @@ async function configMapStatus(): Promise<Record<string, any> | undefined> {
 
 /** GET through the API server's service proxy, as `kubectl get --raw` does. */
 async function viaServiceProxy(route: string): Promise<{ status: number; body: string }> {
-  const url = new URL(`${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`);
+  const url = new URL(
+    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`,
+  );
   const opts: https.RequestOptions = { method: 'GET', timeout: 10_000 };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
@@ -170,13 +181,20 @@ function containerPid(pod: V1Pod): number {
 }
 
 function memoryCgroup(pid: number): string {
-  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:memory:/.test(l))!;
+  const line = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => /:memory:/.test(l))!;
   return path.join('/sys/fs/cgroup/memory', line.split(':')[2]);
 }
 
 /** Appends what the pod printed (read through the API server and the kubelet) to OUTPUT_LOG, for the no-leak check. */
 async function savePodLogs(pod: V1Pod): Promise<string> {
-  const text = await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: NAMESPACE, container: 'operator' });
+  const text = await core.readNamespacedPodLog({
+    name: pod.metadata!.name!,
+    namespace: NAMESPACE,
+    container: 'operator',
+  });
   fs.mkdirSync(path.dirname(OUTPUT_LOG), { recursive: true });
   fs.appendFileSync(OUTPUT_LOG, text);
   return text;
@@ -201,13 +219,20 @@ describe('the chart’s pod on a real node', () => {
     expect(isReady(pod)).toBe(true);
     expect(pod.status?.containerStatuses?.[0].restartCount).toBe(0);
     expect(pod.status?.containerStatuses?.[0].state?.running).toBeDefined();
-    const events = await core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.name=${firstPod.metadata!.name}` });
+    const events = await core.listNamespacedEvent({
+      namespace: NAMESPACE,
+      fieldSelector: `involvedObject.name=${firstPod.metadata!.name}`,
+    });
     const reasons = events.items.map((e) => `${e.reason}: ${e.message}`);
     expect(reasons.filter((r) => /Unhealthy|Killing|BackOff|Failed/.test(r))).toEqual([]);
     expect(reasons.some((r) => /^Started/.test(r))).toBe(true);
     // From the kubelet's own log (verbosity 2 names every kill and its reason): nothing was stopped.
     const kubeletLog = fs.readFileSync(cp.node!.logPath('kubelet'), 'utf8');
-    expect(kubeletLog.split('\n').filter((line) => /Killing container|Probe failed|SyncLoop \(probe\).*unhealthy/.test(line))).toEqual([]);
+    expect(
+      kubeletLog
+        .split('\n')
+        .filter((line) => /Killing container|Probe failed|SyncLoop \(probe\).*unhealthy/.test(line)),
+    ).toEqual([]);
   });
 
   it('serves through its Service the very document of the status ConfigMap, and the probes the same way', async () => {
@@ -219,13 +244,21 @@ describe('the chart’s pod on a real node', () => {
         const after = await configMapStatus();
         const doc = JSON.parse(answer.body) as Record<string, any>;
         // A write may fall between the two reads; take a pair from one interval.
-        return answer.status === 200 && before?.lastUpdate === after?.lastUpdate && doc.lastUpdate === after?.lastUpdate ? [doc, after] : undefined;
+        return answer.status === 200 && before?.lastUpdate === after?.lastUpdate && doc.lastUpdate === after?.lastUpdate
+          ? [doc, after]
+          : undefined;
       },
       30_000,
       500,
     );
     expect(proxied).toEqual(inConfigMap);
-    expect(proxied).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: NAMESPACE, apiKeyConfigured: false });
+    expect(proxied).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      health: 'healthy',
+      namespace: NAMESPACE,
+      apiKeyConfigured: false,
+    });
     for (const route of ['/healthz', '/readyz']) {
       const answer = await viaServiceProxy(route);
       expect({ route, status: answer.status }).toEqual({ route, status: 200 });
@@ -238,7 +271,8 @@ describe('the chart’s pod on a real node', () => {
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1].trim();
     expect(field('Uid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
     expect(field('Gid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
-    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect({ caps, value: field(caps) }).toEqual({ caps, value: '0000000000000000' });
+    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'])
+      expect({ caps, value: field(caps) }).toEqual({ caps, value: '0000000000000000' });
     expect(field('NoNewPrivs')).toBe('1');
     expect(field('Seccomp')).toBe('2'); // SECCOMP_MODE_FILTER
     expect(field('NSpid')?.split(/\s+/).at(-1)).toBe('1');
@@ -246,20 +280,48 @@ describe('the chart’s pod on a real node', () => {
 
     // Inside the container's mount namespace, as its user: / is read-only, /tmp is not.
     const inContainer = (script: string) =>
-      execFileAsync('nsenter', ['--target', String(pid), '--mount', '--setuid', '1000', '--setgid', '1000', '--', '/bin/sh', '-c', script]);
+      execFileAsync('nsenter', [
+        '--target',
+        String(pid),
+        '--mount',
+        '--setuid',
+        '1000',
+        '--setgid',
+        '1000',
+        '--',
+        '/bin/sh',
+        '-c',
+        script,
+      ]);
     await expect(inContainer('echo x > /app/written-by-test')).rejects.toThrow(/Read-only file system/);
     await expect(inContainer('echo x > /written-by-test')).rejects.toThrow(/Read-only file system/);
-    await expect(inContainer('echo x > /tmp/written-by-test && cat /tmp/written-by-test && rm /tmp/written-by-test')).resolves.toMatchObject({ stdout: 'x\n' });
+    await expect(
+      inContainer('echo x > /tmp/written-by-test && cat /tmp/written-by-test && rm /tmp/written-by-test'),
+    ).resolves.toMatchObject({ stdout: 'x\n' });
   });
 
   it('turns pro on `helm upgrade --set apiKey=…` without a restart', async () => {
     const before = await readyPod();
     const t0 = performance.now();
-    await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', NAMESPACE, '--reuse-values', '--set', `apiKey=${TEST_KEYS.chart}`]);
-    const status = await waitFor('the pro tier', async () => {
-      const s = await configMapStatus();
-      return s?.tier === 'pro' && s.registered ? s : undefined;
-    }, 60_000, 250);
+    await helmOk([
+      'upgrade',
+      RELEASE,
+      CHART_DIR,
+      '-n',
+      NAMESPACE,
+      '--reuse-values',
+      '--set',
+      `apiKey=${TEST_KEYS.chart}`,
+    ]);
+    const status = await waitFor(
+      'the pro tier',
+      async () => {
+        const s = await configMapStatus();
+        return s?.tier === 'pro' && s.registered ? s : undefined;
+      },
+      60_000,
+      250,
+    );
     figures.push(`helm upgrade --set apiKey to pro ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', apiKeyConfigured: true });
     expect(simulator.requests.length).toBeGreaterThanOrEqual(1);
@@ -338,11 +400,20 @@ describe('the chart’s pod on a real node', () => {
     const fresh = await readyPod(120_000, old.metadata!.uid);
     // Two writes of the new pod after it is Ready.
     const readyAt = Date.now();
-    await waitFor('a write of the new pod after it is Ready', () => (writes.at(-1)! > readyAt ? true : undefined), 2 * INTERVAL_SECONDS * 1000, 200);
+    await waitFor(
+      'a write of the new pod after it is Ready',
+      () => (writes.at(-1)! > readyAt ? true : undefined),
+      2 * INTERVAL_SECONDS * 1000,
+      200,
+    );
     watching = false;
     await watcher;
     // The new operator cannot write before its first log line: a write between the delete and that line is the old pod's.
-    const newLogs = await core.readNamespacedPodLog({ name: fresh.metadata!.name!, namespace: NAMESPACE, container: 'operator' });
+    const newLogs = await core.readNamespacedPodLog({
+      name: fresh.metadata!.name!,
+      namespace: NAMESPACE,
+      container: 'operator',
+    });
     const newStart = Date.parse((JSON.parse(newLogs.split('\n')[0]) as { time: string }).time);
     const lastOfOld = writes.filter((t) => t >= deletedAt && t < newStart);
     const gaps = writes.slice(1).map((t, i) => t - writes[i]);
@@ -364,12 +435,17 @@ describe('the chart’s pod on a real node', () => {
 
     for (const pod of await operatorPods()) await savePodLogs(pod);
     await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
-    await waitFor('the pod, the Service and the status ConfigMap gone', async () => {
-      const pods = await operatorPods();
-      const services = await core.listNamespacedService({ namespace: NAMESPACE });
-      const configMap = await configMapStatus();
-      return pods.length === 0 && services.items.length === 0 && configMap === undefined ? true : undefined;
-    }, 120_000, 500);
+    await waitFor(
+      'the pod, the Service and the status ConfigMap gone',
+      async () => {
+        const pods = await operatorPods();
+        const services = await core.listNamespacedService({ namespace: NAMESPACE });
+        const configMap = await configMapStatus();
+        return pods.length === 0 && services.items.length === 0 && configMap === undefined ? true : undefined;
+      },
+      120_000,
+      500,
+    );
     const apps = kc.makeApiClient(AppsV1Api);
     expect((await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items).toEqual([]);
   });
@@ -394,10 +470,18 @@ describe('the chart’s pod on a real node', () => {
         },
       },
     });
-    const failed = await waitFor('the pull to fail', async () => {
-      const events = await core.listNamespacedEvent({ namespace: NAMESPACE, fieldSelector: `involvedObject.name=${name}` });
-      return events.items.find((e) => e.reason === 'Failed' && /pull/i.test(e.message ?? ''));
-    }, 60_000, 250);
+    const failed = await waitFor(
+      'the pull to fail',
+      async () => {
+        const events = await core.listNamespacedEvent({
+          namespace: NAMESPACE,
+          fieldSelector: `involvedObject.name=${name}`,
+        });
+        return events.items.find((e) => e.reason === 'Failed' && /pull/i.test(e.message ?? ''));
+      },
+      60_000,
+      250,
+    );
     expect(failed.message).toContain(CLOSED_PROXY.replace('http://', ''));
     await core.deleteNamespacedPod({ name, namespace: NAMESPACE, gracePeriodSeconds: 0 });
   });

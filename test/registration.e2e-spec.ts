@@ -17,7 +17,8 @@ import { getJson, OperatorProcess, waitFor } from './support/operator-process';
 import { Fault, generateTestTls, ServerSimulator } from './support/server-simulator';
 import { readState, readStatus, STATE_CONFIGMAP } from './support/status';
 
-const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string })
+  .version;
 const RELEASE = 'kube9-operator';
 const BACKOFF_BASE_SECONDS = 2;
 const SERVER_CONFIGURATION = { statusUpdateIntervalSeconds: 15, reregistrationIntervalHours: 2 };
@@ -62,7 +63,10 @@ afterEach(async () => {
 afterAll(() => simulator?.stop());
 
 /** A namespace with the chart installed (with `apiKey` when given) and the operator running against the simulator. */
-async function startPro(name: string, opts: { apiKey?: string; env?: Record<string, string>; beforeStart?: (namespace: string) => Promise<void> } = {}): Promise<ProRun> {
+async function startPro(
+  name: string,
+  opts: { apiKey?: string; env?: Record<string, string>; beforeStart?: (namespace: string) => Promise<void> } = {},
+): Promise<ProRun> {
   const namespace = await createTestNamespace(name);
   await helmInstall(namespace, RELEASE, {
     serverUrl: simulator.url,
@@ -71,25 +75,43 @@ async function startPro(name: string, opts: { apiKey?: string; env?: Record<stri
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
   });
   await opts.beforeStart?.(namespace);
-  const operator = await runOperatorAsChart(namespace, RELEASE, { REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS), ...opts.env });
+  const operator = await runOperatorAsChart(namespace, RELEASE, {
+    REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
+    ...opts.env,
+  });
   const run = { namespace, operator };
   runs.push(run);
   return run;
 }
 
-async function statusWhere(run: ProRun, what: string, predicate: (status: Record<string, any>) => boolean, timeoutMs = 10_000) {
-  return waitFor(what, async () => {
-    const status = await readStatus(run.namespace);
-    return status && predicate(status) ? status : undefined;
-  }, timeoutMs, 100);
+async function statusWhere(
+  run: ProRun,
+  what: string,
+  predicate: (status: Record<string, any>) => boolean,
+  timeoutMs = 10_000,
+) {
+  return waitFor(
+    what,
+    async () => {
+      const status = await readStatus(run.namespace);
+      return status && predicate(status) ? status : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 /** The saved state once it shows `predicate`: it is written just after the status it explains. */
 async function stateWhere(run: ProRun, what: string, predicate: (state: Record<string, any>) => boolean) {
-  return waitFor(`the saved state: ${what}`, async () => {
-    const state = await readState(run.namespace);
-    return state && predicate(state) ? state : undefined;
-  }, 10_000, 100);
+  return waitFor(
+    `the saved state: ${what}`,
+    async () => {
+      const state = await readState(run.namespace);
+      return state && predicate(state) ? state : undefined;
+    },
+    10_000,
+    100,
+  );
 }
 
 /** The namespace's events as `kubectl get events` shows them. */
@@ -121,14 +143,22 @@ describe('200: registered', () => {
     for (const name of nodes) await core.deleteNode({ name }).catch(() => undefined);
   });
 
-  it('goes enabled / pro, registered and healthy, with the server\'s clusterId and configuration', async () => {
+  it("goes enabled / pro, registered and healthy, with the server's clusterId and configuration", async () => {
     const before = simulator.requests.length;
     const run = await startPro('reg200', { apiKey: TEST_KEYS.valid });
 
     const status = await statusWhere(run, 'registered', (s) => s.registered === true);
 
     const request = simulator.requests[before];
-    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', registered: true, error: null, apiKeyConfigured: true, namespace: run.namespace });
+    expect(status).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      registered: true,
+      error: null,
+      apiKeyConfigured: true,
+      namespace: run.namespace,
+    });
     expect(status.clusterId).toBe(simulator.clusterIdFor(expectedClusterIdentifier()));
     expect((await getJson(`${run.operator.baseUrl}/api/v1/status`)).body).toEqual(status);
 
@@ -136,11 +166,13 @@ describe('200: registered', () => {
     expect(state.serverConfiguration).toEqual(SERVER_CONFIGURATION);
     expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 2 * 3_600_000);
     expect(JSON.stringify(state)).not.toContain(TEST_KEYS.valid);
-    expect(run.operator.logs()).toContainEqual(expect.objectContaining({ message: 'Status interval changed from 10 s to 15 s' }));
+    expect(run.operator.logs()).toContainEqual(
+      expect.objectContaining({ message: 'Status interval changed from 10 s to 15 s' }),
+    );
     expect(request.answeredStatus).toBe(200);
   });
 
-  it('sends exactly the SPEC\'s request: headers, and a body with the 71-character identifier and the real node count', async () => {
+  it("sends exactly the SPEC's request: headers, and a body with the 71-character identifier and the real node count", async () => {
     const before = simulator.requests.length;
     const run = await startPro('reqshape', { apiKey: TEST_KEYS.valid });
     await statusWhere(run, 'registered', (s) => s.registered === true);
@@ -170,16 +202,32 @@ describe('200: registered', () => {
       return all.some((e) => e.reason === 'Registered') ? all : undefined;
     });
 
-    expect(events).toContainEqual(expect.objectContaining({ reason: 'Registered', type: 'Normal', message: expect.stringContaining('cls_') }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ reason: 'Registered', type: 'Normal', message: expect.stringContaining('cls_') }),
+    );
   });
 });
 
 describe('refusals: free tier, degraded, no retry for 24 h', () => {
   it.each<[string, string, Fault | undefined, string]>([
-    ['400 INVALID_REQUEST', TEST_KEYS.valid, { kind: 'status', status: 400, body: { error: 'Bad Request', code: 'INVALID_REQUEST', message: 'rejected by test', details: ['x'] } }, 'INVALID_REQUEST'],
+    [
+      '400 INVALID_REQUEST',
+      TEST_KEYS.valid,
+      {
+        kind: 'status',
+        status: 400,
+        body: { error: 'Bad Request', code: 'INVALID_REQUEST', message: 'rejected by test', details: ['x'] },
+      },
+      'INVALID_REQUEST',
+    ],
     ['401 INVALID_API_KEY (revoked key)', TEST_KEYS.revoked, undefined, 'INVALID_API_KEY'],
     ['401 API_KEY_EXPIRED', TEST_KEYS.expired, undefined, 'API_KEY_EXPIRED'],
-    ['403', TEST_KEYS.valid, { kind: 'status', status: 403, body: { error: 'Forbidden', code: 'FORBIDDEN', message: 'cluster blocked' } }, '403 FORBIDDEN'],
+    [
+      '403',
+      TEST_KEYS.valid,
+      { kind: 'status', status: 403, body: { error: 'Forbidden', code: 'FORBIDDEN', message: 'cluster blocked' } },
+      '403 FORBIDDEN',
+    ],
   ])('%s', async (_name, key, fault, code) => {
     if (fault) simulator.queueFault(fault);
     const before = simulator.requests.length;
@@ -187,10 +235,18 @@ describe('refusals: free tier, degraded, no retry for 24 h', () => {
 
     const status = await statusWhere(run, 'a refusal', (s) => s.error !== null && s.error.includes(code));
 
-    expect(status).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: true });
+    expect(status).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      registered: false,
+      health: 'degraded',
+      apiKeyConfigured: true,
+    });
     expect(status).not.toHaveProperty('clusterId');
     if (code === 'INVALID_REQUEST') {
-      expect(run.operator.logs()).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringContaining('details: ["x"]') }));
+      expect(run.operator.logs()).toContainEqual(
+        expect.objectContaining({ level: 'error', message: expect.stringContaining('details: ["x"]') }),
+      );
     }
     const state = await stateWhere(run, 'refused', (saved) => saved.refused === true);
     expect(state.refused).toBe(true);
@@ -247,10 +303,42 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
   });
 
   it.each<[string, Fault, RegExp]>([
-    ['a connection reset', { kind: 'reset' }, /Could not reach kube9-server at 127\.0\.0\.1:\d+ \(ECONNRESET|socket hang up|Could not reach/],
-    ['a 200 that is not JSON', { kind: 'malformed', body: '<html>maintenance</html>' }, /200 with a body that is not JSON/],
-    ['a 200 with a malformed clusterId', { kind: 'malformed', body: JSON.stringify({ status: 'registered', clusterId: 'cls_x', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 } }) }, /clusterId must be cls_/],
-    ['a 200 with an interval that is not a number', { kind: 'malformed', body: JSON.stringify({ status: 'registered', clusterId: 'cls_abcdefghijkl', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 'soon', reregistrationIntervalHours: 24 } }) }, /statusUpdateIntervalSeconds must be a number/],
+    [
+      'a connection reset',
+      { kind: 'reset' },
+      /Could not reach kube9-server at 127\.0\.0\.1:\d+ \(ECONNRESET|socket hang up|Could not reach/,
+    ],
+    [
+      'a 200 that is not JSON',
+      { kind: 'malformed', body: '<html>maintenance</html>' },
+      /200 with a body that is not JSON/,
+    ],
+    [
+      'a 200 with a malformed clusterId',
+      {
+        kind: 'malformed',
+        body: JSON.stringify({
+          status: 'registered',
+          clusterId: 'cls_x',
+          tier: 'pro',
+          configuration: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 },
+        }),
+      },
+      /clusterId must be cls_/,
+    ],
+    [
+      'a 200 with an interval that is not a number',
+      {
+        kind: 'malformed',
+        body: JSON.stringify({
+          status: 'registered',
+          clusterId: 'cls_abcdefghijkl',
+          tier: 'pro',
+          configuration: { statusUpdateIntervalSeconds: 'soon', reregistrationIntervalHours: 24 },
+        }),
+      },
+      /statusUpdateIntervalSeconds must be a number/,
+    ],
     ['an oversized 200', { kind: 'malformed', body: `{"pad":"${'x'.repeat(200_000)}"}` }, /larger than 65536 bytes/],
   ])('%s is a transient server error', async (_name, fault, reason) => {
     simulator.queueFault(fault);
@@ -275,7 +363,12 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     const state = await stateWhere(run, 'five failures', (saved) => saved.consecutiveTransientFailures === 5);
     expect(state.consecutiveTransientFailures).toBe(5);
     simulator.setFault(null);
-    await statusWhere(run, 'registered once the server recovers', (s) => s.registered === true && s.mode === 'enabled', 60_000);
+    await statusWhere(
+      run,
+      'registered once the server recovers',
+      (s) => s.registered === true && s.mode === 'enabled',
+      60_000,
+    );
     expect(simulator.rateLimitViolations).toEqual({});
   });
 
@@ -287,12 +380,23 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     // As if the re-registration interval had passed while the operator was down.
     const current = await core.readNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace: run.namespace });
     const due = { ...state, nextAttemptAt: new Date().toISOString() };
-    await core.replaceNamespacedConfigMap({ name: STATE_CONFIGMAP, namespace: run.namespace, body: { ...current, data: { state: JSON.stringify(due) } } });
+    await core.replaceNamespacedConfigMap({
+      name: STATE_CONFIGMAP,
+      namespace: run.namespace,
+      body: { ...current, data: { state: JSON.stringify(due) } },
+    });
     simulator.queueFault({ kind: 'status', status: 502 }, 5);
     const before = simulator.requests.length;
-    run.operator = await runOperatorAsChart(run.namespace, RELEASE, { REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS) });
+    run.operator = await runOperatorAsChart(run.namespace, RELEASE, {
+      REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
+    });
 
-    const fourth = await statusWhere(run, '4 failed re-registrations', () => simulator.requests.length - before >= 4 && simulator.requests.length - before < 5, 60_000);
+    const fourth = await statusWhere(
+      run,
+      '4 failed re-registrations',
+      () => simulator.requests.length - before >= 4 && simulator.requests.length - before < 5,
+      60_000,
+    );
     expect(fourth).toMatchObject({ mode: 'enabled', tier: 'pro', registered: true, health: 'degraded' });
     expect(fourth.clusterId).toMatch(/^cls_/);
 
@@ -302,14 +406,18 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
   });
 });
 
-describe('the key\'s life in its Secret, without a restart', () => {
+describe("the key's life in its Secret, without a restart", () => {
   async function putSecret(namespace: string, name: string, key: string) {
     const body = { metadata: { name, namespace }, stringData: { apiKey: key } };
     try {
       await core.createNamespacedSecret({ namespace, body });
     } catch {
       const current = await core.readNamespacedSecret({ name, namespace });
-      await core.replaceNamespacedSecret({ name, namespace, body: { ...current, data: undefined, stringData: body.stringData } });
+      await core.replaceNamespacedSecret({
+        name,
+        namespace,
+        body: { ...current, data: undefined, stringData: body.stringData },
+      });
     }
   }
 
@@ -333,7 +441,13 @@ describe('the key\'s life in its Secret, without a restart', () => {
 
     await core.deleteNamespacedSecret({ name: secretName, namespace: run.namespace });
     const removed = await statusWhere(run, 'key removed', (s) => s.apiKeyConfigured === false);
-    expect(removed).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', error: null, registered: false });
+    expect(removed).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      health: 'healthy',
+      error: null,
+      registered: false,
+    });
 
     expect(run.operator.child.pid).toBe(pid);
     expect(run.operator.child.exitCode).toBeNull();
@@ -358,12 +472,19 @@ describe('the key\'s life in its Secret, without a restart', () => {
 describe('https', () => {
   it('registers over https with a server certificate from a CA the operator trusts', async () => {
     const tls = generateTestTls();
-    const secure = new ServerSimulator({ tls: { key: tls.key, cert: tls.cert }, validKeys: [TEST_KEYS.valid], configuration: SERVER_CONFIGURATION });
+    const secure = new ServerSimulator({
+      tls: { key: tls.key, cert: tls.cert },
+      validKeys: [TEST_KEYS.valid],
+      configuration: SERVER_CONFIGURATION,
+    });
     const url = await secure.start();
     const caFile = path.join(process.env.KUBE9_TEST_CP_DIR!, 'simulator-ca.pem');
     writeFileSync(caFile, tls.caCert);
     try {
-      const run = await startPro('https', { apiKey: TEST_KEYS.valid, env: { SERVER_URL: url, ALLOW_INSECURE_SERVER_URL: 'false', NODE_EXTRA_CA_CERTS: caFile } });
+      const run = await startPro('https', {
+        apiKey: TEST_KEYS.valid,
+        env: { SERVER_URL: url, ALLOW_INSECURE_SERVER_URL: 'false', NODE_EXTRA_CA_CERTS: caFile },
+      });
 
       const status = await statusWhere(run, 'registered over https', (s) => s.registered === true);
 
@@ -392,24 +513,46 @@ describe('never more than 10 registrations per hour', () => {
       return saved && Date.parse(saved.nextAttemptAt) > Date.now() + 30 * 60_000 ? saved : undefined;
     });
     expect(Date.parse(state.nextAttemptAt)).toBeGreaterThanOrEqual(attempts[0].at + 3_600_000 - 1_000);
-    expect(run.operator.logs()).toContainEqual(expect.objectContaining({ message: expect.stringContaining('to stay within 10 registrations per hour') }));
+    expect(run.operator.logs()).toContainEqual(
+      expect.objectContaining({ message: expect.stringContaining('to stay within 10 registrations per hour') }),
+    );
   });
 });
 
-
-describe('the server\'s configuration: clamped, and the operator\'s own as the fallback', () => {
+describe("the server's configuration: clamped, and the operator's own as the fallback", () => {
   it('clamps a status interval above 240 s to 240 s with one warning, and re-registers after REREGISTRATION_INTERVAL_HOURS when the server sends none', async () => {
-    const answer = { status: 'registered', clusterId: 'cls_clampedinterval1', tier: 'pro', configuration: { statusUpdateIntervalSeconds: 1000 } };
+    const answer = {
+      status: 'registered',
+      clusterId: 'cls_clampedinterval1',
+      tier: 'pro',
+      configuration: { statusUpdateIntervalSeconds: 1000 },
+    };
     simulator.queueFault({ kind: 'malformed', body: JSON.stringify(answer) });
     const run = await startPro('clamp', { apiKey: TEST_KEYS.valid, env: { REREGISTRATION_INTERVAL_HOURS: '3' } });
 
     const status = await statusWhere(run, 'registered', (s) => s.registered === true);
 
-    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', error: null, clusterId: 'cls_clampedinterval1' });
+    expect(status).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      health: 'healthy',
+      error: null,
+      clusterId: 'cls_clampedinterval1',
+    });
     const state = await stateWhere(run, 'registered', (saved) => saved.registered === true);
     expectDelay(Date.parse(state.lastAttemptAt), Date.parse(state.nextAttemptAt), 3 * 3_600_000);
-    await waitFor('the new interval', () => (run.operator.logs().some((log) => log.message === 'Status interval changed from 10 s to 240 s') ? true : undefined));
-    const warnings = run.operator.logs().filter((log) => log.level === 'warn' && /statusUpdateIntervalSeconds=1000, outside 10\.\.240; using 240/.test(String(log.message)));
+    await waitFor('the new interval', () =>
+      run.operator.logs().some((log) => log.message === 'Status interval changed from 10 s to 240 s')
+        ? true
+        : undefined,
+    );
+    const warnings = run.operator
+      .logs()
+      .filter(
+        (log) =>
+          log.level === 'warn' &&
+          /statusUpdateIntervalSeconds=1000, outside 10\.\.240; using 240/.test(String(log.message)),
+      );
     expect(warnings).toHaveLength(1);
   });
 });

@@ -146,7 +146,9 @@ describe('ServerSimulator', () => {
     });
 
     it('accepts a charset=utf-8 parameter on the Content-Type', async () => {
-      const answer = await register(url, { headers: perfectHeaders({ 'content-type': 'application/json; charset=utf-8' }) });
+      const answer = await register(url, {
+        headers: perfectHeaders({ 'content-type': 'application/json; charset=utf-8' }),
+      });
 
       expect(answer.status).toBe(200);
       expect(sim.requests[0].problems).toEqual([]);
@@ -226,7 +228,11 @@ describe('ServerSimulator', () => {
     });
 
     it('answers 401 INVALID_API_KEY to a revoked key and API_KEY_EXPIRED to an expired one', async () => {
-      await startSimulator({ validKeys: [KEY], revokedKeys: ['kdy_prod_revoked1'], expiredKeys: ['kdy_prod_expired1'] });
+      await startSimulator({
+        validKeys: [KEY],
+        revokedKeys: ['kdy_prod_revoked1'],
+        expiredKeys: ['kdy_prod_expired1'],
+      });
 
       const revoked = await register(url, { headers: perfectHeaders({ authorization: 'Bearer kdy_prod_revoked1' }) });
       const expired = await register(url, { headers: perfectHeaders({ authorization: 'Bearer kdy_prod_expired1' }) });
@@ -274,16 +280,48 @@ describe('ServerSimulator', () => {
 
     const bodyCases: Array<[string, Record<string, unknown>, string]> = [
       ['an extra field', perfectBody({ clusterName: 'prod-eu' }), 'unexpected field clusterName'],
-      ['a missing field', (({ kubernetesVersion: _k, ...rest }) => rest)(perfectBody()), 'missing field kubernetesVersion'],
-      ['a non-semver operatorVersion', perfectBody({ operatorVersion: 'v0.1' }), 'operatorVersion must be a semver string'],
+      [
+        'a missing field',
+        (({ kubernetesVersion: _k, ...rest }) => rest)(perfectBody()),
+        'missing field kubernetesVersion',
+      ],
+      [
+        'a non-semver operatorVersion',
+        perfectBody({ operatorVersion: 'v0.1' }),
+        'operatorVersion must be a semver string',
+      ],
       ['a numeric operatorVersion', perfectBody({ operatorVersion: 1 }), 'operatorVersion must be a semver string'],
-      ['a clusterIdentifier without the prefix', perfectBody({ clusterIdentifier: 'a1'.repeat(32) }), 'clusterIdentifier must be'],
-      ['an uppercase clusterIdentifier', perfectBody({ clusterIdentifier: `sha256:${'A1'.repeat(32)}` }), 'clusterIdentifier must be'],
-      ['a short clusterIdentifier', perfectBody({ clusterIdentifier: `sha256:${'a'.repeat(63)}` }), 'clusterIdentifier must be'],
-      ['a kubernetesVersion with a v', perfectBody({ kubernetesVersion: 'v1.31.2' }), 'kubernetesVersion must be MAJOR.MINOR.PATCH'],
-      ['a kubernetesVersion with a suffix', perfectBody({ kubernetesVersion: '1.31.2+k3s1' }), 'kubernetesVersion must be'],
+      [
+        'a clusterIdentifier without the prefix',
+        perfectBody({ clusterIdentifier: 'a1'.repeat(32) }),
+        'clusterIdentifier must be',
+      ],
+      [
+        'an uppercase clusterIdentifier',
+        perfectBody({ clusterIdentifier: `sha256:${'A1'.repeat(32)}` }),
+        'clusterIdentifier must be',
+      ],
+      [
+        'a short clusterIdentifier',
+        perfectBody({ clusterIdentifier: `sha256:${'a'.repeat(63)}` }),
+        'clusterIdentifier must be',
+      ],
+      [
+        'a kubernetesVersion with a v',
+        perfectBody({ kubernetesVersion: 'v1.31.2' }),
+        'kubernetesVersion must be MAJOR.MINOR.PATCH',
+      ],
+      [
+        'a kubernetesVersion with a suffix',
+        perfectBody({ kubernetesVersion: '1.31.2+k3s1' }),
+        'kubernetesVersion must be',
+      ],
       ['a kubernetesVersion without patch', perfectBody({ kubernetesVersion: '1.31' }), 'kubernetesVersion must be'],
-      ['zero nodes', perfectBody({ approximateNodeCount: 0 }), 'approximateNodeCount must be an integer from 1 to 10000'],
+      [
+        'zero nodes',
+        perfectBody({ approximateNodeCount: 0 }),
+        'approximateNodeCount must be an integer from 1 to 10000',
+      ],
       ['10001 nodes', perfectBody({ approximateNodeCount: 10001 }), 'approximateNodeCount must be'],
       ['a fractional node count', perfectBody({ approximateNodeCount: 2.5 }), 'approximateNodeCount must be'],
       ['a node count as a string', perfectBody({ approximateNodeCount: '3' }), 'approximateNodeCount must be'],
@@ -323,8 +361,16 @@ describe('ServerSimulator', () => {
     it.each([
       ['a Content-Type other than JSON', { 'content-type': 'text/plain' }, 'Content-Type must be application/json'],
       ['a User-Agent of another client', { 'user-agent': 'axios/1.7.2' }, 'User-Agent must be kube9-operator/<semver>'],
-      ['a User-Agent without semver', { 'user-agent': 'kube9-operator/latest' }, 'User-Agent must be kube9-operator/<semver>'],
-      ['a User-Agent version unlike the body', { 'user-agent': 'kube9-operator/0.2.0' }, 'User-Agent version differs from operatorVersion'],
+      [
+        'a User-Agent without semver',
+        { 'user-agent': 'kube9-operator/latest' },
+        'User-Agent must be kube9-operator/<semver>',
+      ],
+      [
+        'a User-Agent version unlike the body',
+        { 'user-agent': 'kube9-operator/0.2.0' },
+        'User-Agent version differs from operatorVersion',
+      ],
     ])('answers 400 to %s', async (_name, headers, detail) => {
       const answer = await register(url, { headers: perfectHeaders(headers) });
 
@@ -399,11 +445,20 @@ describe('ServerSimulator', () => {
       const answer = await register(url);
 
       expect(answer.status).toBe(503);
-      expect(answer.json).toEqual({ error: 'Service Unavailable', code: 'SERVICE_UNAVAILABLE', message: expect.any(String) });
+      expect(answer.json).toEqual({
+        error: 'Service Unavailable',
+        code: 'SERVICE_UNAVAILABLE',
+        message: expect.any(String),
+      });
     });
 
     it('answers a status fault with its own body and headers', async () => {
-      sim.queueFault({ kind: 'status', status: 403, body: { error: 'Forbidden', code: 'CLUSTER_BLOCKED', message: 'no' }, headers: { 'x-request-id': 'r1' } });
+      sim.queueFault({
+        kind: 'status',
+        status: 403,
+        body: { error: 'Forbidden', code: 'CLUSTER_BLOCKED', message: 'no' },
+        headers: { 'x-request-id': 'r1' },
+      });
 
       const answer = await register(url);
 
@@ -440,15 +495,18 @@ describe('ServerSimulator', () => {
       expect((await register(url)).status).toBe(500);
     });
 
-    it.each(['120', 'Wed, 21 Oct 2065 07:28:00 GMT'])('answers a rateLimit fault 429 with Retry-After %s', async (retryAfter) => {
-      sim.queueFault({ kind: 'rateLimit', retryAfter });
+    it.each(['120', 'Wed, 21 Oct 2065 07:28:00 GMT'])(
+      'answers a rateLimit fault 429 with Retry-After %s',
+      async (retryAfter) => {
+        sim.queueFault({ kind: 'rateLimit', retryAfter });
 
-      const answer = await register(url);
+        const answer = await register(url);
 
-      expect(answer.status).toBe(429);
-      expect(answer.headers.get('retry-after')).toBe(retryAfter);
-      expect(answer.json).toEqual({ error: 'Too Many Requests', code: 'RATE_LIMITED', message: expect.any(String) });
-    });
+        expect(answer.status).toBe(429);
+        expect(answer.headers.get('retry-after')).toBe(retryAfter);
+        expect(answer.json).toEqual({ error: 'Too Many Requests', code: 'RATE_LIMITED', message: expect.any(String) });
+      },
+    );
 
     it('answers normally after a delay fault', async () => {
       sim.queueFault({ kind: 'delay', ms: 300 });
@@ -544,11 +602,15 @@ describe('ServerSimulator', () => {
     it('sends the status line of a trickleHeaders fault, then a header one byte at a time that never ends', async () => {
       sim.queueFault({ kind: 'trickleHeaders', everyMs: 50 });
       const body = JSON.stringify(perfectBody());
-      const headers = Object.entries(perfectHeaders()).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+      const headers = Object.entries(perfectHeaders())
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join('');
       const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
       let received = '';
       socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-      socket.write(`POST ${REGISTER_PATH} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(
+        `POST ${REGISTER_PATH} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
 
       await sim.waitForRequests(1, 2000);
       await new Promise((resolve) => setTimeout(resolve, 600));
@@ -742,12 +804,16 @@ describe('ServerSimulator', () => {
 
     function httpsRegister(baseUrl: string, ca?: string): Promise<{ status: number; json: any }> {
       return new Promise((resolve, reject) => {
-        const req = https.request(`${baseUrl}${REGISTER_PATH}`, { method: 'POST', headers: perfectHeaders(), ca }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
-        });
+        const req = https.request(
+          `${baseUrl}${REGISTER_PATH}`,
+          { method: 'POST', headers: perfectHeaders(), ca },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+          },
+        );
         req.on('error', reject);
         req.end(JSON.stringify(perfectBody()));
       });

@@ -14,7 +14,10 @@ export class NamedTimers implements OnApplicationShutdown {
 
   every(name: string, ms: number, work: () => unknown): void {
     this.clear(name);
-    this.registry.addInterval(name, setInterval(() => this.run(name, work), ms));
+    this.registry.addInterval(
+      name,
+      setInterval(() => this.run(name, work), ms),
+    );
     this.owned.add(name);
   }
 

@@ -11,6 +11,7 @@ function packageJsonPath(): string {
 }
 
 /** The operator's version, from its package.json: never a literal. */
-export const OPERATOR_VERSION: string = (JSON.parse(readFileSync(packageJsonPath(), 'utf8')) as { version: string }).version;
+export const OPERATOR_VERSION: string = (JSON.parse(readFileSync(packageJsonPath(), 'utf8')) as { version: string })
+  .version;
 
 export const USER_AGENT = `kube9-operator/${OPERATOR_VERSION}`;

@@ -11,7 +11,6 @@ export function registerSecret(value: string | undefined): void {
   if (value && value.length >= 4) secrets.add(value);
 }
 
-
 export function redactSecrets(text: string): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join(REDACTED);

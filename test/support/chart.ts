@@ -14,7 +14,12 @@ import { freePort, OperatorProcess, startOperator } from './operator-process';
 export const CHART_DIR = path.join(repoRoot(), 'helm', 'kube9-operator');
 
 /** `helm install` (or upgrade) the chart; throws with helm's message when it fails. */
-export async function helmInstall(namespace: string, release: string, set: Record<string, string> = {}, extra: string[] = []): Promise<string> {
+export async function helmInstall(
+  namespace: string,
+  release: string,
+  set: Record<string, string> = {},
+  extra: string[] = [],
+): Promise<string> {
   const sets = Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
   const result = await runHelm(['upgrade', '--install', release, CHART_DIR, '-n', namespace, ...sets, ...extra]);
   if (result.code !== 0) throw new Error(`helm install ${release} failed: ${result.stderr}`);
@@ -47,7 +52,11 @@ export async function chartServiceAccountKubeconfig(namespace: string, release: 
  * Runs the operator as the chart would, out of the cluster; `env` adds to or overrides the
  * chart's. The HTTP port is a free one on this machine instead of the pod's containerPort.
  */
-export async function runOperatorAsChart(namespace: string, release: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+export async function runOperatorAsChart(
+  namespace: string,
+  release: string,
+  env: Record<string, string> = {},
+): Promise<OperatorProcess> {
   return startOperator({
     ...(await chartEnvironment(namespace, release)),
     KUBECONFIG: await chartServiceAccountKubeconfig(namespace, release),

@@ -86,12 +86,14 @@ const TEARDOWN_GRACE_MS = 3_000;
 
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<net.Server>((resolve, reject) => {
-        const server = net.createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
     ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
@@ -192,9 +194,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       nodeIp: net?.nodeIp,
       // Without a node, in system:masters, as every controller runs as the
       // controller-manager itself (see below); with a node, the real thing.
-      controllerManagerSubject: net ? '/CN=system:kube-controller-manager' : '/O=system:masters/CN=system:kube-controller-manager',
+      controllerManagerSubject: net
+        ? '/CN=system:kube-controller-manager'
+        : '/O=system:masters/CN=system:kube-controller-manager',
     });
-    if (net) await makeLeaf(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client');
+    if (net)
+      await makeLeaf(dir, 'apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', 'client');
     const tPki = performance.now();
     const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
     const server = `https://${host}:${apiPort}`;
@@ -217,7 +222,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
             ...tls,
             agent: false,
             timeout: 5000,
-            headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
+            headers: payload
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {},
           },
           (res) => {
             let text = '';
@@ -345,7 +352,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       }
     };
     const apiReady = () =>
-      waitFor('kube-apiserver /readyz', async () => (await request('GET', '/readyz')).status === 200, [etcd, apiserver]);
+      waitFor('kube-apiserver /readyz', async () => (await request('GET', '/readyz')).status === 200, [
+        etcd,
+        apiserver,
+      ]);
 
     processes.push(etcd);
     etcd.start();
@@ -411,7 +421,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
           { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds } },
         );
         if (answer.status !== 201) {
-          throw new Error(`TokenRequest for ${namespace}/${serviceAccount} failed: HTTP ${answer.status} ${answer.body}`);
+          throw new Error(
+            `TokenRequest for ${namespace}/${serviceAccount} failed: HTTP ${answer.status} ${answer.body}`,
+          );
         }
         return (JSON.parse(answer.body) as { status: { token: string } }).status.token;
       },

@@ -41,14 +41,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    say('building or finding the binaries and images (the first run builds them from Go modules and Debian packages: many minutes)');
+    say(
+      'building or finding the binaries and images (the first run builds them from Go modules and Debian packages: many minutes)',
+    );
     const binaries = await ensureBinaries();
     controlPlane = await startControlPlane({ binaries, withNode: true });
     const node = controlPlane.node!;
     process.env.KUBE9_TEST_KUBECONFIG = controlPlane.kubeconfigPath;
     process.env.KUBE9_TEST_HELM = controlPlane.helmPath;
     process.env.KUBE9_TEST_CP_DIR = controlPlane.dir;
-    say(`Kubernetes ${controlPlane.kubernetesVersion} is up at ${controlPlane.server}, node ${node.network.nodeName} Ready`);
+    say(
+      `Kubernetes ${controlPlane.kubernetesVersion} is up at ${controlPlane.server}, node ${node.network.nodeName} Ready`,
+    );
 
     const apiKey = `kdy_dev_demo${randomBytes(8).toString('hex')}`;
     // Where the pod can reach it: the host end of the node's network.
@@ -60,7 +64,9 @@ async function main(): Promise<void> {
     const serverUrl = await simulator.start();
     say(`kube9-server simulator listening at ${serverUrl}`);
 
-    await adminKubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    await adminKubeConfig()
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: NAMESPACE } } });
     const image = node.images.operator;
     const colon = image.lastIndexOf(':');
     const chartValues = {
@@ -71,29 +77,49 @@ async function main(): Promise<void> {
       allowInsecureServerUrl: 'true',
       statusUpdateIntervalSeconds: '10',
     };
-    say(`helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} --set image.tag=${chartValues['image.tag']},image.pullPolicy=Never (free tier: no API key)`);
+    say(
+      `helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} --set image.tag=${chartValues['image.tag']},image.pullPolicy=Never (free tier: no API key)`,
+    );
     await helmInstall(NAMESPACE, RELEASE, chartValues);
     const core = adminKubeConfig().makeApiClient(CoreV1Api);
-    const pod = await waitFor('the operator pod Ready', async () => {
-      const pods = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
-      return pods.items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    }, 120_000, 250);
+    const pod = await waitFor(
+      'the operator pod Ready',
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: NAMESPACE,
+          labelSelector: `app.kubernetes.io/instance=${RELEASE}`,
+        });
+        return pods.items.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      },
+      120_000,
+      250,
+    );
     say(`pod ${pod.metadata?.name} is Running and Ready on ${pod.spec?.nodeName} (${pod.status?.podIP})`);
-    const free = await waitFor('the free-tier status', async () => {
-      const status = await readStatus(NAMESPACE);
-      return status?.mode === 'operated' ? status : undefined;
-    }, 30_000);
+    const free = await waitFor(
+      'the free-tier status',
+      async () => {
+        const status = await readStatus(NAMESPACE);
+        return status?.mode === 'operated' ? status : undefined;
+      },
+      30_000,
+    );
     say(`status: mode=${free.mode} tier=${free.tier} health=${free.health}`);
     console.log(JSON.stringify(free, null, 2));
 
-    say('helm upgrade --reuse-values --set apiKey=… (the key goes into the chart\'s Secret; the operator watches it)');
+    say("helm upgrade --reuse-values --set apiKey=… (the key goes into the chart's Secret; the operator watches it)");
     await helmInstall(NAMESPACE, RELEASE, { apiKey }, ['--reuse-values']);
     const upgradedAt = performance.now();
-    const pro = await waitFor('the pro-tier status', async () => {
-      const status = await readStatus(NAMESPACE);
-      return status?.registered === true ? status : undefined;
-    }, 30_000);
-    say(`status: mode=${pro.mode} tier=${pro.tier} health=${pro.health} clusterId=${pro.clusterId} (${((performance.now() - upgradedAt) / 1000).toFixed(1)} s after the upgrade)`);
+    const pro = await waitFor(
+      'the pro-tier status',
+      async () => {
+        const status = await readStatus(NAMESPACE);
+        return status?.registered === true ? status : undefined;
+      },
+      30_000,
+    );
+    say(
+      `status: mode=${pro.mode} tier=${pro.tier} health=${pro.health} clusterId=${pro.clusterId} (${((performance.now() - upgradedAt) / 1000).toFixed(1)} s after the upgrade)`,
+    );
     console.log(JSON.stringify(pro, null, 2));
 
     console.log(`

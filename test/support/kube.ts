@@ -17,7 +17,9 @@ import { writeTokenKubeconfig } from './control-plane';
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: run the end-to-end tests with --config test/jest-e2e.config.js (its global setup starts the control plane)`);
+    throw new Error(
+      `${name} is not set: run the end-to-end tests with --config test/jest-e2e.config.js (its global setup starts the control plane)`,
+    );
   }
   return value;
 }
@@ -38,7 +40,12 @@ export function kubeConfigFromFile(file: string): KubeConfig {
 
 /** Creates a namespace named `<prefix>-<random>` and returns its name. */
 export async function createTestNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
-  const base = prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'test';
+  const base =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 50) || 'test';
   const name = `${base}-${randomBytes(3).toString('hex')}`;
   const core = adminKubeConfig().makeApiClient(CoreV1Api);
   await core.createNamespace({ body: { metadata: { name, labels } } });
@@ -49,7 +56,10 @@ export async function createTestNamespace(prefix: string, labels: Record<string,
  * Deletes a namespace (a missing one is fine). With `wait`, resolves once it
  * is gone, which needs kube-controller-manager's namespace controller.
  */
-export async function deleteTestNamespace(name: string, opts: { wait?: boolean; timeoutMs?: number } = {}): Promise<void> {
+export async function deleteTestNamespace(
+  name: string,
+  opts: { wait?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
   const core = adminKubeConfig().makeApiClient(CoreV1Api);
   try {
     await core.deleteNamespace({ name });

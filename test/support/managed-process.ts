@@ -95,9 +95,7 @@ export class ManagedProcess {
     fs.writeSync(log, `\n=== ${new Date().toISOString()} ${this.binary} ${this.args.join(' ')}\n`);
     const setpriv = findSetpriv();
     const argv = [...(this.opts.prefix ?? []), this.binary, ...this.args];
-    const [command, args] = setpriv
-      ? [setpriv, ['--pdeathsig', 'KILL', '--', ...argv]]
-      : [argv[0], argv.slice(1)];
+    const [command, args] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', ...argv]] : [argv[0], argv.slice(1)];
     try {
       const child = spawn(command, args, {
         stdio: ['ignore', log, log],

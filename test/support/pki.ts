@@ -47,9 +47,12 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new Error('the openssl command is needed to make the test certificates; install it (apt-get install openssl)', {
-        cause: err,
-      });
+      throw new Error(
+        'the openssl command is needed to make the test certificates; install it (apt-get install openssl)',
+        {
+          cause: err,
+        },
+      );
     }
     throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
   }
@@ -63,11 +66,38 @@ export async function makeLeaf(
   subject: string,
   extensions: 'server' | 'client' | 'kubelet',
 ): Promise<void> {
-  await openssl(dir, ['req', '-new', '-config', 'openssl.cnf', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject]);
   await openssl(dir, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
-    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '3650',
-    '-extfile', 'openssl.cnf', '-extensions', extensions, '-out', `${name}.crt`,
+    'req',
+    '-new',
+    '-config',
+    'openssl.cnf',
+    ...EC_KEY,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    subject,
+  ]);
+  await openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    '3650',
+    '-extfile',
+    'openssl.cnf',
+    '-extensions',
+    extensions,
+    '-out',
+    `${name}.crt`,
   ]);
 }
 
@@ -86,12 +116,30 @@ export async function makePki(
     ...opts.serverIps.map((ip) => `IP:${ip}`),
     'DNS:localhost',
     `IP:${opts.serviceIp}`,
-    ...['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'].map((n) => `DNS:${n}`),
+    ...['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'].map(
+      (n) => `DNS:${n}`,
+    ),
   ];
-  await fsp.writeFile(path.join(dir, 'openssl.cnf'), opensslConfig(serverSans, opts.nodeIp ? [`IP:${opts.nodeIp}`] : []));
+  await fsp.writeFile(
+    path.join(dir, 'openssl.cnf'),
+    opensslConfig(serverSans, opts.nodeIp ? [`IP:${opts.nodeIp}`] : []),
+  );
   await openssl(dir, [
-    'req', '-x509', '-config', 'openssl.cnf', '-extensions', 'ca', ...EC_KEY,
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=kube9-test-ca',
+    'req',
+    '-x509',
+    '-config',
+    'openssl.cnf',
+    '-extensions',
+    'ca',
+    ...EC_KEY,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=kube9-test-ca',
   ]);
   await Promise.all([
     makeLeaf(dir, 'apiserver', '/CN=kube-apiserver', 'server'),

@@ -62,7 +62,11 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): CliSettings | 'he
   if (values.help) return 'help';
 
   const list = (flag: string[] | undefined, name: string) =>
-    flag ?? env[name]?.split(',').map((k) => k.trim()).filter((k) => k !== '');
+    flag ??
+    env[name]
+      ?.split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== '');
   const integer = (flag: string | undefined, name: string, min: number): number | undefined => {
     const raw = flag ?? env[name];
     if (raw === undefined) return undefined;
@@ -83,7 +87,11 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): CliSettings | 'he
     throw new UsageError('KUBE9_SIM_TLS_CERT and KUBE9_SIM_TLS_KEY must be given together');
   }
   const statusUpdateIntervalSeconds = integer(values['status-interval'], 'KUBE9_SIM_STATUS_UPDATE_INTERVAL_SECONDS', 1);
-  const reregistrationIntervalHours = integer(values['reregistration-hours'], 'KUBE9_SIM_REREGISTRATION_INTERVAL_HOURS', 1);
+  const reregistrationIntervalHours = integer(
+    values['reregistration-hours'],
+    'KUBE9_SIM_REREGISTRATION_INTERVAL_HOURS',
+    1,
+  );
 
   return {
     options: {
@@ -132,7 +140,9 @@ async function main(): Promise<number> {
   if (settings.verbose) {
     options.onRequest = (r) => {
       const problems = r.problems.length > 0 ? ` problems: ${r.problems.join('; ')}` : '';
-      process.stdout.write(`${new Date(r.at).toISOString()} ${r.method} ${r.path} -> ${r.answeredStatus || 'no answer'}${problems}\n`);
+      process.stdout.write(
+        `${new Date(r.at).toISOString()} ${r.method} ${r.path} -> ${r.answeredStatus || 'no answer'}${problems}\n`,
+      );
     };
   }
 

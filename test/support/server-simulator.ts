@@ -565,7 +565,12 @@ export class ServerSimulator {
         invalid.push(...checkBody(fields));
         if (typeof fields.clusterIdentifier === 'string') clusterIdentifier = fields.clusterIdentifier;
         const bodyVersion = fields.operatorVersion;
-        if (uaVersion !== undefined && typeof bodyVersion === 'string' && SEMVER.test(bodyVersion) && uaVersion !== bodyVersion) {
+        if (
+          uaVersion !== undefined &&
+          typeof bodyVersion === 'string' &&
+          SEMVER.test(bodyVersion) &&
+          uaVersion !== bodyVersion
+        ) {
           invalid.push('User-Agent version differs from operatorVersion');
         }
       }
@@ -656,10 +661,18 @@ function checkBody(fields: Record<string, unknown>): string[] {
   if ('operatorVersion' in fields && !(typeof operatorVersion === 'string' && SEMVER.test(operatorVersion))) {
     problems.push(`operatorVersion must be a semver string (got ${describe(operatorVersion)})`);
   }
-  if ('clusterIdentifier' in fields && !(typeof clusterIdentifier === 'string' && CLUSTER_IDENTIFIER.test(clusterIdentifier))) {
-    problems.push(`clusterIdentifier must be sha256: followed by 64 lowercase hex digits (got ${describe(clusterIdentifier)})`);
+  if (
+    'clusterIdentifier' in fields &&
+    !(typeof clusterIdentifier === 'string' && CLUSTER_IDENTIFIER.test(clusterIdentifier))
+  ) {
+    problems.push(
+      `clusterIdentifier must be sha256: followed by 64 lowercase hex digits (got ${describe(clusterIdentifier)})`,
+    );
   }
-  if ('kubernetesVersion' in fields && !(typeof kubernetesVersion === 'string' && KUBERNETES_VERSION.test(kubernetesVersion))) {
+  if (
+    'kubernetesVersion' in fields &&
+    !(typeof kubernetesVersion === 'string' && KUBERNETES_VERSION.test(kubernetesVersion))
+  ) {
     problems.push(`kubernetesVersion must be MAJOR.MINOR.PATCH (got ${describe(kubernetesVersion)})`);
   }
   if (
@@ -671,7 +684,9 @@ function checkBody(fields: Record<string, unknown>): string[] {
       approximateNodeCount <= MAX_NODE_COUNT
     )
   ) {
-    problems.push(`approximateNodeCount must be an integer from 1 to ${MAX_NODE_COUNT} (got ${describe(approximateNodeCount)})`);
+    problems.push(
+      `approximateNodeCount must be an integer from 1 to ${MAX_NODE_COUNT} (got ${describe(approximateNodeCount)})`,
+    );
   }
   return problems;
 }
@@ -773,14 +788,52 @@ export function generateTestTls(): { caCert: string; key: string; cert: string }
         '',
       ].join('\n'),
     );
-    openssl('req', '-x509', ...ecKey, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '7',
-      '-subj', '/CN=kube9 server simulator test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-    openssl('req', '-new', ...ecKey, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=localhost');
-    openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
-      '-set_serial', `0x${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`,
-      '-days', '7', '-extfile', file('server.ext'), '-out', file('server.crt'));
+    openssl(
+      'req',
+      '-x509',
+      ...ecKey,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+      '-days',
+      '7',
+      '-subj',
+      '/CN=kube9 server simulator test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
+    openssl(
+      'req',
+      '-new',
+      ...ecKey,
+      '-keyout',
+      file('server.key'),
+      '-out',
+      file('server.csr'),
+      '-subj',
+      '/CN=localhost',
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-set_serial',
+      `0x${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`,
+      '-days',
+      '7',
+      '-extfile',
+      file('server.ext'),
+      '-out',
+      file('server.crt'),
+    );
     return {
       caCert: readFileSync(file('ca.crt'), 'utf8'),
       key: readFileSync(file('server.key'), 'utf8'),

@@ -86,8 +86,11 @@ async function run(command: string, args: string[], opts: { env?: NodeJS.Process
     return stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
-    if (e.code === 'ENOENT') throw new Error(`${command} is not installed (run test/node/install-packages.sh)`, { cause: err });
-    throw new Error(`${command} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`, { cause: err });
+    if (e.code === 'ENOENT')
+      throw new Error(`${command} is not installed (run test/node/install-packages.sh)`, { cause: err });
+    throw new Error(`${command} ${args.join(' ')} failed: ${(e.stderr || e.stdout || e.message).trim()}`, {
+      cause: err,
+    });
   }
 }
 
@@ -114,7 +117,10 @@ function cgroupHierarchies(): string[] {
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((line) => line.split(' '))
-    .filter((f) => f.length > 4 && f[4].startsWith(`${CGROUP_ROOT}/`) && /cgroup2? /.test(f.slice(f.indexOf('-') + 1).join(' ')))
+    .filter(
+      (f) =>
+        f.length > 4 && f[4].startsWith(`${CGROUP_ROOT}/`) && /cgroup2? /.test(f.slice(f.indexOf('-') + 1).join(' ')),
+    )
     .map((f) => f[4]);
 }
 
@@ -296,7 +302,9 @@ export async function claimNodeNetwork(): Promise<NodeNetwork> {
     }
     return networkOf(slot);
   }
-  throw new Error(`all ${SLOT_COUNT} worker-node slots of this machine are in use (${owners.join('; ')}); stop one of those runs`);
+  throw new Error(
+    `all ${SLOT_COUNT} worker-node slots of this machine are in use (${owners.join('; ')}); stop one of those runs`,
+  );
 }
 
 /** Releases a claimed slot whose node never started (or has been stopped). */
@@ -316,7 +324,9 @@ export async function ensureImages(): Promise<{ images: NodeImages; archives: st
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => (out += chunk));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} failed (exit ${code}); its output is above`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} failed (exit ${code}); its output is above`)),
+    );
   });
   const found: Record<string, string> = {};
   const archives: string[] = [];
@@ -474,28 +484,57 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
     const env = { PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` };
     // Every image is loaded from .cache/images; a pull by mistake goes to a closed
     // port and fails at once instead of reaching out.
-    const noPull = { HTTP_PROXY: CLOSED_PROXY, HTTPS_PROXY: CLOSED_PROXY, http_proxy: CLOSED_PROXY, https_proxy: CLOSED_PROXY, NO_PROXY: '', no_proxy: '' };
-    const containerd = new ManagedProcess('containerd', path.join(binDir, 'containerd'), ['--config', file('containerd.toml')], file('containerd.log'), {
-      prefix: [...inNetns, ...joinRuntimeCgroup],
-      env: { ...env, ...noPull },
-    });
+    const noPull = {
+      HTTP_PROXY: CLOSED_PROXY,
+      HTTPS_PROXY: CLOSED_PROXY,
+      http_proxy: CLOSED_PROXY,
+      https_proxy: CLOSED_PROXY,
+      NO_PROXY: '',
+      no_proxy: '',
+    };
+    const containerd = new ManagedProcess(
+      'containerd',
+      path.join(binDir, 'containerd'),
+      ['--config', file('containerd.toml')],
+      file('containerd.log'),
+      {
+        prefix: [...inNetns, ...joinRuntimeCgroup],
+        env: { ...env, ...noPull },
+      },
+    );
     processes.push(containerd);
     containerd.start();
     const deadline = performance.now() + opts.timeoutMs;
     while (!fs.existsSync(containerdSock)) {
       if (containerd.exited) throw new Error(`${containerd.describeExit()}; the end of its log:\n${containerd.tail()}`);
-      if (performance.now() > deadline) throw new Error(`containerd did not open ${containerdSock}:\n${containerd.tail()}`);
+      if (performance.now() > deadline)
+        throw new Error(`containerd did not open ${containerdSock}:\n${containerd.tail()}`);
       await sleep(50);
     }
     const tContainerd = performance.now();
     for (const archive of opts.archives) {
-      await run(path.join(binDir, 'ctr'), ['--address', containerdSock, '--namespace', 'k8s.io', 'images', 'import', '--local', archive]).catch(
-        async (err: Error) => {
-          // older ctr has no --local
-          if (!/flag provided but not defined: -local/.test(err.message)) throw err;
-          await run(path.join(binDir, 'ctr'), ['--address', containerdSock, '--namespace', 'k8s.io', 'images', 'import', archive]);
-        },
-      );
+      await run(path.join(binDir, 'ctr'), [
+        '--address',
+        containerdSock,
+        '--namespace',
+        'k8s.io',
+        'images',
+        'import',
+        '--local',
+        archive,
+      ]).catch(async (err: Error) => {
+        // older ctr has no --local
+        if (!/flag provided but not defined: -local/.test(err.message)) throw err;
+        await run(path.join(binDir, 'ctr'), [
+          '--address',
+          containerdSock,
+          '--namespace',
+          'k8s.io',
+          'images',
+          'import',
+          archive,
+        ]);
+      });
     }
     const tImages = performance.now();
 
@@ -522,13 +561,22 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
           tlsPrivateKeyFile: cp('kubelet-serving.key'),
           rotateCertificates: false,
           serverTLSBootstrap: false,
-          authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: cp('ca.crt') } },
+          authentication: {
+            anonymous: { enabled: false },
+            webhook: { enabled: true },
+            x509: { clientCAFile: cp('ca.crt') },
+          },
           authorization: { mode: 'Webhook' },
           // No name look-ups anywhere: pods get an empty resolv.conf.
           resolvConf: '',
           failSwapOn: false,
           podLogsDir: file('pod-logs'),
-          evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '1%', 'imagefs.available': '1%', 'nodefs.inodesFree': '1%' },
+          evictionHard: {
+            'memory.available': '100Mi',
+            'nodefs.available': '1%',
+            'imagefs.available': '1%',
+            'nodefs.inodesFree': '1%',
+          },
           imageGCHighThresholdPercent: 100,
           imageGCLowThresholdPercent: 99,
           maxPods: 20,
@@ -588,7 +636,12 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
     const scheduler = new ManagedProcess(
       'kube-scheduler',
       path.join(binDir, 'kube-scheduler'),
-      [`--kubeconfig=${kubeconfig('kube-scheduler', 'system:kube-scheduler')}`, '--leader-elect=false', '--secure-port=0', '--v=1'],
+      [
+        `--kubeconfig=${kubeconfig('kube-scheduler', 'system:kube-scheduler')}`,
+        '--leader-elect=false',
+        '--secure-port=0',
+        '--v=1',
+      ],
       file('kube-scheduler.log'),
     );
     for (const p of [scheduler, kubelet, kubeProxy]) {
@@ -601,8 +654,11 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
     let last = '';
     for (;;) {
       const dead = processes.find((p) => p.exited);
-      if (dead) throw new Error(`${dead.describeExit()} while waiting for the node; the end of its log:\n${dead.tail()}`);
-      const answer = await opts.adminGet(`/api/v1/nodes/${net.nodeName}`).catch((err: Error) => ({ status: 0, body: err.message }));
+      if (dead)
+        throw new Error(`${dead.describeExit()} while waiting for the node; the end of its log:\n${dead.tail()}`);
+      const answer = await opts
+        .adminGet(`/api/v1/nodes/${net.nodeName}`)
+        .catch((err: Error) => ({ status: 0, body: err.message }));
       if (answer.status === 200) {
         const node = JSON.parse(answer.body) as {
           spec?: { taints?: { key: string }[] };

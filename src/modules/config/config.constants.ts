@@ -16,4 +16,5 @@ export const REREGISTRATION_INTERVAL_HOURS: Range = { min: 1, max: 720 };
 
 /** The API key's format (SPEC section 3), and the one sentence that describes it. */
 export const API_KEY_FORMAT = /^kdy_(prod|dev)_[a-z0-9]+$/;
-export const API_KEY_FORMAT_RULE = 'must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)';
+export const API_KEY_FORMAT_RULE =
+  'must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)';

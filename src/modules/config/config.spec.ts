@@ -61,21 +61,45 @@ describe('loadOperatorConfig', () => {
     [{ PORT: '80a' }, 'PORT="80a" must be a whole number from 1 to 65535'],
     [{ PORT: '70000' }, 'PORT="70000" must be a whole number from 1 to 65535'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose" must be one of debug, info, warn, error'],
-    [{ STATUS_UPDATE_INTERVAL_SECONDS: '5' }, 'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 240'],
-    [{ STATUS_UPDATE_INTERVAL_SECONDS: '241' }, 'STATUS_UPDATE_INTERVAL_SECONDS="241" must be a whole number of seconds from 10 to 240'],
-    [{ STATUS_UPDATE_INTERVAL_SECONDS: '60s' }, 'STATUS_UPDATE_INTERVAL_SECONDS="60s" must be a whole number of seconds from 10 to 240'],
+    [
+      { STATUS_UPDATE_INTERVAL_SECONDS: '5' },
+      'STATUS_UPDATE_INTERVAL_SECONDS="5" must be a whole number of seconds from 10 to 240',
+    ],
+    [
+      { STATUS_UPDATE_INTERVAL_SECONDS: '241' },
+      'STATUS_UPDATE_INTERVAL_SECONDS="241" must be a whole number of seconds from 10 to 240',
+    ],
+    [
+      { STATUS_UPDATE_INTERVAL_SECONDS: '60s' },
+      'STATUS_UPDATE_INTERVAL_SECONDS="60s" must be a whole number of seconds from 10 to 240',
+    ],
     [{ STATUS_UPDATE_INTERVAL_SECONDS: '1e2' }, 'STATUS_UPDATE_INTERVAL_SECONDS="1e2" must be a whole number'],
-    [{ REREGISTRATION_INTERVAL_HOURS: '0' }, 'REREGISTRATION_INTERVAL_HOURS="0" must be a whole number of hours from 1 to 720'],
-    [{ REREGISTRATION_INTERVAL_HOURS: '721' }, 'REREGISTRATION_INTERVAL_HOURS="721" must be a whole number of hours from 1 to 720'],
-    [{ REGISTRATION_BACKOFF_BASE_SECONDS: '0' }, 'REGISTRATION_BACKOFF_BASE_SECONDS="0" must be a whole number of seconds from 1 to 3600'],
+    [
+      { REREGISTRATION_INTERVAL_HOURS: '0' },
+      'REREGISTRATION_INTERVAL_HOURS="0" must be a whole number of hours from 1 to 720',
+    ],
+    [
+      { REREGISTRATION_INTERVAL_HOURS: '721' },
+      'REREGISTRATION_INTERVAL_HOURS="721" must be a whole number of hours from 1 to 720',
+    ],
+    [
+      { REGISTRATION_BACKOFF_BASE_SECONDS: '0' },
+      'REGISTRATION_BACKOFF_BASE_SECONDS="0" must be a whole number of seconds from 1 to 3600',
+    ],
     [{ ALLOW_INSECURE_SERVER_URL: 'yes' }, 'ALLOW_INSECURE_SERVER_URL="yes" must be true or false'],
     [{ OPERATOR_NAMESPACE: 'Kube9_System' }, 'OPERATOR_NAMESPACE="Kube9_System" must be a Kubernetes namespace name'],
     [{ API_KEY_SECRET_NAME: 'My Secret' }, 'API_KEY_SECRET_NAME="My Secret" must be a Kubernetes Secret name'],
     [{ API_KEY_SECRET_KEY: 'a/b' }, 'API_KEY_SECRET_KEY="a/b" must be a Secret data key'],
     [{ OPERATOR_DEPLOYMENT_NAME: 'UPPER' }, 'OPERATOR_DEPLOYMENT_NAME="UPPER" must be a Kubernetes Deployment name'],
-    [{ SERVER_URL: 'http://api.kube9.dev' }, 'SERVER_URL="http://api.kube9.dev" must be an https:// URL (http:// only with ALLOW_INSECURE_SERVER_URL=true'],
+    [
+      { SERVER_URL: 'http://api.kube9.dev' },
+      'SERVER_URL="http://api.kube9.dev" must be an https:// URL (http:// only with ALLOW_INSECURE_SERVER_URL=true',
+    ],
     [{ SERVER_URL: 'not a url' }, 'SERVER_URL="not a url" must be an https:// URL'],
-    [{ SERVER_URL: 'ftp://x', ALLOW_INSECURE_SERVER_URL: 'true' }, 'SERVER_URL="ftp://x" must be an https:// URL (or http://'],
+    [
+      { SERVER_URL: 'ftp://x', ALLOW_INSECURE_SERVER_URL: 'true' },
+      'SERVER_URL="ftp://x" must be an https:// URL (or http://',
+    ],
     [{ SERVER_URL: 'https://user:pw@api.kube9.dev' }, 'without credentials'],
   ];
 

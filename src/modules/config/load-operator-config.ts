@@ -36,7 +36,9 @@ function configErrorFrom(error: ValidationError, env: Env): ConfigError {
 }
 
 function checkServerUrl(config: OperatorConfig, env: Env): void {
-  const allowed = config.allowInsecureServerUrl ? 'an https:// URL (or http:// while ALLOW_INSECURE_SERVER_URL=true)' : 'an https:// URL (http:// only with ALLOW_INSECURE_SERVER_URL=true, for local development)';
+  const allowed = config.allowInsecureServerUrl
+    ? 'an https:// URL (or http:// while ALLOW_INSECURE_SERVER_URL=true)'
+    : 'an https:// URL (http:// only with ALLOW_INSECURE_SERVER_URL=true, for local development)';
   let url: URL;
   try {
     url = new URL(config.serverUrl);
@@ -46,7 +48,10 @@ function checkServerUrl(config: OperatorConfig, env: Env): void {
   const secure = url.protocol === 'https:';
   const insecureAllowed = url.protocol === 'http:' && config.allowInsecureServerUrl;
   if ((!secure && !insecureAllowed) || url.username || url.password || url.search || url.hash) {
-    throw new ConfigError('SERVER_URL', `${describe('SERVER_URL', env)} must be ${allowed}, without credentials, query or fragment`);
+    throw new ConfigError(
+      'SERVER_URL',
+      `${describe('SERVER_URL', env)} must be ${allowed}, without credentials, query or fragment`,
+    );
   }
 }
 

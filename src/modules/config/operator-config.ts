@@ -1,16 +1,12 @@
 import { Expose, Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  Min,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { LOG_LEVELS, LogLevelName } from '../../common/log-levels';
-import { API_KEY_FORMAT, API_KEY_FORMAT_RULE, REREGISTRATION_INTERVAL_HOURS, STATUS_UPDATE_INTERVAL_SECONDS } from './config.constants';
+import {
+  API_KEY_FORMAT,
+  API_KEY_FORMAT_RULE,
+  REREGISTRATION_INTERVAL_HOURS,
+  STATUS_UPDATE_INTERVAL_SECONDS,
+} from './config.constants';
 
 /** "60" -> 60; "6O", "1e3", "60.5", " 60" stay strings so the integer rule reports them. */
 function toInteger({ value }: { value: unknown }) {
@@ -39,7 +35,9 @@ const REREGISTRATION_INTERVAL_RULE = `must be a whole number of hours from ${RER
 export class OperatorConfig {
   @Expose({ name: 'OPERATOR_NAMESPACE' })
   @IsOptional()
-  @Matches(DNS_LABEL, { message: 'must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters)' })
+  @Matches(DNS_LABEL, {
+    message: 'must be a Kubernetes namespace name (lowercase letters, digits and "-", at most 63 characters)',
+  })
   namespace: string = 'kube9-system';
 
   @Expose({ name: 'PORT' })

@@ -14,7 +14,8 @@ export function liveness(loop: StatusLoopSnapshot, now: number): ProbeVerdict {
   const last = loop.lastRunAt ?? loop.startedAt;
   const ageSeconds = Math.max(0, (now - last) / 1000);
   const limit = ALIVE_WITHIN_INTERVALS * loop.intervalSeconds;
-  if (ageSeconds > limit) return { up: false, reason: `the status loop has not run for ${Math.round(ageSeconds)} s (limit ${limit} s)` };
+  if (ageSeconds > limit)
+    return { up: false, reason: `the status loop has not run for ${Math.round(ageSeconds)} s (limit ${limit} s)` };
   return { up: true, details: {} };
 }
 

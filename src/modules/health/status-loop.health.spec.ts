@@ -51,7 +51,10 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
         StatusLoopHealthIndicator,
         StatusLoopRecord,
         StatusService,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { statusUpdateIntervalSeconds: INTERVAL_SECONDS }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), { statusUpdateIntervalSeconds: INTERVAL_SECONDS }),
+        },
         { provide: NamedTimers, useValue: timers },
         { provide: ConfigMapWriter, useValue: { put } },
         { provide: EventRecorder, useValue: { record: async () => undefined } },
@@ -109,7 +112,10 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
     }
 
     expect(live).toEqual([200, 200, 200, 503]);
-    expect((await probe('/healthz')).body).toMatchObject({ status: 'error', error: { statusLoop: { reason: 'the status loop has not run for 40 s (limit 30 s)' } } });
+    expect((await probe('/healthz')).body).toMatchObject({
+      status: 'error',
+      error: { statusLoop: { reason: 'the status loop has not run for 40 s (limit 30 s)' } },
+    });
     expect((await probe('/readyz')).status).toBe(200);
   });
 });

@@ -5,11 +5,18 @@ import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from './configmap.writer';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 
-const OBJECT: OwnedConfigMap = { metadata: { name: 'kube9-operator-status', namespace: 'ops', labels: { a: 'b' } }, data: { status: '{}' } };
+const OBJECT: OwnedConfigMap = {
+  metadata: { name: 'kube9-operator-status', namespace: 'ops', labels: { a: 'b' } },
+  data: { status: '{}' },
+};
 
 describe('ConfigMapWriter', () => {
   let writer: ConfigMapWriter;
-  let core: { replaceNamespacedConfigMap: jest.Mock; createNamespacedConfigMap: jest.Mock; readNamespacedConfigMap: jest.Mock };
+  let core: {
+    replaceNamespacedConfigMap: jest.Mock;
+    createNamespacedConfigMap: jest.Mock;
+    readNamespacedConfigMap: jest.Mock;
+  };
   let apps: { readNamespacedDeployment: jest.Mock };
 
   async function build(deploymentName?: string) {
@@ -22,7 +29,10 @@ describe('ConfigMapWriter', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [
         ConfigMapWriter,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }),
+        },
         { provide: KUBERNETES_CLIENTS, useValue: { core, apps } },
       ],
     }).compile();
@@ -49,7 +59,10 @@ describe('ConfigMapWriter', () => {
 
     await writer.put(OBJECT);
 
-    expect(core.createNamespacedConfigMap).toHaveBeenCalledWith({ namespace: 'ops', body: expect.objectContaining({ data: OBJECT.data }) });
+    expect(core.createNamespacedConfigMap).toHaveBeenCalledWith({
+      namespace: 'ops',
+      body: expect.objectContaining({ data: OBJECT.data }),
+    });
   });
 
   it('a create that races another writer (409) is followed by one more PUT', async () => {
@@ -70,7 +83,7 @@ describe('ConfigMapWriter', () => {
     expect(core.createNamespacedConfigMap).not.toHaveBeenCalled();
   });
 
-  it('makes the operator\'s Deployment the owner, looked up once', async () => {
+  it("makes the operator's Deployment the owner, looked up once", async () => {
     await build('kube9-operator');
 
     await writer.put(OBJECT);
@@ -110,7 +123,10 @@ describe('ConfigMapWriter', () => {
 
   it('read: the data, {} for none, undefined when absent', async () => {
     await build();
-    core.readNamespacedConfigMap.mockResolvedValueOnce({ data: { state: 'x' } }).mockResolvedValueOnce({}).mockRejectedValueOnce(apiError(404));
+    core.readNamespacedConfigMap
+      .mockResolvedValueOnce({ data: { state: 'x' } })
+      .mockResolvedValueOnce({})
+      .mockRejectedValueOnce(apiError(404));
 
     expect(await writer.read('ops', 'a')).toEqual({ state: 'x' });
     expect(await writer.read('ops', 'a')).toEqual({});

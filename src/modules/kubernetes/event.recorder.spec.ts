@@ -13,14 +13,17 @@ describe('EventRecorder', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [
         EventRecorder,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }),
+        },
         { provide: KUBERNETES_CLIENTS, useValue: { core: { createNamespacedEvent } } },
       ],
     }).compile();
     return moduleRef.get(EventRecorder);
   }
 
-  it('records a core/v1 Event about the operator\'s Deployment', async () => {
+  it("records a core/v1 Event about the operator's Deployment", async () => {
     const events = await build('kube9-operator');
 
     await events.record('Normal', 'Registered', 'Registered with kube9-server as cls_abcdefghijkl; tier pro');
@@ -38,12 +41,17 @@ describe('EventRecorder', () => {
     expect(body.firstTimestamp).toBeInstanceOf(Date);
   });
 
-  it('without the Deployment\'s name, the Event is about the status ConfigMap', async () => {
+  it("without the Deployment's name, the Event is about the status ConfigMap", async () => {
     const events = await build();
 
     await events.record('Warning', 'RegistrationFailed', 'x');
 
-    expect(createNamespacedEvent.mock.calls[0][0].body.involvedObject).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', name: 'kube9-operator-status', namespace: 'ops' });
+    expect(createNamespacedEvent.mock.calls[0][0].body.involvedObject).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'kube9-operator-status',
+      namespace: 'ops',
+    });
   });
 
   it('never carries a secret in its message', async () => {

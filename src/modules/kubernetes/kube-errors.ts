@@ -13,7 +13,7 @@ export function kubeStatusCode(error: unknown): number | undefined {
 export function describeKubeError(action: string, error: unknown): string {
   if (error instanceof ApiException) {
     const reason = statusMessage(error.body) ?? `HTTP ${error.code}`;
-    const hint = error.code === 403 ? ' (check the operator\'s Role and ClusterRole)' : '';
+    const hint = error.code === 403 ? " (check the operator's Role and ClusterRole)" : '';
     return `Kubernetes API refused to ${action}: ${reason}${hint}`;
   }
   return `Kubernetes API unreachable while trying to ${action}: ${networkReason(error)}`;

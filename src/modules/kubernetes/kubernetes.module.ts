@@ -18,9 +18,7 @@ import { SecretWatcher } from './secret.watcher';
       provide: KUBERNETES_CLIENTS,
       inject: [OperatorConfig],
       useFactory: (config: OperatorConfig) =>
-        createKubernetesClients(
-          loadKubeConfig({ inCluster: config.inCluster, kubeconfigPath: config.kubeconfigPath }),
-        ),
+        createKubernetesClients(loadKubeConfig({ inCluster: config.inCluster, kubeconfigPath: config.kubeconfigPath })),
     },
     ClusterFactsService,
     ConfigMapWriter,

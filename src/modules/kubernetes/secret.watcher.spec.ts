@@ -16,7 +16,12 @@ describe('SecretWatcher', () => {
   let timers: FakeTimers;
   let readNamespacedSecret: jest.Mock;
   /** Each watch opened: its query and the callbacks client-node's Watch would call. */
-  let opened: Array<{ path: string; query: Record<string, unknown>; event: (phase: string, object: unknown) => void; done: (error: unknown) => void }>;
+  let opened: Array<{
+    path: string;
+    query: Record<string, unknown>;
+    event: (phase: string, object: unknown) => void;
+    done: (error: unknown) => void;
+  }>;
   let changes: SecretState[];
 
   beforeEach(async () => {
@@ -25,10 +30,17 @@ describe('SecretWatcher', () => {
     changes = [];
     readNamespacedSecret = jest.fn(async () => secret('10'));
     const watch = () => ({
-      watch: jest.fn(async (path: string, query: Record<string, unknown>, event: (phase: string, object: unknown) => void, done: (error: unknown) => void) => {
-        opened.push({ path, query, event, done });
-        return new AbortController();
-      }),
+      watch: jest.fn(
+        async (
+          path: string,
+          query: Record<string, unknown>,
+          event: (phase: string, object: unknown) => void,
+          done: (error: unknown) => void,
+        ) => {
+          opened.push({ path, query, event, done });
+          return new AbortController();
+        },
+      ),
     });
     const moduleRef = await Test.createTestingModule({
       providers: [
@@ -48,7 +60,11 @@ describe('SecretWatcher', () => {
     expect(first).toEqual({ kind: 'present', secret: secret('10') });
     expect(opened).toHaveLength(1);
     expect(opened[0].path).toBe('/api/v1/namespaces/ops/secrets');
-    expect(opened[0].query).toMatchObject({ fieldSelector: 'metadata.name=key', resourceVersion: '10', allowWatchBookmarks: true });
+    expect(opened[0].query).toMatchObject({
+      fieldSelector: 'metadata.name=key',
+      resourceVersion: '10',
+      allowWatchBookmarks: true,
+    });
   });
 
   it('passes on each change the watch reports', async () => {
@@ -67,12 +83,15 @@ describe('SecretWatcher', () => {
     expect(opened).toHaveLength(1);
   });
 
-  it('a refusal is reported as unreadable, with the API server\'s reason', async () => {
+  it("a refusal is reported as unreadable, with the API server's reason", async () => {
     readNamespacedSecret.mockRejectedValueOnce(apiError(403, 'secrets "key" is forbidden'));
 
     const first = await start();
 
-    expect(first).toEqual({ kind: 'unreadable', reason: expect.stringContaining('Kubernetes API refused to read Secret ops/key: secrets "key" is forbidden') });
+    expect(first).toEqual({
+      kind: 'unreadable',
+      reason: expect.stringContaining('Kubernetes API refused to read Secret ops/key: secrets "key" is forbidden'),
+    });
     expect(timers.scheduled.get(TIMER)?.kind).toBe('after');
   });
 

@@ -4,7 +4,12 @@ import { backoffDelay } from '../../common/backoff';
 import { NamedTimers } from '../../common/named-timers';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
-import { KUBERNETES_CLIENTS, SECRET_WATCH_BACKOFF, SECRET_WATCH_INACTIVITY_TIMEOUT_MS, SECRET_WATCH_TIMEOUT_SECONDS } from './kubernetes.constants';
+import {
+  KUBERNETES_CLIENTS,
+  SECRET_WATCH_BACKOFF,
+  SECRET_WATCH_INACTIVITY_TIMEOUT_MS,
+  SECRET_WATCH_TIMEOUT_SECONDS,
+} from './kubernetes.constants';
 
 /** What is known of a watched Secret. */
 export type SecretState =
@@ -137,7 +142,10 @@ class SecretWatch {
       return;
     }
     if (object?.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
-    if (phase === 'BOOKMARK') this.logger.verbose(`Bookmark of the watch of Secret ${this.description} at resourceVersion ${this.resourceVersion}`);
+    if (phase === 'BOOKMARK')
+      this.logger.verbose(
+        `Bookmark of the watch of Secret ${this.description} at resourceVersion ${this.resourceVersion}`,
+      );
     if (phase === 'ADDED' || phase === 'MODIFIED') this.update({ kind: 'present', secret: object });
     if (phase === 'DELETED') this.update({ kind: 'absent' });
   }
@@ -147,7 +155,10 @@ class SecretWatch {
     if (this.stopped) return;
     if (error && !(error instanceof Error && error.name === 'AbortError')) {
       this.failures += 1;
-      if (this.failures === 1) this.logger.warn(`Watch of Secret ${this.description} ended: ${describeKubeError(`watch Secret ${this.description}`, error)}`);
+      if (this.failures === 1)
+        this.logger.warn(
+          `Watch of Secret ${this.description} ended: ${describeKubeError(`watch Secret ${this.description}`, error)}`,
+        );
       this.resourceVersion = undefined;
     }
     const delay = error ? backoffDelay(Math.max(1, this.failures), SECRET_WATCH_BACKOFF) : SECRET_WATCH_BACKOFF.baseMs;

@@ -22,7 +22,15 @@ describe('ApiKeySource', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [
         ApiKeySource,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', apiKeySecretName: 'cfg', apiKeySecretKey: 'apiKey', ...config }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), {
+            namespace: 'ops',
+            apiKeySecretName: 'cfg',
+            apiKeySecretKey: 'apiKey',
+            ...config,
+          }),
+        },
         { provide: SecretWatcher, useValue: { watch } },
       ],
     }).compile();
@@ -47,13 +55,18 @@ describe('ApiKeySource', () => {
 
     expect(reading.key).toBeUndefined();
     expect(reading.configured).toBe(true);
-    expect(reading.problem).toBe('The API key in Secret ops/cfg (key "apiKey") is malformed: it must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)');
+    expect(reading.problem).toBe(
+      'The API key in Secret ops/cfg (key "apiKey") is malformed: it must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)',
+    );
   });
 
   it('a Secret without the key name: not configured, says which key to set', async () => {
     const source = await build(present({ other: b64('kdy_prod_x') }));
 
-    expect(await source.start(() => undefined)).toMatchObject({ configured: false, problem: expect.stringContaining('has no key "apiKey"; set API_KEY_SECRET_KEY') });
+    expect(await source.start(() => undefined)).toMatchObject({
+      configured: false,
+      problem: expect.stringContaining('has no key "apiKey"; set API_KEY_SECRET_KEY'),
+    });
   });
 
   it.each<[string, SecretState]>([
@@ -66,9 +79,15 @@ describe('ApiKeySource', () => {
   });
 
   it('an unreadable Secret: the tier cannot be determined, and why', async () => {
-    const source = await build({ kind: 'unreadable', reason: 'Kubernetes API refused to read Secret ops/cfg: forbidden' });
+    const source = await build({
+      kind: 'unreadable',
+      reason: 'Kubernetes API refused to read Secret ops/cfg: forbidden',
+    });
 
-    expect(await source.start(() => undefined)).toEqual({ problem: 'Kubernetes API refused to read Secret ops/cfg: forbidden; the tier cannot be determined', configured: false });
+    expect(await source.start(() => undefined)).toEqual({
+      problem: 'Kubernetes API refused to read Secret ops/cfg: forbidden; the tier cannot be determined',
+      configured: false,
+    });
   });
 
   it('tells of a change, once, and not of a repeat', async () => {
@@ -79,7 +98,10 @@ describe('ApiKeySource', () => {
     onSecret(present({ apiKey: b64('kdy_dev_unit2') }));
     onSecret({ kind: 'absent' });
 
-    expect(changes).toEqual([{ key: 'kdy_dev_unit2', problem: null, configured: true }, { problem: null, configured: false }]);
+    expect(changes).toEqual([
+      { key: 'kdy_dev_unit2', problem: null, configured: true },
+      { problem: null, configured: false },
+    ]);
   });
 
   it('API_KEY in the environment replaces the Secret, which is not watched', async () => {

@@ -43,7 +43,10 @@ export class ApiKeySource {
     let first = true;
     await this.secrets.watch({ namespace: this.config.namespace, name: this.config.apiKeySecretName }, (state) => {
       const next = this.readingOf(state);
-      const same = next.key === this.reading.key && next.problem === this.reading.problem && next.configured === this.reading.configured;
+      const same =
+        next.key === this.reading.key &&
+        next.problem === this.reading.problem &&
+        next.configured === this.reading.configured;
       this.reading = next;
       if (!first && !same) onChange(next);
       first = false;
@@ -53,20 +56,27 @@ export class ApiKeySource {
 
   private readingOf(state: SecretState): ApiKeyReading {
     if (state.kind === 'absent') return { problem: null, configured: false };
-    if (state.kind === 'unreadable') return { problem: `${state.reason}; the tier cannot be determined`, configured: false };
+    if (state.kind === 'unreadable')
+      return { problem: `${state.reason}; the tier cannot be determined`, configured: false };
     return this.keyOf(state.secret);
   }
 
   private keyOf(secret: V1Secret): ApiKeyReading {
     const encoded = secret.data?.[this.config.apiKeySecretKey];
     if (encoded === undefined) {
-      return { problem: `Secret ${this.secretRef} has no key "${this.config.apiKeySecretKey}"; set API_KEY_SECRET_KEY (existingSecretKey in the chart) to the key that holds the API key`, configured: false };
+      return {
+        problem: `Secret ${this.secretRef} has no key "${this.config.apiKeySecretKey}"; set API_KEY_SECRET_KEY (existingSecretKey in the chart) to the key that holds the API key`,
+        configured: false,
+      };
     }
     const key = Buffer.from(encoded, 'base64').toString('utf8').trim();
     registerSecret(key);
     if (key === '') return { problem: null, configured: false };
     if (!API_KEY_FORMAT.test(key)) {
-      return { problem: `The API key in Secret ${this.secretRef} (key "${this.config.apiKeySecretKey}") is malformed: it ${API_KEY_FORMAT_RULE}`, configured: true };
+      return {
+        problem: `The API key in Secret ${this.secretRef} (key "${this.config.apiKeySecretKey}") is malformed: it ${API_KEY_FORMAT_RULE}`,
+        configured: true,
+      };
     }
     return { key, problem: null, configured: true };
   }

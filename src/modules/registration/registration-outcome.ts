@@ -16,7 +16,12 @@ export type RegistrationOutcome =
   | { kind: 'transient'; reason: string };
 
 /** Maps an HTTP answer of kube9-server to an outcome; the body is untrusted text. */
-export function outcomeFromAnswer(status: number, retryAfter: string | undefined, body: string, now: number): RegistrationOutcome {
+export function outcomeFromAnswer(
+  status: number,
+  retryAfter: string | undefined,
+  body: string,
+  now: number,
+): RegistrationOutcome {
   if (status === 200) return outcomeFromSuccess(body);
   const explained = explain(body);
   if (status === 400) {
@@ -25,11 +30,18 @@ export function outcomeFromAnswer(status: number, retryAfter: string | undefined
     return details ? { kind: 'rejected', reason, details } : { kind: 'rejected', reason };
   }
   if (status === 401 || status === 403) {
-    return { kind: 'refused', reason: `kube9-server refused the API key (${status}${explained}); set a valid key in the operator's Secret` };
+    return {
+      kind: 'refused',
+      reason: `kube9-server refused the API key (${status}${explained}); set a valid key in the operator's Secret`,
+    };
   }
   if (status === 429) {
     const retryAfterMs = retryAfterDelay(retryAfter, now) ?? DEFAULT_RETRY_AFTER_MS;
-    return { kind: 'rateLimited', retryAfterMs, reason: `kube9-server is rate limiting registrations (429); next try in ${Math.ceil(retryAfterMs / 1000)} s` };
+    return {
+      kind: 'rateLimited',
+      retryAfterMs,
+      reason: `kube9-server is rate limiting registrations (429); next try in ${Math.ceil(retryAfterMs / 1000)} s`,
+    };
   }
   return { kind: 'transient', reason: `kube9-server answered ${status}${explained}; retrying with backoff` };
 }
@@ -39,15 +51,24 @@ function outcomeFromSuccess(body: string): RegistrationOutcome {
   try {
     parsed = JSON.parse(body);
   } catch {
-    return { kind: 'transient', reason: 'kube9-server answered 200 with a body that is not JSON; treated as a server error' };
+    return {
+      kind: 'transient',
+      reason: 'kube9-server answered 200 with a body that is not JSON; treated as a server error',
+    };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { kind: 'transient', reason: 'kube9-server answered 200 with a body that is not a JSON object; treated as a server error' };
+    return {
+      kind: 'transient',
+      reason: 'kube9-server answered 200 with a body that is not a JSON object; treated as a server error',
+    };
   }
   const response = plainToInstance(RegistrationResponseDto, parsed);
   const problems = validateSync(response, { forbidUnknownValues: false }).flatMap(messagesOf);
   if (problems.length > 0) {
-    return { kind: 'transient', reason: `kube9-server answered 200 with an invalid body (${problems.slice(0, 3).join('; ')}); treated as a server error` };
+    return {
+      kind: 'transient',
+      reason: `kube9-server answered 200 with an invalid body (${problems.slice(0, 3).join('; ')}); treated as a server error`,
+    };
   }
   return { kind: 'registered', response };
 }

@@ -1,6 +1,14 @@
 import { RegistrationResponseDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
-import { applyOutcome, DEFAULT_POLICY, delayUntilAllowed, initialState, RegistrationState, viewOf, withAttempt } from './registration-state';
+import {
+  applyOutcome,
+  DEFAULT_POLICY,
+  delayUntilAllowed,
+  initialState,
+  RegistrationState,
+  viewOf,
+  withAttempt,
+} from './registration-state';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const MINUTE = 60_000;
@@ -28,23 +36,51 @@ describe('applyOutcome: the SPEC answer table', () => {
   it('200: registered, clusterId kept, next re-registration after the server interval', () => {
     const state = applyOutcome(initialState('fp'), registered, NOW);
 
-    expect(state).toMatchObject({ registered: true, clusterId: 'cls_abcdef123456', error: null, consecutiveTransientFailures: 0, refused: false });
+    expect(state).toMatchObject({
+      registered: true,
+      clusterId: 'cls_abcdef123456',
+      error: null,
+      consecutiveTransientFailures: 0,
+      refused: false,
+    });
     expect(state.nextAttemptAt).toBe(NOW + 12 * HOUR);
     expect(state.serverConfiguration?.statusUpdateIntervalSeconds).toBe(30);
   });
 
   it('200 without a re-registration interval: next re-registration after REREGISTRATION_INTERVAL_HOURS', () => {
-    const withoutInterval: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro' }) };
+    const withoutInterval: RegistrationOutcome = {
+      kind: 'registered',
+      response: Object.assign(new RegistrationResponseDto(), {
+        status: 'registered',
+        clusterId: 'cls_abcdef123456',
+        tier: 'pro',
+      }),
+    };
 
-    const state = applyOutcome(initialState('fp'), withoutInterval, NOW, { ...DEFAULT_POLICY, own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 } });
+    const state = applyOutcome(initialState('fp'), withoutInterval, NOW, {
+      ...DEFAULT_POLICY,
+      own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 },
+    });
 
     expect(state).toMatchObject({ registered: true, nextAttemptAt: NOW + 7 * HOUR });
   });
 
   it('200 with a re-registration interval above 720 h: clamped to 720 h, still registered', () => {
-    const tooLong: RegistrationOutcome = { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdef123456', tier: 'pro', configuration: { reregistrationIntervalHours: 10_000 } }) };
+    const tooLong: RegistrationOutcome = {
+      kind: 'registered',
+      response: Object.assign(new RegistrationResponseDto(), {
+        status: 'registered',
+        clusterId: 'cls_abcdef123456',
+        tier: 'pro',
+        configuration: { reregistrationIntervalHours: 10_000 },
+      }),
+    };
 
-    expect(applyOutcome(initialState('fp'), tooLong, NOW)).toMatchObject({ registered: true, error: null, nextAttemptAt: NOW + 720 * HOUR });
+    expect(applyOutcome(initialState('fp'), tooLong, NOW)).toMatchObject({
+      registered: true,
+      error: null,
+      nextAttemptAt: NOW + 720 * HOUR,
+    });
   });
 
   it('400: refused (free), no retry for 24 hours', () => {
@@ -59,7 +95,12 @@ describe('applyOutcome: the SPEC answer table', () => {
 
     const state = applyOutcome(before, { kind: 'refused', reason: 'refused' }, NOW);
 
-    expect(state).toMatchObject({ registered: false, clusterId: undefined, refused: true, nextAttemptAt: NOW + 24 * HOUR });
+    expect(state).toMatchObject({
+      registered: false,
+      clusterId: undefined,
+      refused: true,
+      nextAttemptAt: NOW + 24 * HOUR,
+    });
   });
 
   it('429: waits Retry-After and keeps the mode (no failure counted)', () => {
@@ -67,7 +108,12 @@ describe('applyOutcome: the SPEC answer table', () => {
 
     const state = applyOutcome(before, { kind: 'rateLimited', retryAfterMs: 90_000, reason: 'rate limited' }, NOW);
 
-    expect(state).toMatchObject({ registered: true, consecutiveTransientFailures: 0, error: 'rate limited', nextAttemptAt: NOW + 90_000 });
+    expect(state).toMatchObject({
+      registered: true,
+      consecutiveTransientFailures: 0,
+      error: 'rate limited',
+      nextAttemptAt: NOW + 90_000,
+    });
   });
 
   it.each([
@@ -84,8 +130,16 @@ describe('applyOutcome: the SPEC answer table', () => {
   it('a registered cluster stays registered through 4 transient failures and loses it at the 5th', () => {
     const registeredState = applyOutcome(initialState('fp'), registered, NOW);
 
-    expect(failTransiently(registeredState, 4)).toMatchObject({ registered: true, clusterId: 'cls_abcdef123456', consecutiveTransientFailures: 4 });
-    expect(failTransiently(registeredState, 5)).toMatchObject({ registered: false, clusterId: undefined, consecutiveTransientFailures: 5 });
+    expect(failTransiently(registeredState, 4)).toMatchObject({
+      registered: true,
+      clusterId: 'cls_abcdef123456',
+      consecutiveTransientFailures: 4,
+    });
+    expect(failTransiently(registeredState, 5)).toMatchObject({
+      registered: false,
+      clusterId: undefined,
+      consecutiveTransientFailures: 5,
+    });
     expect(failTransiently(registeredState, 5).error).toContain('5 failures in a row: free tier');
   });
 
@@ -118,10 +172,17 @@ describe('delayUntilAllowed: at most 10 registrations per sliding hour', () => {
 
 describe('viewOf', () => {
   it('a malformed key is configured but refused, with the reason', () => {
-    expect(viewOf(undefined, true, 'malformed key')).toMatchObject({ apiKeyConfigured: true, refused: true, error: 'malformed key' });
+    expect(viewOf(undefined, true, 'malformed key')).toMatchObject({
+      apiKeyConfigured: true,
+      refused: true,
+      error: 'malformed key',
+    });
   });
 
   it('no key: not configured, no registration', () => {
-    expect(viewOf(applyOutcome(initialState('fp'), registered, NOW), false, null)).toMatchObject({ apiKeyConfigured: false, registered: false });
+    expect(viewOf(applyOutcome(initialState('fp'), registered, NOW), false, null)).toMatchObject({
+      apiKeyConfigured: false,
+      registered: false,
+    });
   });
 });

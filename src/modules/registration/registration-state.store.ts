@@ -31,13 +31,18 @@ export class RegistrationStateStore {
       const data = await this.writer.read(this.config.namespace, STATE_CONFIGMAP_NAME);
       if (!data) return undefined;
       const text = data[STATE_CONFIGMAP_KEY];
-      const reading = text === undefined ? { problem: `it has no key "${STATE_CONFIGMAP_KEY}"` } : parseSavedState(text);
+      const reading =
+        text === undefined ? { problem: `it has no key "${STATE_CONFIGMAP_KEY}"` } : parseSavedState(text);
       if ('state' in reading) return reading.state;
       // Said once, at start-up; the next save replaces the ConfigMap with a fresh state.
-      this.logger.warn(`ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME} holds no usable registration state (${reading.problem}); starting from a fresh state, which replaces it`);
+      this.logger.warn(
+        `ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME} holds no usable registration state (${reading.problem}); starting from a fresh state, which replaces it`,
+      );
       return undefined;
     } catch (error) {
-      this.logger.warn(`${describeKubeError(`read ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; starting without the saved registration state`);
+      this.logger.warn(
+        `${describeKubeError(`read ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; starting without the saved registration state`,
+      );
       return undefined;
     }
   }
@@ -49,7 +54,9 @@ export class RegistrationStateStore {
         data: { [STATE_CONFIGMAP_KEY]: toJson(state) },
       });
     } catch (error) {
-      this.logger.warn(`${describeKubeError(`write ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; a restart would not resume this registration state`);
+      this.logger.warn(
+        `${describeKubeError(`write ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; a restart would not resume this registration state`,
+      );
     }
   }
 }

@@ -32,7 +32,14 @@ export interface RegistrationState {
 }
 
 export function initialState(keyFingerprint: string): RegistrationState {
-  return { keyFingerprint, registered: false, consecutiveTransientFailures: 0, refused: false, error: null, recentAttempts: [] };
+  return {
+    keyFingerprint,
+    registered: false,
+    consecutiveTransientFailures: 0,
+    refused: false,
+    error: null,
+    recentAttempts: [],
+  };
 }
 
 /** How long before another attempt fits within 10 per sliding hour (0 = now). */
@@ -109,7 +116,9 @@ export function applyOutcome(
     case 'transient': {
       const failures = state.consecutiveTransientFailures + 1;
       const exhausted = hasGivenUp({ consecutiveTransientFailures: failures });
-      const reason = exhausted ? `${outcome.reason} (${failures} failures in a row: free tier until registration succeeds)` : outcome.reason;
+      const reason = exhausted
+        ? `${outcome.reason} (${failures} failures in a row: free tier until registration succeeds)`
+        : outcome.reason;
       return {
         ...state,
         registered: exhausted ? false : state.registered,
@@ -123,7 +132,11 @@ export function applyOutcome(
 }
 
 /** The part of the state the status document shows. */
-export function viewOf(state: RegistrationState | undefined, keyConfigured: boolean, keyProblem: string | null): RegistrationView {
+export function viewOf(
+  state: RegistrationState | undefined,
+  keyConfigured: boolean,
+  keyProblem: string | null,
+): RegistrationView {
   if (!keyConfigured) {
     return { apiKeyConfigured: false, registered: false, givenUp: false, refused: false, error: keyProblem };
   }

@@ -22,7 +22,15 @@ const KEY: ApiKeyReading = { key: 'kdy_prod_unitkey1', problem: null, configured
 const NO_KEY: ApiKeyReading = { problem: null, configured: false };
 
 function registered(configuration?: ServerConfigurationDto): RegistrationOutcome {
-  return { kind: 'registered', response: Object.assign(new RegistrationResponseDto(), { status: 'registered', clusterId: 'cls_abcdefghijkl', tier: 'pro', configuration }) };
+  return {
+    kind: 'registered',
+    response: Object.assign(new RegistrationResponseDto(), {
+      status: 'registered',
+      clusterId: 'cls_abcdefghijkl',
+      tier: 'pro',
+      configuration,
+    }),
+  };
 }
 
 describe('RegistrationService', () => {
@@ -43,11 +51,20 @@ describe('RegistrationService', () => {
     views = [];
     intervals = [];
     record = jest.fn(async () => undefined);
-    register = jest.fn(async (_key: string, _body: unknown) => registered({ statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 }));
+    register = jest.fn(async (_key: string, _body: unknown) =>
+      registered({ statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 }),
+    );
     const moduleRef = await Test.createTestingModule({
       providers: [
         RegistrationService,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24, ...config }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), {
+            statusUpdateIntervalSeconds: 60,
+            reregistrationIntervalHours: 24,
+            ...config,
+          }),
+        },
         {
           provide: ApiKeySource,
           useValue: {
@@ -68,11 +85,18 @@ describe('RegistrationService', () => {
         },
         {
           provide: ClusterFactsService,
-          useValue: { clusterIdentifier: () => `sha256:${'a'.repeat(64)}`, kubernetesVersion: async () => '1.37.2', approximateNodeCount: async () => 3 },
+          useValue: {
+            clusterIdentifier: () => `sha256:${'a'.repeat(64)}`,
+            kubernetesVersion: async () => '1.37.2',
+            approximateNodeCount: async () => 3,
+          },
         },
         {
           provide: StatusService,
-          useValue: { setRegistration: (view: RegistrationView) => views.push(view), setPublishIntervalSeconds: (seconds: number) => intervals.push(seconds) },
+          useValue: {
+            setRegistration: (view: RegistrationView) => views.push(view),
+            setPublishIntervalSeconds: (seconds: number) => intervals.push(seconds),
+          },
         },
         { provide: EventRecorder, useValue: { record } },
         { provide: NamedTimers, useValue: timers },
@@ -86,7 +110,7 @@ describe('RegistrationService', () => {
   const lastView = () => views[views.length - 1];
   const lastSaved = () => saved[saved.length - 1];
 
-  it('no key: free tier, no registration scheduled, the operator\'s own interval', async () => {
+  it("no key: free tier, no registration scheduled, the operator's own interval", async () => {
     await build(NO_KEY);
 
     expect(lastView()).toMatchObject({ apiKeyConfigured: false, registered: false });
@@ -94,19 +118,28 @@ describe('RegistrationService', () => {
     expect(intervals).toEqual([60]);
   });
 
-  it('a key: pending at once, registers with the cluster facts, then registered with the server\'s settings', async () => {
+  it("a key: pending at once, registers with the cluster facts, then registered with the server's settings", async () => {
     await build(KEY);
     expect(lastView()).toMatchObject({ apiKeyConfigured: true, registered: false, error: null });
     expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(0);
 
     await timers.fire(REGISTRATION_TIMER);
 
-    expect(register).toHaveBeenCalledWith('kdy_prod_unitkey1', { operatorVersion: expect.any(String), clusterIdentifier: `sha256:${'a'.repeat(64)}`, kubernetesVersion: '1.37.2', approximateNodeCount: 3 });
+    expect(register).toHaveBeenCalledWith('kdy_prod_unitkey1', {
+      operatorVersion: expect.any(String),
+      clusterIdentifier: `sha256:${'a'.repeat(64)}`,
+      kubernetesVersion: '1.37.2',
+      approximateNodeCount: 3,
+    });
     expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_abcdefghijkl', error: null });
     expect(intervals[intervals.length - 1]).toBe(30);
     expect(lastSaved().nextAttemptAt).toBe(clock.now() + 12 * HOUR);
     expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(12 * HOUR);
-    expect(record).toHaveBeenCalledWith('Normal', 'Registered', 'Registered with kube9-server as cls_abcdefghijkl; tier pro');
+    expect(record).toHaveBeenCalledWith(
+      'Normal',
+      'Registered',
+      'Registered with kube9-server as cls_abcdefghijkl; tier pro',
+    );
   });
 
   it('the server sends no settings: REREGISTRATION_INTERVAL_HOURS and STATUS_UPDATE_INTERVAL_SECONDS apply', async () => {
@@ -131,7 +164,9 @@ describe('RegistrationService', () => {
     expect(register).toHaveBeenCalledTimes(2);
     expect(lastView()).toMatchObject({ registered: true, error: null });
     expect(intervals[intervals.length - 1]).toBe(10);
-    const clampWarnings = warn.mock.calls.filter(([message]) => String(message).includes('statusUpdateIntervalSeconds=5, outside 10..240; using 10'));
+    const clampWarnings = warn.mock.calls.filter(([message]) =>
+      String(message).includes('statusUpdateIntervalSeconds=5, outside 10..240; using 10'),
+    );
     expect(clampWarnings).toHaveLength(1);
     warn.mockRestore();
   });
@@ -142,7 +177,12 @@ describe('RegistrationService', () => {
 
     await timers.fire(REGISTRATION_TIMER);
 
-    expect(lastView()).toMatchObject({ apiKeyConfigured: true, registered: false, givenUp: false, error: 'kube9-server answered 503; retrying with backoff' });
+    expect(lastView()).toMatchObject({
+      apiKeyConfigured: true,
+      registered: false,
+      givenUp: false,
+      error: 'kube9-server answered 503; retrying with backoff',
+    });
     const delay = timers.scheduled.get(REGISTRATION_TIMER)!.ms;
     expect(delay).toBeGreaterThanOrEqual(150_000);
     expect(delay).toBeLessThanOrEqual(300_000);
@@ -162,7 +202,10 @@ describe('RegistrationService', () => {
 
   it('a refused key: free tier at once, an ApiKeyRejected event, no retry for 24 h', async () => {
     await build(KEY);
-    register.mockResolvedValueOnce({ kind: 'refused', reason: 'kube9-server refused the API key (401 INVALID_API_KEY)' });
+    register.mockResolvedValueOnce({
+      kind: 'refused',
+      reason: 'kube9-server refused the API key (401 INVALID_API_KEY)',
+    });
 
     await timers.fire(REGISTRATION_TIMER);
 
@@ -191,7 +234,7 @@ describe('RegistrationService', () => {
     expect(register).not.toHaveBeenCalled();
   });
 
-  it('the key removed: free tier, the operator\'s own interval, ApiKeyChanged, no attempt left', async () => {
+  it("the key removed: free tier, the operator's own interval, ApiKeyChanged, no attempt left", async () => {
     await build(KEY);
     await timers.fire(REGISTRATION_TIMER);
 
@@ -201,7 +244,11 @@ describe('RegistrationService', () => {
     expect(lastView()).toMatchObject({ apiKeyConfigured: false, registered: false });
     expect(intervals[intervals.length - 1]).toBe(60);
     expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
-    expect(record).toHaveBeenCalledWith('Normal', 'ApiKeyChanged', 'API key removed; the operator runs in the free tier');
+    expect(record).toHaveBeenCalledWith(
+      'Normal',
+      'ApiKeyChanged',
+      'API key removed; the operator runs in the free tier',
+    );
   });
 
   it('an answer to a request made with the previous key is ignored', async () => {

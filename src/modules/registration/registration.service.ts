@@ -90,7 +90,11 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
         if (reading.configured) void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, reading.problem);
       } else if (hadKey) {
         this.logger.log('API key removed: free tier');
-        void this.events.record('Normal', EVENT_REASONS.ApiKeyChanged, 'API key removed; the operator runs in the free tier');
+        void this.events.record(
+          'Normal',
+          EVENT_REASONS.ApiKeyChanged,
+          'API key removed; the operator runs in the free tier',
+        );
       }
       return;
     }
@@ -103,7 +107,12 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       this.logger.log(`Resuming the saved registration state (registered=${saved.registered})`);
     } else {
       this.state = { ...initialState(fingerprint), recentAttempts };
-      if (previous.configured) void this.events.record('Normal', EVENT_REASONS.ApiKeyChanged, 'API key changed; registering with kube9-server');
+      if (previous.configured)
+        void this.events.record(
+          'Normal',
+          EVENT_REASONS.ApiKeyChanged,
+          'API key changed; registering with kube9-server',
+        );
       this.logger.log('API key configured: registering with kube9-server');
     }
     this.applyServerConfiguration();
@@ -159,7 +168,10 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
         approximateNodeCount: await this.facts.approximateNodeCount(),
       };
     } catch (error) {
-      return { kind: 'transient', reason: `${describeKubeError('read the cluster facts for registration', error)}; retrying with backoff` };
+      return {
+        kind: 'transient',
+        reason: `${describeKubeError('read the cluster facts for registration', error)}; retrying with backoff`,
+      };
     }
     return this.client.register(key, body);
   }
@@ -173,14 +185,22 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     const next = after.nextAttemptAt ? new Date(after.nextAttemptAt).toISOString() : 'never';
     switch (outcome.kind) {
       case 'registered':
-        this.logger.log(`Registered with kube9-server as ${after.clusterId} (${outcome.response.status}); next re-registration at ${next}`);
+        this.logger.log(
+          `Registered with kube9-server as ${after.clusterId} (${outcome.response.status}); next re-registration at ${next}`,
+        );
         if (!before.registered || before.error !== null) {
-          void this.events.record('Normal', EVENT_REASONS.Registered, `Registered with kube9-server as ${after.clusterId}; tier pro`);
+          void this.events.record(
+            'Normal',
+            EVENT_REASONS.Registered,
+            `Registered with kube9-server as ${after.clusterId}; tier pro`,
+          );
         }
         return;
       case 'refused':
       case 'rejected':
-        this.logger.error(`${outcome.reason}; next attempt at ${next}${outcome.kind === 'rejected' && outcome.details ? `; details: ${outcome.details}` : ''}`);
+        this.logger.error(
+          `${outcome.reason}; next attempt at ${next}${outcome.kind === 'rejected' && outcome.details ? `; details: ${outcome.details}` : ''}`,
+        );
         void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, outcome.reason);
         return;
       default:

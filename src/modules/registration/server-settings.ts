@@ -23,7 +23,8 @@ export function effectiveSettings(server: ServerConfigurationDto | undefined, ow
     const value = server?.[name];
     if (value === undefined) return own[name];
     const within = Math.min(range.max, Math.max(range.min, value));
-    if (within !== value) clamped.push(`kube9-server sent ${name}=${value}, outside ${range.min}..${range.max}; using ${within}`);
+    if (within !== value)
+      clamped.push(`kube9-server sent ${name}=${value}, outside ${range.min}..${range.max}; using ${within}`);
     return within;
   };
   return {

@@ -34,9 +34,17 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
   });
 
   it('no key known because its Secret cannot be read: operated / free, degraded, why', () => {
-    const document = documentFor({ error: 'Kubernetes API refused to read Secret kube9-system/kube9-operator-config: forbidden' });
+    const document = documentFor({
+      error: 'Kubernetes API refused to read Secret kube9-system/kube9-operator-config: forbidden',
+    });
 
-    expect(document).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: false });
+    expect(document).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      registered: false,
+      health: 'degraded',
+      apiKeyConfigured: false,
+    });
     expect(document.error).toContain('forbidden');
   });
 
@@ -61,14 +69,26 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
   it('key, transient failures, registration not given up: enabled / pro, not registered, degraded, why', () => {
     const document = documentFor({ ...KEYED, givenUp: false, error: 'kube9-server answered 503' });
 
-    expect(document).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded', error: 'kube9-server answered 503' });
+    expect(document).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      registered: false,
+      health: 'degraded',
+      error: 'kube9-server answered 503',
+    });
     expect(document).not.toHaveProperty('clusterId');
   });
 
   it('key, registration given up after transient failures: operated / free, degraded, why', () => {
     const document = documentFor({ ...KEYED, givenUp: true, error: 'kube9-server unreachable' });
 
-    expect(document).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded', error: 'kube9-server unreachable' });
+    expect(document).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      registered: false,
+      health: 'degraded',
+      error: 'kube9-server unreachable',
+    });
   });
 
   it('registered, re-registration failing transiently, not given up: stays enabled / pro and registered, degraded', () => {
@@ -80,11 +100,21 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
       error: 'kube9-server did not answer within 30 s',
     });
 
-    expect(document).toMatchObject({ mode: 'enabled', tier: 'pro', registered: true, health: 'degraded', clusterId: 'cls_abcdefghijkl' });
+    expect(document).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      registered: true,
+      health: 'degraded',
+      clusterId: 'cls_abcdefghijkl',
+    });
   });
 
   it('key refused or request rejected: operated / free, not registered, degraded, why', () => {
-    const document = documentFor({ ...KEYED, refused: true, error: 'kube9-server refused the API key (INVALID_API_KEY)' });
+    const document = documentFor({
+      ...KEYED,
+      refused: true,
+      error: 'kube9-server refused the API key (INVALID_API_KEY)',
+    });
 
     expect(document).toMatchObject({ mode: 'operated', tier: 'free', registered: false, health: 'degraded' });
     expect(document.error).toContain('INVALID_API_KEY');
@@ -94,14 +124,28 @@ describe('buildStatusDocument: the SPEC mode/health table', () => {
     ['no key', {}, 'operated', false],
     ['registered', { ...KEYED, registered: true, clusterId: 'cls_abcdefghijkl' }, 'enabled', true],
     ['refused', { ...KEYED, refused: true, error: 'refused' }, 'operated', false],
-  ])('cannot write to the Kubernetes API (%s): mode as above, unhealthy, why', (_name, registration, mode, registered) => {
-    const document = documentFor(registration, 'Forbidden: cannot update ConfigMap kube9-operator-status');
+  ])(
+    'cannot write to the Kubernetes API (%s): mode as above, unhealthy, why',
+    (_name, registration, mode, registered) => {
+      const document = documentFor(registration, 'Forbidden: cannot update ConfigMap kube9-operator-status');
 
-    expect(document).toMatchObject({ mode, registered, health: 'unhealthy', error: 'Forbidden: cannot update ConfigMap kube9-operator-status' });
-  });
+      expect(document).toMatchObject({
+        mode,
+        registered,
+        health: 'unhealthy',
+        error: 'Forbidden: cannot update ConfigMap kube9-operator-status',
+      });
+    },
+  );
 
   it('keeps tier in step with mode in every state', () => {
-    const states: Partial<RegistrationView>[] = [{}, KEYED, { ...KEYED, refused: true }, { ...KEYED, registered: true, clusterId: 'cls_abcdefghijkl' }, { ...KEYED, givenUp: true }];
+    const states: Partial<RegistrationView>[] = [
+      {},
+      KEYED,
+      { ...KEYED, refused: true },
+      { ...KEYED, registered: true, clusterId: 'cls_abcdefghijkl' },
+      { ...KEYED, givenUp: true },
+    ];
 
     for (const state of states) {
       const document = documentFor(state);
@@ -132,7 +176,13 @@ describe('cleanError', () => {
 describe('document size', () => {
   it('stays under 4 KiB with the longest error and a long namespace', () => {
     const document = buildStatusDocument({
-      registration: { ...NO_REGISTRATION, apiKeyConfigured: true, registered: true, clusterId: `cls_${'a'.repeat(64)}`, error: '€'.repeat(5000) },
+      registration: {
+        ...NO_REGISTRATION,
+        apiKeyConfigured: true,
+        registered: true,
+        clusterId: `cls_${'a'.repeat(64)}`,
+        error: '€'.repeat(5000),
+      },
       kubernetesError: null,
       version: '10.20.30-rc.1',
       namespace: 'n'.repeat(63),

@@ -31,7 +31,10 @@ describe('StatusService', () => {
       providers: [
         StatusService,
         StatusLoopRecord,
-        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', statusUpdateIntervalSeconds: 30 }) },
+        {
+          provide: OperatorConfig,
+          useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', statusUpdateIntervalSeconds: 30 }),
+        },
         { provide: NamedTimers, useValue: timers },
         { provide: ConfigMapWriter, useValue: { put } },
         { provide: EventRecorder, useValue: { record } },
@@ -54,7 +57,13 @@ describe('StatusService', () => {
       namespace: 'ops',
       labels: { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/component': 'status' },
     });
-    expect(lastDocument()).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: 'ops', lastUpdate: new Date(clock.now()).toISOString() });
+    expect(lastDocument()).toMatchObject({
+      mode: 'operated',
+      tier: 'free',
+      health: 'healthy',
+      namespace: 'ops',
+      lastUpdate: new Date(clock.now()).toISOString(),
+    });
     expect(timers.scheduled.get(STATUS_PUBLISH_TIMER)).toMatchObject({ kind: 'every', ms: 30_000 });
   });
 
@@ -66,7 +75,12 @@ describe('StatusService', () => {
 
     await timers.fire(STATUS_PUBLISH_TIMER);
 
-    expect(loop.read()).toEqual({ startedAt: first, firstRunAt: first, lastRunAt: first + 30_000, intervalSeconds: 30 });
+    expect(loop.read()).toEqual({
+      startedAt: first,
+      firstRunAt: first,
+      lastRunAt: first + 30_000,
+      intervalSeconds: 30,
+    });
   });
 
   it('when a write fails: REST says unhealthy with the reason, and a retry is scheduled', async () => {
@@ -75,7 +89,10 @@ describe('StatusService', () => {
     status.onApplicationBootstrap();
     await settle();
 
-    expect(status.current()).toMatchObject({ health: 'unhealthy', error: expect.stringContaining('Kubernetes API refused to write ConfigMap ops/kube9-operator-status') });
+    expect(status.current()).toMatchObject({
+      health: 'unhealthy',
+      error: expect.stringContaining('Kubernetes API refused to write ConfigMap ops/kube9-operator-status'),
+    });
     expect(status.current().error).toContain('forbidden');
     expect(timers.scheduled.get(STATUS_RETRY_TIMER)?.kind).toBe('after');
     expect(loop.read().firstRunAt).toBe(clock.now());
@@ -96,11 +113,21 @@ describe('StatusService', () => {
     status.onApplicationBootstrap();
     await settle();
 
-    status.setRegistration({ ...NO_REGISTRATION, apiKeyConfigured: true, registered: true, clusterId: 'cls_abcdefghijkl' });
+    status.setRegistration({
+      ...NO_REGISTRATION,
+      apiKeyConfigured: true,
+      registered: true,
+      clusterId: 'cls_abcdefghijkl',
+    });
     await settle();
 
     expect(writes).toHaveLength(2);
-    expect(lastDocument()).toMatchObject({ mode: 'enabled', tier: 'pro', registered: true, clusterId: 'cls_abcdefghijkl' });
+    expect(lastDocument()).toMatchObject({
+      mode: 'enabled',
+      tier: 'pro',
+      registered: true,
+      clusterId: 'cls_abcdefghijkl',
+    });
     expect(record).toHaveBeenCalledWith('Normal', 'TierChanged', 'Tier changed from free to pro (mode enabled)');
   });
 

@@ -138,7 +138,11 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     const changed = differsForReaders(this.published, document);
     const previousTier = this.published?.tier;
     if (previousTier && previousTier !== document.tier) {
-      void this.events.record('Normal', EVENT_REASONS.TierChanged, `Tier changed from ${previousTier} to ${document.tier} (mode ${document.mode})`);
+      void this.events.record(
+        'Normal',
+        EVENT_REASONS.TierChanged,
+        `Tier changed from ${previousTier} to ${document.tier} (mode ${document.mode})`,
+      );
     }
     const recovered = this.writeError !== null;
     this.published = document;
@@ -170,6 +174,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
 
   private logStatus(document: OperatorStatusDto): void {
     const error = document.error ? `: ${document.error}` : '';
-    this.logger.log(`Status: mode=${document.mode} tier=${document.tier} health=${document.health} registered=${document.registered}${error}`);
+    this.logger.log(
+      `Status: mode=${document.mode} tier=${document.tier} health=${document.health} registered=${document.registered}${error}`,
+    );
   }
 }

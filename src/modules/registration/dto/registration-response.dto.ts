@@ -23,11 +23,17 @@ import { CLUSTER_ID_FORMAT } from '../registration.constants';
  */
 export class ServerConfigurationDto {
   @ValidateIf((configuration: ServerConfigurationDto) => configuration.statusUpdateIntervalSeconds !== undefined)
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'configuration.statusUpdateIntervalSeconds must be a number' })
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: 'configuration.statusUpdateIntervalSeconds must be a number' },
+  )
   statusUpdateIntervalSeconds?: number;
 
   @ValidateIf((configuration: ServerConfigurationDto) => configuration.reregistrationIntervalHours !== undefined)
-  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'configuration.reregistrationIntervalHours must be a number' })
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: 'configuration.reregistrationIntervalHours must be a number' },
+  )
   reregistrationIntervalHours?: number;
 
   @IsOptional()
