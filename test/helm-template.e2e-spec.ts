@@ -848,8 +848,9 @@ describe('bad values are rejected with a message naming the value', () => {
  * The chart's lifecycle against the real API server of the test control plane
  * (jest-e2e config): helm validates every object against the server's OpenAPI
  * schema on install, the namespace enforces the restricted Pod Security
- * Standard, and uninstall must leave nothing cluster-scoped behind. No kubelet
- * runs, so pods are admitted but never started.
+ * Standard, and uninstall must leave nothing cluster-scoped behind. The shared
+ * control plane has no node, so pods are admitted but never started here
+ * (test/real-pod.e2e-spec.ts starts them on a worker node).
  */
 const describeWithCluster = process.env.KUBE9_TEST_KUBECONFIG ? describe : describe.skip;
 

@@ -2,8 +2,9 @@
  * The chart as the tests use it: installed by the real helm into a namespace,
  * and the operator run out of the cluster with the environment the chart's
  * Deployment sets and a token of the chart's own ServiceAccount, so the real
- * RBAC authorizer judges exactly the permissions the chart grants. (No kubelet
- * runs here, so the Deployment's pod is never started.)
+ * RBAC authorizer judges exactly the permissions the chart grants. (The shared
+ * control plane has no node, so the Deployment's pod is never started there;
+ * test/real-pod.e2e-spec.ts runs it on a worker node.)
  */
 import * as path from 'node:path';
 import { AppsV1Api } from '@kubernetes/client-node';
