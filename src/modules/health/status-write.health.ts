@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { StatusService } from '../status/status.service';
 
 /** How many status intervals may pass without a successful write before readiness is lost. */
@@ -18,10 +19,12 @@ export class StatusWriteHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly status: StatusService,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   isFresh(key: string) {
     const indicator = this.indicators.check(key);
+    if (!this.leadership.isLeader()) return indicator.up({ role: 'follower' });
     const { lastSuccessAt } = this.status.writeRecord;
     if (!lastSuccessAt) return indicator.down({ reason: 'no status written yet' });
     const ageSeconds = (Date.now() - lastSuccessAt.getTime()) / 1000;

@@ -3,6 +3,7 @@ import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
@@ -32,9 +33,11 @@ export class EventRecorder {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   async record(type: 'Normal' | 'Warning', reason: EventReason, note: string): Promise<void> {
+    if (!this.leadership.isLeader()) return;
     const namespace = this.config.namespace;
     const involvedObject = this.config.deploymentName
       ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }

@@ -1,5 +1,6 @@
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
   KubeConfig,
@@ -18,6 +19,7 @@ export interface KubernetesClients {
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  coordination: CoordinationV1Api;
   version: VersionApi;
 }
 
@@ -98,6 +100,7 @@ export function createKubernetesClients(kubeConfig: KubeConfig): KubernetesClien
     kubeConfig,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
     version: new VersionApi(configuration),
   };
 }

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap-writer.service';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationStateStore } from './registration-state.store';
 import { initialState } from './registration-state';
 import { toJson } from './saved-state';
@@ -16,6 +17,7 @@ async function storeReading(data: Record<string, string> | undefined) {
       RegistrationStateStore,
       { provide: OperatorConfig, useValue: { namespace: 'kube9-system' } },
       { provide: ConfigMapWriter, useValue: writer },
+      { provide: LeaderElectionService, useValue: { isLeader: () => true } },
     ],
   }).compile();
   return module.get(RegistrationStateStore);

@@ -5,6 +5,7 @@ import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event-recorder.service';
 import { describeKubeError } from '../kubernetes/kube-errors';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
@@ -28,6 +29,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   private generation = 0;
   private attempting = false;
   private stopped = false;
+  private keysStarted = false;
 
   constructor(
     private readonly config: OperatorConfig,
@@ -38,12 +40,32 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     private readonly status: StatusService,
     private readonly events: EventRecorder,
     private readonly timers: NamedTimers,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
-  /** Runs before the first status write, so the first document already knows about the key. */
+  /**
+   * Runs before the first status write, so the first document already knows about the key. With
+   * leader election, only the leader registers: it resumes from the state its predecessor saved.
+   */
   async onModuleInit(): Promise<void> {
-    const reading = await this.keys.start((next) => void this.onKey(next));
+    if (!this.leadership.enabled) return this.resume();
+    this.leadership.register({
+      prepare: () => this.resume(),
+      started: () => this.state && this.key.key && this.scheduleAt(this.state.nextAttemptAt ?? Date.now()),
+      stopped: () => {
+        this.generation += 1;
+        this.timers.clear(REGISTRATION_TIMER);
+      },
+    });
+  }
+
+  /** Reads the key and the saved state afresh (on start-up, and each time this replica starts leading). */
+  private async resume(): Promise<void> {
+    const reading = this.keysStarted ? this.key : await this.keys.start((next) => void this.onKey(next));
+    this.keysStarted = true;
     const saved = reading.key ? await this.store.load() : undefined;
+    this.key = { problem: null, configured: false };
+    this.state = undefined;
     await this.onKey(reading, saved);
   }
 
@@ -96,7 +118,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private async attemptIfDue(): Promise<void> {
     const state = this.state;
-    if (!state || !this.key.key || this.stopped) return;
+    if (!state || !this.key.key || this.stopped || !this.leadership.isLeader()) return;
     // Due while an attempt for an earlier key is still out: look again when it is back.
     if (this.attempting) return this.scheduleAt(Date.now() + 1_000);
     const now = Date.now();
