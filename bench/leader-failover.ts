@@ -56,7 +56,8 @@ async function run(controlPlane: ControlPlane, index: number) {
     );
   };
   const holder = async () =>
-    (await coordination.readNamespacedLease({ name: 'kube9-operator-leader', namespace })).spec?.holderIdentity || undefined;
+    (await coordination.readNamespacedLease({ name: 'kube9-operator-leader', namespace })).spec?.holderIdentity ||
+    undefined;
   const lastUpdate = async () => {
     const configMap = await core.readNamespacedConfigMap({ name: 'kube9-operator-status', namespace });
     return Date.parse((JSON.parse(configMap.data!.status) as { lastUpdate: string }).lastUpdate);
@@ -96,10 +97,14 @@ async function run(controlPlane: ControlPlane, index: number) {
     await sleep(3_000);
     const termAt = Date.now();
     await replicas.get(second)!.stop('SIGTERM');
-    await until(async () => {
-      const now = await holder();
-      return now && now !== second && (await lastUpdate()) > termAt ? true : undefined;
-    }, 20_000, 50);
+    await until(
+      async () => {
+        const now = await holder();
+        return now && now !== second && (await lastUpdate()) > termAt ? true : undefined;
+      },
+      20_000,
+      50,
+    );
     const gracefulMs = Date.now() - termAt;
 
     // API server away 20 s

@@ -23,8 +23,11 @@ describe('pro tier with two replicas', () => {
   const replicas = new Map<string, OperatorProcess>();
   const coordination = () => adminKubeConfig().makeApiClient(CoordinationV1Api);
   const holder = async () =>
-    (await coordination().readNamespacedLease({ name: 'kube9-operator-leader', namespace }).catch(() => undefined))?.spec
-      ?.holderIdentity;
+    (
+      await coordination()
+        .readNamespacedLease({ name: 'kube9-operator-leader', namespace })
+        .catch(() => undefined)
+    )?.spec?.holderIdentity;
 
   beforeAll(async () => {
     simulator = new ServerSimulator({ validKeys: [TEST_KEYS.valid] });
@@ -106,7 +109,9 @@ describe('pro tier with two replicas', () => {
     expect(simulator.requests).toHaveLength(1);
     expect([...seen]).toEqual(['enabled/pro/true']);
     expect(replicas.get(successor)!.logs()).toContainEqual(
-      expect.objectContaining({ message: expect.stringContaining('Resuming the saved registration state (registered=true)') }),
+      expect.objectContaining({
+        message: expect.stringContaining('Resuming the saved registration state (registered=true)'),
+      }),
     );
   }, 60_000);
 });

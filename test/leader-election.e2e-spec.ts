@@ -43,7 +43,8 @@ describe('leader election with three replicas', () => {
   let started = 0;
 
   const userOf = (holder: string) => `system:serviceaccount:${NAMESPACE}:${holder}`;
-  const running = () => [...replicas.values()].filter((r) => r.process.child.exitCode === null && r.process.child.signalCode === null);
+  const running = () =>
+    [...replicas.values()].filter((r) => r.process.child.exitCode === null && r.process.child.signalCode === null);
   async function addReplica(): Promise<Replica> {
     const replica = await startReplica(cluster, `replica-${String.fromCharCode(97 + started++)}`);
     replicas.set(replica.name, replica);
@@ -73,7 +74,8 @@ describe('leader election with three replicas', () => {
       for (const replica of replicas.values()) {
         writeFileSync(`${process.env.KUBE9_LEADER_LOG_DIR}/${replica.name}.log`, replica.process.output());
       }
-      if (controlPlane?.auditLogPath) copyFileSync(controlPlane.auditLogPath, `${process.env.KUBE9_LEADER_LOG_DIR}/audit.log`);
+      if (controlPlane?.auditLogPath)
+        copyFileSync(controlPlane.auditLogPath, `${process.env.KUBE9_LEADER_LOG_DIR}/audit.log`);
     }
     await Promise.all(running().map((r) => r.process.stop('SIGKILL').catch(() => undefined)));
     await controlPlane?.stop();
@@ -166,14 +168,23 @@ describe('leader election with three replicas', () => {
       'a status write by the successor',
       () =>
         auditedWrites(controlPlane, NAMESPACE).find(
-          (w) => w.resource === 'configmaps' && w.name === STATUS_NAME && w.user === userOf(successor) && w.code < 300 && w.at > termAt,
+          (w) =>
+            w.resource === 'configmaps' &&
+            w.name === STATUS_NAME &&
+            w.user === userOf(successor) &&
+            w.code < 300 &&
+            w.at > termAt,
         ),
       5_000,
       100,
     );
     const writes = auditedWrites(controlPlane, NAMESPACE).filter((w) => w.at >= termAt);
-    const lastOwnWrite = writes.find((w) => w.resource === 'configmaps' && w.name === STATUS_NAME && w.user === userOf(leader));
-    const release = writes.find((w) => w.resource === 'leases' && w.user === userOf(leader) && w.holder === '' && w.code === 200);
+    const lastOwnWrite = writes.find(
+      (w) => w.resource === 'configmaps' && w.name === STATUS_NAME && w.user === userOf(leader),
+    );
+    const release = writes.find(
+      (w) => w.resource === 'leases' && w.user === userOf(leader) && w.holder === '' && w.code === 200,
+    );
     process.stdout.write(
       `SIGTERM failover: exit ${exitedAt - termAt} ms after SIGTERM, successor's first write ${firstWrite.at - (release?.at ?? NaN)} ms after the release\n`,
     );
@@ -211,10 +222,18 @@ describe('leader election with three replicas', () => {
     );
     await sleep(2 * INTERVAL_SECONDS * 1000);
 
-    for (const replica of before) expect({ replica: replica.name, exit: replica.process.child.exitCode }).toEqual({ replica: replica.name, exit: null });
+    for (const replica of before)
+      expect({ replica: replica.name, exit: replica.process.child.exitCode }).toEqual({
+        replica: replica.name,
+        exit: null,
+      });
     // While it was down the API server recorded nothing, so the check is on what followed: one writer only.
     const writesSince = auditedWrites(controlPlane, NAMESPACE).filter((w) => w.at > restartAt);
-    const statusWritersSince = new Set(writesSince.filter((w) => w.resource === 'configmaps' && w.name === STATUS_NAME && w.code < 300).map((w) => w.user));
+    const statusWritersSince = new Set(
+      writesSince
+        .filter((w) => w.resource === 'configmaps' && w.name === STATUS_NAME && w.code < 300)
+        .map((w) => w.user),
+    );
     expect([...statusWritersSince]).toEqual([userOf(holder)]);
     expect(writesNotFromHolder(auditedWrites(controlPlane, NAMESPACE), userOf)).toEqual([]);
     expect((await leaseHolder(cluster))?.holder).toBe(holder);
@@ -232,7 +251,9 @@ describe('leader election with three replicas', () => {
 
     // Leaders of the run: the first, the SIGKILL successor, the SIGTERM successor (and after the outage).
     expect(new Set(statusWrites.map((w) => w.user)).size).toBeGreaterThanOrEqual(3);
-    process.stdout.write(`Audit log: ${statusWrites.length} status writes by ${[...new Set(statusWrites.map((w) => w.user))].join(', ')}\n`);
+    process.stdout.write(
+      `Audit log: ${statusWrites.length} status writes by ${[...new Set(statusWrites.map((w) => w.user))].join(', ')}\n`,
+    );
     expect(writesNotFromHolder(writes, userOf)).toEqual([]);
   });
 });

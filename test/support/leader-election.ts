@@ -96,7 +96,13 @@ export interface Replica {
 /** Starts one replica as the chart would run it, as POD_NAME=name with ServiceAccount name. */
 export async function startReplica(cluster: Cluster, name: string, env: Record<string, string> = {}): Promise<Replica> {
   const kubeconfig = await replicaAccount(cluster, name);
-  const process = await startOperator({ ...(await chartEnv(cluster)), KUBECONFIG: kubeconfig, POD_NAME: name, PORT: String(await freePort()), ...env });
+  const process = await startOperator({
+    ...(await chartEnv(cluster)),
+    KUBECONFIG: kubeconfig,
+    POD_NAME: name,
+    PORT: String(await freePort()),
+    ...env,
+  });
   return { name, user: `system:serviceaccount:${cluster.namespace}:${name}`, process };
 }
 
@@ -175,7 +181,8 @@ export function writesNotFromHolder(writes: AuditedWrite[], userOf: (holder: str
       continue;
     }
     const operatorObject =
-      (write.resource === 'configmaps' && (write.name === STATUS_NAME || write.name === STATE_NAME)) || write.resource === 'events';
+      (write.resource === 'configmaps' && (write.name === STATUS_NAME || write.name === STATE_NAME)) ||
+      write.resource === 'events';
     const fromAReplica = write.user.startsWith('system:serviceaccount:');
     if (operatorObject && fromAReplica && write.user !== holderUser) offenders.push(write);
   }

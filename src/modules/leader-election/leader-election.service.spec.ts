@@ -12,13 +12,22 @@ function lease(holder: string, resourceVersion = '1'): V1Lease {
   const now = new Date().toISOString();
   return {
     metadata: { name: 'kube9-operator-leader', resourceVersion },
-    spec: { holderIdentity: holder, leaseDurationSeconds: 15, acquireTime: now as never, renewTime: now as never, leaseTransitions: 0 },
+    spec: {
+      holderIdentity: holder,
+      leaseDurationSeconds: 15,
+      acquireTime: now as never,
+      renewTime: now as never,
+      leaseTransitions: 0,
+    },
   };
 }
 
 async function build(leaderElection: boolean, coordination: Record<string, jest.Mock>) {
   let round: (() => unknown) | undefined;
-  const timers = { after: jest.fn((_name: string, _ms: number, work: () => unknown) => (round = work)), clear: jest.fn() };
+  const timers = {
+    after: jest.fn((_name: string, _ms: number, work: () => unknown) => (round = work)),
+    clear: jest.fn(),
+  };
   const module = await Test.createTestingModule({
     providers: [
       LeaderElectionService,
@@ -46,7 +55,11 @@ describe('LeaderElectionService', () => {
   it('creates a missing Lease, prepares, then starts leading (hooks in that order)', async () => {
     const coordination = {
       readNamespacedLease: jest.fn().mockRejectedValue(notFound()),
-      createNamespacedLease: jest.fn().mockImplementation(({ body }: { body: V1Lease }) => Promise.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '1' } })),
+      createNamespacedLease: jest
+        .fn()
+        .mockImplementation(({ body }: { body: V1Lease }) =>
+          Promise.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '1' } }),
+        ),
     };
     const { service, runRound } = await build(true, coordination);
     const calls: string[] = [];
@@ -66,7 +79,10 @@ describe('LeaderElectionService', () => {
   });
 
   it('does not lead while another replica holds a fresh Lease', async () => {
-    const coordination = { readNamespacedLease: jest.fn().mockResolvedValue(lease('pod-b')), replaceNamespacedLease: jest.fn() };
+    const coordination = {
+      readNamespacedLease: jest.fn().mockResolvedValue(lease('pod-b')),
+      replaceNamespacedLease: jest.fn(),
+    };
     const { service, runRound } = await build(true, coordination);
 
     service.onApplicationBootstrap();
@@ -93,7 +109,11 @@ describe('LeaderElectionService', () => {
   it('releases the Lease on shutdown when leading (no holder, 1 s)', async () => {
     const coordination = {
       readNamespacedLease: jest.fn().mockResolvedValue(lease('pod-a', '5')),
-      replaceNamespacedLease: jest.fn().mockImplementation(({ body }: { body: V1Lease }) => Promise.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '6' } })),
+      replaceNamespacedLease: jest
+        .fn()
+        .mockImplementation(({ body }: { body: V1Lease }) =>
+          Promise.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '6' } }),
+        ),
     };
     const { service, runRound } = await build(true, coordination);
     const stopped = jest.fn();

@@ -60,7 +60,10 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
   /** Whether this replica may write now; false from the moment the renew deadline passes. */
   isLeader(): boolean {
     if (!this.enabled) return true;
-    return this.leading && stillLeading({ nowMs: Date.now(), lastRenewSentAtMs: this.lastRenewSentAtMs, timing: LEASE_TIMING });
+    return (
+      this.leading &&
+      stillLeading({ nowMs: Date.now(), lastRenewSentAtMs: this.lastRenewSentAtMs, timing: LEASE_TIMING })
+    );
   }
 
   /** Register before onApplicationBootstrap (in a constructor or onModuleInit). */
@@ -126,7 +129,8 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
     } catch (error) {
       const code = kubeStatusCode(error);
       // 409: another replica wrote the Lease between our read and our write; it won this round.
-      if (code !== 409) this.reportProblem(describeKubeError(`write Lease ${this.config.namespace}/${LEASE_NAME}`, error));
+      if (code !== 409)
+        this.reportProblem(describeKubeError(`write Lease ${this.config.namespace}/${LEASE_NAME}`, error));
       if (this.leading && !this.isLeader()) this.loseLeadership('no renewal succeeded within the renew deadline');
     }
     this.schedule(LEASE_TIMING.retryPeriodMs);
@@ -161,7 +165,9 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
       });
       this.logger.log('Released the Lease');
     } catch (error) {
-      this.logger.warn(`${describeKubeError(`release Lease ${this.config.namespace}/${LEASE_NAME}`, error)}; it expires by itself`);
+      this.logger.warn(
+        `${describeKubeError(`release Lease ${this.config.namespace}/${LEASE_NAME}`, error)}; it expires by itself`,
+      );
     }
   }
 

@@ -34,7 +34,15 @@ describe('decideLeaseAttempt', () => {
       { exists: false },
       T0,
       'create',
-      { record: { holderIdentity: 'pod-a', leaseDurationSeconds: 15, acquireTime: T0, renewTime: T0, leaseTransitions: 0 } },
+      {
+        record: {
+          holderIdentity: 'pod-a',
+          leaseDurationSeconds: 15,
+          acquireTime: T0,
+          renewTime: T0,
+          leaseTransitions: 0,
+        },
+      },
     ],
     [
       'held by me: renew, keeping acquireTime and transitions, on the read resourceVersion',

@@ -65,7 +65,13 @@ export function decideLeaseAttempt(input: {
   if (!observation.exists) {
     return {
       action: 'create',
-      record: { holderIdentity: identity, leaseDurationSeconds, acquireTime: nowMs, renewTime: nowMs, leaseTransitions: 0 },
+      record: {
+        holderIdentity: identity,
+        leaseDurationSeconds,
+        acquireTime: nowMs,
+        renewTime: nowMs,
+        leaseTransitions: 0,
+      },
     };
   }
   const { record, resourceVersion, observedAtMs } = observation;
@@ -93,7 +99,11 @@ export function decideLeaseAttempt(input: {
  * Whether the holder still leads: only while its last successful renewal (timed from when that
  * request was sent) is younger than the renew deadline. Asked before every write.
  */
-export function stillLeading(input: { nowMs: number; lastRenewSentAtMs: number | undefined; timing: LeaseTiming }): boolean {
+export function stillLeading(input: {
+  nowMs: number;
+  lastRenewSentAtMs: number | undefined;
+  timing: LeaseTiming;
+}): boolean {
   const { nowMs, lastRenewSentAtMs, timing } = input;
   return lastRenewSentAtMs !== undefined && nowMs - lastRenewSentAtMs < timing.renewDeadlineMs;
 }

@@ -23,7 +23,7 @@ const WATCH_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
 export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(LeaderStatusWatch.name);
   private document?: OperatorStatusDto;
-  private lastProblem = 'This replica is a follower and has not seen the leader\'s status yet';
+  private lastProblem = "This replica is a follower and has not seen the leader's status yet";
   private abort?: AbortController;
   private failures = 0;
   private stopped = false;
