@@ -5,6 +5,7 @@ import { ConfigModule } from './modules/config/config.module';
 import { OperatorConfig } from './modules/config/operator-config';
 import { HealthModule } from './modules/health/health.module';
 import { KubernetesModule } from './modules/kubernetes/kubernetes.module';
+import { LeaderElectionModule } from './modules/leader-election/leader-election.module';
 import { RegistrationModule } from './modules/registration/registration.module';
 import { StatusModule } from './modules/status/status.module';
 
@@ -18,6 +19,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CommonModule,
         KubernetesModule,
+        LeaderElectionModule,
         StatusModule,
         RegistrationModule,
         HealthModule,

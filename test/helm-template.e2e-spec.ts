@@ -682,6 +682,111 @@ describe('names, image and service', () => {
   });
 });
 
+describe('replicaCount and leader election', () => {
+  const LEASE_RULES: V1PolicyRule[] = [
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    {
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['kube9-operator-leader'],
+      verbs: ['get', 'update'],
+    },
+  ];
+  const leaseRules = (role: V1Role) =>
+    (role.rules ?? []).filter((rule) => rule.apiGroups?.includes('coordination.k8s.io'));
+
+  it('replicaCount 2: a PDB of maxUnavailable 1, RollingUpdate, POD_NAME from the Downward API, election on', () => {
+    const objects = render({ set: { replicaCount: 2 } });
+    const pdb = only<{ spec: Record<string, unknown> }>(objects, 'PodDisruptionBudget');
+    expect(pdb.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/instance': RELEASE } },
+    });
+    const deployment = deploymentOf(objects);
+    expect(deployment.spec!.replicas).toBe(2);
+    expect(deployment.spec!.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+    });
+    expect(envOf(deployment).POD_NAME).toEqual({
+      name: 'POD_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    expect(envValues(deployment).LEADER_ELECTION).toBe('true');
+  });
+
+  it('replicaCount 2: the Role grants the one Lease by name (get, update) plus create, and a watch of the status ConfigMap', () => {
+    const role = only<V1Role>(render({ set: { replicaCount: 2 } }), 'Role');
+    expect(normaliseRules(leaseRules(role))).toEqual(normaliseRules(LEASE_RULES));
+    expect(normaliseRules(role.rules)).toContainEqual(
+      normaliseRules([
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: ['kube9-operator-status'],
+          verbs: ['list', 'watch'],
+        },
+      ])[0],
+    );
+  });
+
+  it("replicaCount 2: a soft anti-affinity by default, none with podAntiAffinity=none, the user's affinity wins", () => {
+    const soft = deploymentOf(render({ set: { replicaCount: 2 } })).spec!.template.spec!.affinity;
+    expect(soft).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              topologyKey: 'kubernetes.io/hostname',
+              labelSelector: {
+                matchLabels: { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/instance': RELEASE },
+              },
+            },
+          },
+        ],
+      },
+    });
+    expect(soft!.podAntiAffinity!.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(
+      deploymentOf(render({ set: { replicaCount: 2, podAntiAffinity: 'none' } })).spec!.template.spec!.affinity,
+    ).toBeUndefined();
+    const own = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'a', operator: 'Exists' }] }],
+        },
+      },
+    };
+    expect(
+      deploymentOf(render({ valuesFile: { replicaCount: 3, affinity: own } })).spec!.template.spec!.affinity,
+    ).toEqual(own);
+  });
+
+  it('replicaCount 1: no PDB, Recreate, no Lease rules, no POD_NAME or LEADER_ELECTION, no affinity', () => {
+    const objects = render({ set: { replicaCount: 1 } });
+    expect(find(objects, 'PodDisruptionBudget')).toBeUndefined();
+    const deployment = deploymentOf(objects);
+    expect(deployment.spec!.strategy).toEqual({ type: 'Recreate' });
+    expect(leaseRules(only<V1Role>(objects, 'Role'))).toEqual([]);
+    expect(envOf(deployment).POD_NAME).toBeUndefined();
+    expect(envOf(deployment).LEADER_ELECTION).toBeUndefined();
+    expect(deployment.spec!.template.spec!.affinity).toBeUndefined();
+  });
+
+  it.each([['0'], ['-1'], ['1.5']])('the schema rejects replicaCount=%s', (value) => {
+    const result = template({ set: { replicaCount: value } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('replicaCount');
+  });
+
+  it('the schema rejects a podAntiAffinity other than soft or none', () => {
+    const result = template({ set: { replicaCount: 2, podAntiAffinity: 'hard' } });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('podAntiAffinity');
+  });
+});
+
 describe('checksum/config annotation', () => {
   const baseline = () => checksumOf(render());
 

@@ -54,6 +54,8 @@ export interface ControlPlane {
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** Writes a kubeconfig (CA data embedded, bearer-token user) into `dir` and returns its path. */
   kubeconfigForToken(token: string, name: string): string;
+  /** The audit log (JSON lines), when started with `auditLog`. */
+  auditLogPath?: string;
   /** The worker node, when started with `withNode`. */
   node?: WorkerNode;
   /** Kills every process and removes `dir`. Idempotent. */
@@ -74,7 +76,27 @@ export interface ControlPlaneOptions {
    * uses its own ServiceAccount. Needs root.
    */
   withNode?: boolean;
+  /**
+   * Write an audit log (JSON lines, `auditLogPath`) of every write to ConfigMaps, Events and
+   * Leases, with the request body: who wrote what, as the API server saw it.
+   */
+  auditLog?: boolean;
 }
+
+/** The audit policy of `auditLog`: writes to what the operator writes, nothing else. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Request
+    verbs: ["create", "update", "patch", "delete"]
+    resources:
+      - group: ""
+        resources: ["configmaps", "events"]
+      - group: "coordination.k8s.io"
+        resources: ["leases"]
+  - level: None
+`;
 
 const SERVICE_CIDR = '10.0.0.0/24';
 const SERVICE_IP = '10.0.0.1';
@@ -272,6 +294,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       ],
       file('etcd.log'),
     );
+    const auditArgs: string[] = [];
+    if (opts.auditLog) {
+      await fsp.writeFile(file('audit-policy.yaml'), AUDIT_POLICY);
+      auditArgs.push(
+        `--audit-policy-file=${file('audit-policy.yaml')}`,
+        `--audit-log-path=${file('audit.log')}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
+      );
+    }
     const apiserver = new ManagedProcess(
       'kube-apiserver',
       bin('kube-apiserver'),
@@ -290,6 +322,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-cluster-ip-range=${serviceCidr}`,
         '--allow-privileged=true',
         '--profiling=false',
+        ...auditArgs,
         ...(net
           ? [
               '--authorization-mode=Node,RBAC',
@@ -398,6 +431,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     return {
       node,
+      ...(opts.auditLog ? { auditLogPath: file('audit.log') } : {}),
       dir,
       kubeconfigPath,
       server,

@@ -5,6 +5,9 @@
 import { ApiException } from '@kubernetes/client-node';
 import { Clock } from '../../src/common/clock';
 import { NamedTimers } from '../../src/common/named-timers';
+import { OperatorStatusDto } from '../../src/modules/status/dto/operator-status.dto';
+import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
+import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
 
 export class FakeClock implements Clock {
   constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
@@ -50,6 +53,35 @@ export class FakeTimers implements Pick<NamedTimers, 'every' | 'after' | 'clear'
     if (!entry) throw new Error(`nothing scheduled as ${name}`);
     if (entry.kind === 'after') this.scheduled.delete(name);
     await entry.work();
+  }
+}
+
+/**
+ * LeaderElectionService with leader election off (LEADER_ELECTION=false): this replica always
+ * leads, and hooks are kept (for a test to call) but never run on their own.
+ */
+export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | 'isLeader' | 'register'> {
+  enabled = false;
+  leading = true;
+  readonly hooks: LeadershipHooks[] = [];
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  register(hooks: LeadershipHooks): void {
+    this.hooks.push(hooks);
+  }
+}
+
+/** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */
+export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem'> {
+  latest(): OperatorStatusDto | undefined {
+    return undefined;
+  }
+
+  problem(): string {
+    return 'no status document of the leader watched yet';
   }
 }
 

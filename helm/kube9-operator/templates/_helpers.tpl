@@ -99,6 +99,9 @@ ALLOW_INSECURE_SERVER_URL: {{ .Values.allowInsecureServerUrl | toString | quote 
 API_KEY_SECRET_NAME: {{ include "kube9-operator.secretName" . | quote }}
 API_KEY_SECRET_KEY: {{ .Values.existingSecretKey | quote }}
 PORT: {{ .Values.containerPort | int64 | quote }}
+{{- if gt (int .Values.replicaCount) 1 }}
+LEADER_ELECTION: "true"
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ConfigError, loadOperatorConfig } from './load-operator-config';
 
 describe('loadOperatorConfig', () => {
@@ -15,6 +16,8 @@ describe('loadOperatorConfig', () => {
       registrationBackoffBaseSeconds: 300,
       apiKeySecretName: 'kube9-operator-config',
       apiKeySecretKey: 'apiKey',
+      leaderElection: false,
+      podName: hostname(),
     });
     expect(config.apiKey).toBeUndefined();
     expect(config.inCluster).toBe(false);
@@ -34,6 +37,8 @@ describe('loadOperatorConfig', () => {
       API_KEY: 'kdy_dev_abc123',
       OPERATOR_DEPLOYMENT_NAME: 'kube9-operator',
       KUBERNETES_SERVICE_HOST: '10.96.0.1',
+      POD_NAME: 'kube9-operator-7d9f-abcde',
+      LEADER_ELECTION: 'true',
     });
 
     expect(config).toMatchObject({
@@ -48,6 +53,8 @@ describe('loadOperatorConfig', () => {
       apiKeySecretKey: 'key.txt',
       apiKey: 'kdy_dev_abc123',
       deploymentName: 'kube9-operator',
+      podName: 'kube9-operator-7d9f-abcde',
+      leaderElection: true,
       inCluster: true,
     });
   });
@@ -87,6 +94,8 @@ describe('loadOperatorConfig', () => {
       'REGISTRATION_BACKOFF_BASE_SECONDS="0" must be a whole number of seconds from 1 to 3600',
     ],
     [{ ALLOW_INSECURE_SERVER_URL: 'yes' }, 'ALLOW_INSECURE_SERVER_URL="yes" must be true or false'],
+    [{ LEADER_ELECTION: '1' }, 'LEADER_ELECTION="1" must be true or false'],
+    [{ POD_NAME: 'pod a' }, 'POD_NAME="pod a" must be 1 to 253 characters without white space'],
     [{ OPERATOR_NAMESPACE: 'Kube9_System' }, 'OPERATOR_NAMESPACE="Kube9_System" must be a Kubernetes namespace name'],
     [{ API_KEY_SECRET_NAME: 'My Secret' }, 'API_KEY_SECRET_NAME="My Secret" must be a Kubernetes Secret name'],
     [{ API_KEY_SECRET_KEY: 'a/b' }, 'API_KEY_SECRET_KEY="a/b" must be a Secret data key'],

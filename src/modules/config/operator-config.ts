@@ -7,6 +7,7 @@ import {
   REREGISTRATION_INTERVAL_HOURS,
   STATUS_UPDATE_INTERVAL_SECONDS,
 } from './config.constants';
+import { hostname } from 'node:os';
 
 /** "60" -> 60; "6O", "1e3", "60.5", " 60" stay strings so the integer rule reports them. */
 function toInteger({ value }: { value: unknown }) {
@@ -113,6 +114,19 @@ export class OperatorConfig {
   @IsOptional()
   @Matches(DNS_SUBDOMAIN, { message: 'must be a Kubernetes Deployment name (lowercase letters, digits, "-" and ".")' })
   deploymentName?: string;
+
+  /** This replica's identity in the leader-election Lease (the chart sets it from the Downward API). */
+  @Expose({ name: 'POD_NAME' })
+  @IsOptional()
+  @Matches(/^\S{1,253}$/, { message: 'must be 1 to 253 characters without white space' })
+  podName: string = hostname();
+
+  /** Take part in Lease leader election (SPEC section 9); off keeps the single-replica behaviour. */
+  @Expose({ name: 'LEADER_ELECTION' })
+  @Transform(toBoolean)
+  @IsOptional()
+  @IsBoolean({ message: 'must be true or false' })
+  leaderElection: boolean = false;
 
   /** Path of the kubeconfig for runs outside a pod; client-node's usual lookup when absent. */
   @Expose({ name: 'KUBECONFIG' })

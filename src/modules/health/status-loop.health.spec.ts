@@ -7,10 +7,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Test, TestingModule } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { EventRecorder } from '../kubernetes/event.recorder';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
+import { LeaderStatusWatch } from '../status/leader-status.watch';
 import { StatusLoopRecord } from '../status/status-loop.record';
 import { STATUS_PUBLISH_TIMER } from '../status/status.constants';
 import { StatusService } from '../status/status.service';
@@ -59,6 +61,8 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
         { provide: ConfigMapWriter, useValue: { put } },
         { provide: EventRecorder, useValue: { record: async () => undefined } },
         { provide: CLOCK, useValue: clock },
+        { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: LeaderStatusWatch, useValue: new FakeLeaderStatus() },
       ],
     }).compile();
     status = moduleRef.get(StatusService);

@@ -3,6 +3,7 @@ import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { STATUS_CONFIGMAP_NAME } from '../status/status.constants';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
@@ -33,9 +34,11 @@ export class EventRecorder {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   async record(type: 'Normal' | 'Warning', reason: EventReason, note: string): Promise<void> {
+    if (!this.leadership.isLeader()) return;
     const namespace = this.config.namespace;
     const involvedObject = this.config.deploymentName
       ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }

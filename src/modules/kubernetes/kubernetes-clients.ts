@@ -1,5 +1,6 @@
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
   KubeConfig,
@@ -19,6 +20,7 @@ export interface KubernetesClients {
   kubeConfig: KubeConfig;
   core: CoreV1Api;
   apps: AppsV1Api;
+  coordination: CoordinationV1Api;
   version: VersionApi;
   /** A new watch on the same KubeConfig (client-node's Watch keeps per-request state). */
   watch(): Watch;
@@ -101,6 +103,7 @@ export function createKubernetesClients(kubeConfig: KubeConfig): KubernetesClien
     kubeConfig,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
     version: new VersionApi(configuration),
     watch: () => new Watch(kubeConfig),
   };

@@ -3,6 +3,7 @@ import { scryptSync } from 'node:crypto';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { describeKubeError } from '../kubernetes/kube-errors';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationState } from './registration-state';
 import { parseSavedState, toJson } from './saved-state';
 import { STATE_CONFIGMAP_KEY, STATE_CONFIGMAP_NAME, STATE_LABELS } from './registration.constants';
@@ -19,6 +20,7 @@ export class RegistrationStateStore {
   constructor(
     private readonly config: OperatorConfig,
     private readonly writer: ConfigMapWriter,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   /** A slow, salted one-way fingerprint: enough to tell keys apart, useless to recover one. */
@@ -48,6 +50,7 @@ export class RegistrationStateStore {
   }
 
   async save(state: RegistrationState): Promise<void> {
+    if (!this.leadership.isLeader()) return;
     try {
       await this.writer.put({
         metadata: { name: STATE_CONFIGMAP_NAME, namespace: this.config.namespace, labels: { ...STATE_LABELS } },

@@ -2,10 +2,11 @@ import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EventRecorder } from '../kubernetes/event.recorder';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationView } from '../status/dto/registration-view.dto';
 import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
@@ -101,6 +102,7 @@ describe('RegistrationService', () => {
         { provide: EventRecorder, useValue: { record } },
         { provide: NamedTimers, useValue: timers },
         { provide: CLOCK, useValue: clock },
+        { provide: LeaderElectionService, useValue: new FakeLeadership() },
       ],
     }).compile();
     service = moduleRef.get(RegistrationService);

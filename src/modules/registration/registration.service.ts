@@ -6,6 +6,7 @@ import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
@@ -40,6 +41,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   private stopped = false;
   /** Clamped server settings already warned about: each is logged once, not on every answer. */
   private readonly warned = new Set<string>();
+  private keysStarted = false;
 
   constructor(
     private readonly config: OperatorConfig,
@@ -51,6 +53,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     private readonly events: EventRecorder,
     private readonly timers: NamedTimers,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   private get policy(): RegistrationPolicy {
@@ -63,10 +66,31 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     };
   }
 
-  /** Runs before the first status write, so the first document already knows about the key. */
+  /**
+   * Runs before the first status write, so the first document already knows about the key. With
+   * leader election, only the leader registers: it resumes from the state its predecessor saved.
+   */
   async onModuleInit(): Promise<void> {
-    const reading = await this.keys.start((next) => this.onKey(next));
+    if (!this.leadership.enabled) return this.resume();
+    this.leadership.register({
+      prepare: () => this.resume(),
+      started: () => {
+        if (this.state && this.key.key) this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
+      },
+      stopped: () => {
+        this.generation += 1;
+        this.timers.clear(REGISTRATION_TIMER);
+      },
+    });
+  }
+
+  /** Reads the key and the saved state afresh (on start-up, and each time this replica starts leading). */
+  private async resume(): Promise<void> {
+    const reading = this.keysStarted ? this.key : await this.keys.start((next) => this.onKey(next));
+    this.keysStarted = true;
     const saved = reading.key ? await this.store.load() : undefined;
+    this.key = { problem: null, configured: false };
+    this.state = undefined;
     this.onKey(reading, saved);
   }
 
@@ -128,7 +152,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private async attemptIfDue(): Promise<void> {
     const state = this.state;
-    if (!state || !this.key.key || this.stopped) return;
+    if (!state || !this.key.key || this.stopped || !this.leadership.isLeader()) return;
     // Due while an attempt for an earlier key is still out: look again when it is back.
     if (this.attempting) return this.scheduleAt(this.clock.now() + 1_000);
     const now = this.clock.now();

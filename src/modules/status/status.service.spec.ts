@@ -1,11 +1,13 @@
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { apiError, FakeClock, FakeTimers, settle } from '../../../test/unit/fakes';
+import { apiError, FakeClock, FakeLeaderStatus, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
 import { EventRecorder } from '../kubernetes/event.recorder';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { NO_REGISTRATION } from './dto/registration-view.dto';
+import { LeaderStatusWatch } from './leader-status.watch';
 import { StatusLoopRecord } from './status-loop.record';
 import { STATUS_PUBLISH_TIMER, STATUS_RETRY_TIMER } from './status.constants';
 import { StatusService } from './status.service';
@@ -39,6 +41,8 @@ describe('StatusService', () => {
         { provide: ConfigMapWriter, useValue: { put } },
         { provide: EventRecorder, useValue: { record } },
         { provide: CLOCK, useValue: clock },
+        { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: LeaderStatusWatch, useValue: new FakeLeaderStatus() },
       ],
     }).compile();
     status = moduleRef.get(StatusService);

@@ -7,8 +7,10 @@ import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
+import { LeaderStatusWatch } from './leader-status.watch';
 import { buildStatusDocument, differsForReaders } from './status-document';
 import { StatusLoopRecord } from './status-loop.record';
 import {
@@ -48,8 +50,18 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly events: EventRecorder,
     private readonly loop: StatusLoopRecord,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly leadership: LeaderElectionService,
+    private readonly leaderStatus: LeaderStatusWatch,
   ) {
     this.intervalSeconds = config.statusUpdateIntervalSeconds;
+    leadership.register({
+      started: () => void this.publish(),
+      stopped: () => {
+        this.timers.clear(STATUS_RETRY_TIMER);
+        this.published = undefined;
+        this.writeError = null;
+      },
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -68,6 +80,7 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** The document as readers see it now: the one last written, or the current one when writing fails. */
   current(): OperatorStatusDto {
+    if (!this.leadership.isLeader()) return this.leaderStatus.latest() ?? this.compose(this.leaderStatus.problem());
     if (this.published && this.writeError === null) return this.published;
     return this.compose(this.writeError);
   }
@@ -117,8 +130,10 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** The document written assumes the write succeeds; if it fails, readers learn why through REST. */
   private async writeOnce(): Promise<void> {
-    const document = this.compose(null);
     this.loop.ran(this.clock.now());
+    // A follower keeps its loop alive (liveness and readiness) but writes nothing; the leader's document is served.
+    if (!this.leadership.isLeader()) return;
+    const document = this.compose(null);
     try {
       await this.writer.put(this.configMapFor(document));
       this.recordSuccess(document);
