@@ -512,30 +512,10 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       await sleep(50);
     }
     const tContainerd = performance.now();
-    for (const archive of opts.archives) {
-      await run(path.join(binDir, 'ctr'), [
-        '--address',
-        containerdSock,
-        '--namespace',
-        'k8s.io',
-        'images',
-        'import',
-        '--local',
-        archive,
-      ]).catch(async (err: Error) => {
-        // older ctr has no --local
-        if (!/flag provided but not defined: -local/.test(err.message)) throw err;
-        await run(path.join(binDir, 'ctr'), [
-          '--address',
-          containerdSock,
-          '--namespace',
-          'k8s.io',
-          'images',
-          'import',
-          archive,
-        ]);
-      });
-    }
+    // The pinned ctr (containerd v2.4) imports in-process with --local, without the transfer service.
+    const ctr = (args: string[]) =>
+      run(path.join(binDir, 'ctr'), ['--address', containerdSock, '--namespace', 'k8s.io', ...args]);
+    for (const archive of opts.archives) await ctr(['images', 'import', '--local', archive]);
     const tImages = performance.now();
 
     makeCgroup(cgroup);
