@@ -15,7 +15,8 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
@@ -448,6 +449,75 @@ describe('the chart’s pod on a real node', () => {
     );
     const apps = kc.makeApiClient(AppsV1Api);
     expect((await apps.listNamespacedDeployment({ namespace: NAMESPACE })).items).toEqual([]);
+  });
+
+  it('runs two replicas as real pods: one Lease holder writes, and deleting its pod hands over within seconds', async () => {
+    const namespace = `${NAMESPACE}-ha`;
+    await core.createNamespace({
+      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+    });
+    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    const readyPods = async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+      return list.items.filter(isReady);
+    };
+    const pods = await waitFor(
+      'two Ready replicas',
+      async () => {
+        const ready = await readyPods();
+        return ready.length === 2 ? ready : undefined;
+      },
+      120_000,
+      250,
+    );
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await leases.readNamespacedLease({ name: LEASE_NAME, namespace })).spec?.holderIdentity;
+    const names = pods.map((p) => p.metadata!.name!);
+    const leader = await waitFor(
+      'a Lease holder among the pods',
+      async () => {
+        const h = await holder().catch(() => undefined);
+        return h && names.includes(h) ? h : undefined;
+      },
+      30_000,
+      250,
+    );
+    const follower = names.find((n) => n !== leader)!;
+    const statusIn = async () => {
+      const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
+      return JSON.parse(cm.data!.status) as Record<string, any>;
+    };
+    expect(await statusIn()).toMatchObject({ mode: 'operated', health: 'healthy', namespace });
+
+    const deletedAt = Date.now();
+    await core.deleteNamespacedPod({ name: leader, namespace });
+    const successor = await waitFor(
+      'the other pod holding the Lease',
+      async () => {
+        const h = await holder().catch(() => undefined);
+        return h === follower ? h : undefined;
+      },
+      30_000,
+      100,
+    );
+    const handedOverMs = Date.now() - deletedAt;
+    const written = await waitFor(
+      'a write by the new holder',
+      async () => {
+        const doc = await statusIn();
+        return Date.parse(doc.lastUpdate) > deletedAt + 500 ? doc : undefined;
+      },
+      2 * INTERVAL_SECONDS * 1000,
+      200,
+    );
+    figures.push(
+      `two replicas: Lease handed from ${leader} to ${successor} ${handedOverMs} ms after its pod was deleted`,
+    );
+    // SIGTERM releases the Lease (SPEC section 9): well under the 15 s lease.
+    expect(handedOverMs).toBeLessThan(10_000);
+    expect(written).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy' });
+    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await core.deleteNamespace({ name: namespace });
   });
 
   it('fails an image pull at once, at the runtime’s closed proxy, instead of reaching out', async () => {
