@@ -19,7 +19,7 @@ import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Po
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
-import { CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
+import { chartImage, CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { OUTPUT_LOG, waitFor } from './support/operator-process';
@@ -88,13 +88,12 @@ async function helmOk(args: string[]): Promise<string> {
 }
 
 function imageValues(): string[] {
-  const image = cp.node!.images.operator; // docker.io/kube9/kube9-operator:<tag>
-  const colon = image.lastIndexOf(':');
+  const image = chartImage(cp.node!.images.operator);
   return [
     '--set',
-    `image.repository=${image.slice(0, colon)}`,
+    `image.repository=${image.repository}`,
     '--set',
-    `image.tag=${image.slice(colon + 1)}`,
+    `image.tag=${image.tag}`,
     '--set',
     'image.pullPolicy=Never',
     '--set',

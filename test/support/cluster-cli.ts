@@ -9,6 +9,7 @@
  * `IMAGE=<repository>:<tag>` before `KUBECONFIG=<path>` once the node is Ready.
  */
 import { type ControlPlane, startControlPlane } from './control-plane';
+import { chartImage } from './worker-node';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -55,12 +56,11 @@ async function main(): Promise<void> {
       `[cluster] Kubernetes ${cp.kubernetesVersion} at ${cp.server}, helm ${cp.helmVersion} at ${cp.helmPath}; Ctrl-C or SIGTERM to stop`,
     );
     if (cp.node) {
-      const image = cp.node.images.operator;
-      const colon = image.lastIndexOf(':');
+      const image = chartImage(cp.node.images.operator);
       console.error(
         `[cluster] node ${cp.node.network.nodeName} Ready; run the operator as a pod with\n` +
           `  helm install kube9-operator ./helm/kube9-operator -n kube9-system --create-namespace ` +
-          `--set image.repository=${image.slice(0, colon)},image.tag=${image.slice(colon + 1)},image.pullPolicy=Never`,
+          `--set image.repository=${image.repository},image.tag=${image.tag},image.pullPolicy=Never`,
       );
     }
     await stopRequested;

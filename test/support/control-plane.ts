@@ -192,7 +192,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       await node?.stop();
       // Reverse start order: controller-manager, apiserver, etcd.
       for (const p of [...processes].reverse()) await p.stop(TEARDOWN_GRACE_MS);
-      if (net) await releaseNodeNetwork(net);
+      // node.stop() has cleaned up its slot; a slot claimed for a node that never started is released here.
+      if (net && !node) await releaseNodeNetwork(net);
       await fsp.rm(dir, { recursive: true, force: true });
     })();
     return stopped;

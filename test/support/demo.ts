@@ -16,6 +16,7 @@ import { type ControlPlane, startControlPlane } from './control-plane';
 import { adminKubeConfig } from './kube';
 import { waitFor } from './operator-process';
 import { ServerSimulator } from './server-simulator';
+import { chartImage } from './worker-node';
 import { readStatus } from './status';
 
 const NAMESPACE = 'kube9-system';
@@ -67,11 +68,10 @@ async function main(): Promise<void> {
     await adminKubeConfig()
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const image = node.images.operator;
-    const colon = image.lastIndexOf(':');
+    const image = chartImage(node.images.operator);
     const chartValues = {
-      'image.repository': image.slice(0, colon),
-      'image.tag': image.slice(colon + 1),
+      'image.repository': image.repository,
+      'image.tag': image.tag,
       'image.pullPolicy': 'Never',
       serverUrl,
       allowInsecureServerUrl: 'true',

@@ -66,6 +66,12 @@ export interface NodeImages {
   base: string;
 }
 
+/** The chart's `image.repository` and `image.tag` for an image reference such as `docker.io/kube9/kube9-operator:0.1.0-dev.<hash>`. */
+export function chartImage(ref: string): { repository: string; tag: string } {
+  const colon = ref.lastIndexOf(':');
+  return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+}
+
 export interface WorkerNode {
   network: NodeNetwork;
   images: NodeImages;
