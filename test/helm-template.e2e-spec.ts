@@ -11,11 +11,8 @@
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
-  V1Container,
   V1Deployment,
-  V1EnvVar,
   V1Pod,
-  V1PodSpec,
   V1PolicyRule,
   V1Role,
   V1RoleBinding,
@@ -24,10 +21,8 @@ import type {
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { ApiException, AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import {
   API_KEY_FORMAT,
@@ -36,14 +31,31 @@ import {
 } from '../src/modules/config/config.constants';
 import { STATE_CONFIGMAP_NAME } from '../src/modules/registration/registration.constants';
 import { STATUS_CONFIGMAP_NAME } from '../src/modules/status/status.constants';
+import {
+  CHART,
+  deploymentOf,
+  envOf,
+  envValues,
+  find,
+  FULLNAME,
+  helm,
+  K8sObject,
+  NAMESPACE,
+  normaliseRules,
+  only,
+  operatorContainer,
+  RELEASE,
+  removeHelmScratch,
+  render,
+  restrictedViolations,
+  ROOT,
+  scratchPath,
+  Sets,
+  setArgs,
+  template,
+} from './support/helm-render';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
 
-const ROOT = resolve(__dirname, '..');
-const CHART = join(ROOT, 'helm', 'kube9-operator');
-const HELM = resolve(ROOT, process.env.KUBE9_TEST_HELM ?? '.cache/bin/current/helm');
-const RELEASE = 'kube9-operator';
-const NAMESPACE = 'kube9-system';
-const FULLNAME = 'kube9-operator';
 const API_KEY = 'kdy_prod_abc123def456';
 
 const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
@@ -52,85 +64,9 @@ const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
 };
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-}
-
-interface HelmResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// helm keeps its cache and configuration here, never in the user's home.
-let helmHome: string;
-
-beforeAll(() => {
-  helmHome = mkdtempSync(join(tmpdir(), 'kube9-helm-'));
-});
-
 afterAll(() => {
-  rmSync(helmHome, { recursive: true, force: true });
+  removeHelmScratch();
 });
-
-function helm(args: string[]): HelmResult {
-  const result = spawnSync(HELM, args, {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: helmHome,
-      HELM_CACHE_HOME: join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: join(helmHome, 'config'),
-      HELM_DATA_HOME: join(helmHome, 'data'),
-      KUBECONFIG: join(helmHome, 'no-kubeconfig'),
-    },
-  });
-  if (result.error) {
-    throw new Error(`cannot run ${HELM} (build it with test/controlplane/build.sh helm)`, { cause: result.error });
-  }
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/**
- * Values for `helm template` and `helm lint`: `--set` and `--set-string`
- * pairs, and a values file (`-f`), which is where a user's floats come from
- * (`--set` turns only integers and booleans into non-strings).
- */
-type Sets = {
-  set?: Record<string, string | number | boolean>;
-  setString?: Record<string, string>;
-  valuesFile?: Record<string, unknown>;
-};
-
-let valuesFiles = 0;
-
-function setArgs({ set = {}, setString = {}, valuesFile }: Sets): string[] {
-  const fileArgs: string[] = [];
-  if (valuesFile) {
-    const path = join(helmHome, `values-${++valuesFiles}.yaml`);
-    writeFileSync(path, yaml.dump(valuesFile));
-    fileArgs.push('--values', path);
-  }
-  return [
-    ...fileArgs,
-    ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-    ...Object.entries(setString).flatMap(([key, value]) => ['--set-string', `${key}=${value}`]),
-  ];
-}
-
-function template(sets: Sets = {}): HelmResult {
-  return helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...setArgs(sets)]);
-}
-
-function render(sets: Sets = {}): K8sObject[] {
-  const result = template(sets);
-  if (result.status !== 0) {
-    throw new Error(`helm template failed (${result.status}):\n${result.stderr}`);
-  }
-  return yaml.loadAll(result.stdout).filter((doc): doc is K8sObject => doc !== null && doc !== undefined);
-}
 
 /**
  * NOTES.txt as `helm install` would print it. `helm template` never renders
@@ -138,7 +74,7 @@ function render(sets: Sets = {}): K8sObject[] {
  * turns NOTES.txt into a named template and renders it into a ConfigMap.
  */
 function renderNotes(sets: Sets = {}): string {
-  const copy = join(helmHome, `notes-chart-${++valuesFiles}`);
+  const copy = scratchPath('notes-chart');
   cpSync(CHART, copy, { recursive: true });
   const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
   rmSync(join(copy, 'templates', 'NOTES.txt'));
@@ -164,92 +100,8 @@ function renderNotes(sets: Sets = {}): string {
   return (yaml.load(result.stdout) as { data: { notes: string } }).data.notes;
 }
 
-function find<T>(objects: K8sObject[], kind: string, name?: string): T | undefined {
-  return objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as T | undefined;
-}
-
-function only<T>(objects: K8sObject[], kind: string): T {
-  const matches = objects.filter((o) => o.kind === kind);
-  expect(matches.map((o) => `${o.kind}/${o.metadata.name}`)).toHaveLength(1);
-  return matches[0] as T;
-}
-
-function deploymentOf(objects: K8sObject[]): V1Deployment {
-  return only<V1Deployment>(objects, 'Deployment');
-}
-
-function operatorContainer(deployment: V1Deployment): V1Container {
-  const containers = deployment.spec!.template.spec!.containers;
-  expect(containers).toHaveLength(1);
-  return containers[0];
-}
-
-function envOf(deployment: V1Deployment): Record<string, V1EnvVar> {
-  return Object.fromEntries((operatorContainer(deployment).env ?? []).map((e) => [e.name, e]));
-}
-
-function envValues(deployment: V1Deployment): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(envOf(deployment)).map(([name, e]) => [name, e.value]));
-}
-
 function checksumOf(objects: K8sObject[]): string {
   return deploymentOf(objects).spec!.template.metadata!.annotations!['checksum/config'];
-}
-
-/** Sorted copies, so rule order inside a Role does not matter. */
-function normaliseRules(rules: V1PolicyRule[] = []): V1PolicyRule[] {
-  return rules
-    .map((r) => ({
-      apiGroups: [...(r.apiGroups ?? [])].sort(),
-      resources: [...(r.resources ?? [])].sort(),
-      verbs: [...r.verbs].sort(),
-      ...(r.resourceNames ? { resourceNames: [...r.resourceNames].sort() } : {}),
-    }))
-    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-}
-
-/**
- * The checks of the "restricted" Pod Security Standard that a pod spec can
- * fail: privilege, escalation, capabilities, non-root, seccomp, host
- * namespaces, volume types. Returns the violations, empty when compliant.
- */
-function restrictedViolations(spec: V1PodSpec): string[] {
-  const violations: string[] = [];
-  const pod = spec.securityContext ?? {};
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) violations.push('host namespaces');
-  const allowedVolumeTypes = [
-    'configMap',
-    'csi',
-    'downwardAPI',
-    'emptyDir',
-    'ephemeral',
-    'persistentVolumeClaim',
-    'projected',
-    'secret',
-  ];
-  for (const volume of spec.volumes ?? []) {
-    const types = Object.keys(volume).filter((k) => k !== 'name');
-    if (!types.every((t) => allowedVolumeTypes.includes(t))) violations.push(`volume ${volume.name}: ${types}`);
-  }
-  if (pod.runAsUser === 0) violations.push('pod runAsUser 0');
-  const podSeccomp = pod.seccompProfile?.type;
-  if (podSeccomp !== undefined && !['RuntimeDefault', 'Localhost'].includes(podSeccomp)) violations.push('pod seccomp');
-  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-    const sc = c.securityContext ?? {};
-    if (sc.privileged) violations.push(`${c.name}: privileged`);
-    if (sc.allowPrivilegeEscalation !== false) violations.push(`${c.name}: allowPrivilegeEscalation not false`);
-    if (!(sc.capabilities?.drop ?? []).includes('ALL')) violations.push(`${c.name}: capabilities not dropping ALL`);
-    const added = (sc.capabilities?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
-    if (added.length > 0) violations.push(`${c.name}: adds capabilities ${added}`);
-    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) violations.push(`${c.name}: runAsNonRoot not true`);
-    if (sc.runAsUser === 0) violations.push(`${c.name}: runAsUser 0`);
-    const seccomp = sc.seccompProfile?.type ?? podSeccomp;
-    if (seccomp === undefined || !['RuntimeDefault', 'Localhost'].includes(seccomp)) {
-      violations.push(`${c.name}: seccompProfile not RuntimeDefault or Localhost`);
-    }
-    if ((c.ports ?? []).some((p) => p.hostPort)) violations.push(`${c.name}: hostPort`);
-  }
-  return violations;
 }
 
 beforeAll(() => {
@@ -503,9 +355,9 @@ describe('default render (no API key)', () => {
     });
   });
 
-  it('grants only get and list on nodes cluster-wide', () => {
+  it('grants only list on nodes cluster-wide', () => {
     const clusterRole = only<V1ClusterRole>(objects, 'ClusterRole');
-    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }]);
     const binding = only<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding');
     expect(binding.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
@@ -525,11 +377,11 @@ describe('default render (no API key)', () => {
           resources: ['configmaps'],
           // The operator's own constants: a renamed ConfigMap that the Role misses fails here.
           resourceNames: [STATUS_CONFIGMAP_NAME, STATE_CONFIGMAP_NAME],
-          verbs: ['get', 'update', 'patch', 'delete'],
+          verbs: ['update'],
         },
-        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [FULLNAME], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATE_CONFIGMAP_NAME], verbs: ['get'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [FULLNAME], verbs: ['get', 'watch'] },
         { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [FULLNAME], verbs: ['get'] },
       ]),
     );
@@ -724,7 +576,7 @@ describe('replicaCount and leader election', () => {
           apiGroups: [''],
           resources: ['configmaps'],
           resourceNames: ['kube9-operator-status'],
-          verbs: ['list', 'watch'],
+          verbs: ['watch'],
         },
       ])[0],
     );
