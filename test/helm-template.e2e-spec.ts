@@ -118,7 +118,13 @@ describe('chart metadata', () => {
 
 describe('chart documentation', () => {
   // Kubernetes objects passed through whole: documented as one value each.
-  const passThrough = new Set(['podSecurityContext', 'securityContext', 'livenessProbe', 'readinessProbe']);
+  const passThrough = new Set([
+    'podSecurityContext',
+    'securityContext',
+    'livenessProbe',
+    'readinessProbe',
+    'networkPolicy.egress.dns.to',
+  ]);
 
   function leafPaths(values: Record<string, unknown>, prefix = ''): string[] {
     return Object.entries(values).flatMap(([key, value]) => {
@@ -142,7 +148,8 @@ describe('chart documentation', () => {
     // Exempt: the insides of pass-through blocks, and the cpu/memory lines that
     // the comment on resources.requests / resources.limits describes.
     const exempt = (path: string[]) =>
-      passThrough.has(path[0]) && path.length > 1 ? true : path[0] === 'resources' && path.length === 3;
+      [...passThrough].some((block) => path.join('.').startsWith(`${block}.`)) ||
+      (path[0] === 'resources' && path.length === 3);
     const lines = valuesText.split('\n');
     const stack: { indent: number; key: string }[] = [];
     const uncommented: string[] = [];
@@ -679,6 +686,23 @@ describe('NOTES.txt', () => {
     const notes = renderNotes({ set: { apiKey: API_KEY } });
     expect(notes).toContain(`Secret ${FULLNAME}`);
     expect(notes).not.toContain(API_KEY);
+  });
+
+  it('names the image by its digest when image.digest is set', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(renderNotes({ set: { 'image.digest': digest } })).toMatch(
+      new RegExp(`^kube9-operator \\(image kube9/kube9-operator@${digest}\\) is installed`),
+    );
+    expect(renderNotes()).toMatch(new RegExp(`^kube9-operator ${chart.appVersion} is installed`));
+  });
+
+  it("warns when the NetworkPolicy's narrowed ingress would refuse the API server's service proxy", () => {
+    const narrowed = { 'networkPolicy.enabled': true, 'networkPolicy.ingress.namespaceSelector.matchLabels.team': 'a' };
+    expect(renderNotes({ set: narrowed })).toMatch(/WARNING: .*networkPolicy.egress.apiServer.cidrs/);
+    expect(renderNotes({ set: { ...narrowed, 'networkPolicy.egress.apiServer.cidrs[0]': '10.0.0.1/32' } })).not.toMatch(
+      /WARNING/,
+    );
+    expect(renderNotes({ set: { 'networkPolicy.enabled': true } })).not.toMatch(/WARNING/);
   });
 
   it('warns that apiKey is ignored next to existingSecret', () => {
