@@ -399,6 +399,12 @@ describe('commonLabels', () => {
     expect(deploymentOf(objects).spec!.selector.matchLabels).toEqual(SELECTOR);
   });
 
+  it('give way to podLabels on the pod (one value per key)', () => {
+    const labels = deploymentOf(render({ valuesFile: { commonLabels, podLabels: { team: 'pod-team' } } })).spec!
+      .template.metadata!.labels!;
+    expect(labels).toMatchObject({ ...SELECTOR, 'example.com/cost-center': 'cc-42', team: 'pod-team' });
+  });
+
   it.each<[string, Sets, RegExp[]]>([
     [
       'a value that is not a string',
@@ -419,6 +425,11 @@ describe('commonLabels', () => {
       "a label the chart sets (it would change the Deployment's selector)",
       { valuesFile: { commonLabels: { 'app.kubernetes.io/instance': 'other' } } },
       [/commonLabels: "app.kubernetes.io\/instance" is a label the chart sets itself/],
+    ],
+    [
+      'a podLabels key the chart sets (the pods would leave the selector)',
+      { valuesFile: { podLabels: { 'app.kubernetes.io/name': 'other' } } },
+      [/podLabels: "app.kubernetes.io\/name" is a label the chart sets itself/],
     ],
   ])('refuses %s', (_name, sets, messages) => {
     expectRejected(sets, messages);

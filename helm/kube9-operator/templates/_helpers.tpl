@@ -132,9 +132,11 @@ its error). Renders nothing; fails the render with a message naming the value.
 {{- fail "serverUrl: must start with https:// (set allowInsecureServerUrl=true to permit http:// for local development and tests only)" }}
 {{- end }}
 {{- $chartLabels := include "kube9-operator.chartLabels" . | fromYaml }}
-{{- range $key, $_ := .Values.commonLabels }}
+{{- range $value := list "commonLabels" "podLabels" }}
+{{- range $key, $_ := get $.Values $value }}
 {{- if or (hasKey $chartLabels $key) (eq $key "app.kubernetes.io/component") }}
-{{- fail (printf "commonLabels: %q is a label the chart sets itself and cannot be replaced" $key) }}
+{{- fail (printf "%s: %q is a label the chart sets itself and cannot be replaced" $value $key) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- $chartEnv := include "kube9-operator.chartEnvNames" . | fromYamlArray }}
