@@ -102,6 +102,34 @@ PORT: {{ .Values.containerPort | int64 | quote }}
 {{- if gt (int .Values.replicaCount) 1 }}
 LEADER_ELECTION: "true"
 {{- end }}
+{{- with .Values.proxy.httpsProxy }}
+{{- if not (regexMatch (include "kube9-operator.proxyUrlFormat" $) .) }}
+{{- fail "proxy.httpsProxy: must be http:// or https://, an optional user:password@ (percent-encoded), a host and an optional port, nothing after (e.g. http://proxy.corp:3128); the value is not shown because it may hold a password" }}
+{{- end }}
+{{- if not $.Values.proxy.existingSecret }}
+HTTPS_PROXY: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.proxy.noProxy }}
+NO_PROXY: {{ . | quote }}
+{{- end }}
+{{- if .Values.caBundle.configMapName }}
+NODE_EXTRA_CA_CERTS: {{ include "kube9-operator.caBundlePath" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A proxy URL as proxy.httpsProxy takes it.
+*/}}
+{{- define "kube9-operator.proxyUrlFormat" -}}
+^https?://([^\s/?#@]+@)?([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$
+{{- end }}
+
+{{/*
+Where the caBundle ConfigMap's key is mounted (read-only) in the operator's container.
+*/}}
+{{- define "kube9-operator.caBundlePath" -}}
+/etc/kube9-operator/ca-bundle/ca.crt
 {{- end }}
 
 {{/*
