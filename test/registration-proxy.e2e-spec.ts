@@ -277,8 +277,12 @@ describe('registration through a CONNECT proxy with a private CA', () => {
       'Configuration error: HTTPS_PROXY is not a usable proxy URL (it does not parse); ' +
         'expected http://[user:password@]host:port; registration is not attempted until it is fixed',
     );
-    const logged = run.operator.logs().filter((line) => String(line.message ?? '').includes('Configuration error'));
-    expect(logged.length).toBeGreaterThanOrEqual(1);
+    const logged = run.operator
+      .logs()
+      .filter(
+        (line) => line.level === 'error' && line.context === 'RegistrationClient' && line.message === status.error,
+      );
+    expect(logged).toHaveLength(1);
     expect(proxy.connects()).toEqual([]);
     await expectNoCredentials(run);
   });
