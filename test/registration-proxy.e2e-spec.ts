@@ -113,8 +113,13 @@ afterAll(async () => {
  * chart's environment plus `env`; NODE_EXTRA_CA_CERTS, when the chart sets it, becomes a local
  * file with the ConfigMap's key, which is what the pod would find at the mounted path.
  */
-async function install(prefix: string, values: Record<string, string>, env: Record<string, string> = {}): Promise<Run> {
-  const namespace = await createTestNamespace(prefix);
+async function install(
+  prefix: string,
+  values: Record<string, string>,
+  env: Record<string, string> = {},
+  existingNamespace?: string,
+): Promise<Run> {
+  const namespace = existingNamespace ?? (await createTestNamespace(prefix));
   await core.createNamespacedConfigMap({
     namespace,
     body: { metadata: { name: CA_CONFIGMAP }, data: { 'ca.crt': tls.caCert } },
@@ -189,6 +194,33 @@ describe('registration through a CONNECT proxy with a private CA', () => {
     // TLS ran end to end inside the tunnel: the proxy never saw the path, the key or the body.
     expect(proxy.log()).not.toContain('/v1/operator/register');
     expect(proxy.log()).not.toContain(TEST_KEYS.valid);
+    await expectNoCredentials(run);
+  });
+
+  it.concurrent('takes the proxy URL, credentials included, from proxy.existingSecret', async () => {
+    const proxy = await startProxy();
+    const namespace = await createTestNamespace('proxy-secret');
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'corp-proxy' }, stringData: { url: proxyUrl(proxy.port) } },
+    });
+    const run = await install(
+      'proxy-secret',
+      {
+        'proxy.existingSecret': 'corp-proxy',
+        'proxy.existingSecretKey': 'url',
+        'caBundle.configMapName': CA_CONFIGMAP,
+        'caBundle.key': 'ca.crt',
+      },
+      {},
+      namespace,
+    );
+
+    const status = await statusWhere(run.namespace, (s) => s.registered === true);
+
+    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', error: null });
+    // The proxy lets only its user and password through: they came from the Secret.
+    expect(new Set(proxy.connects())).toEqual(new Set([serverHostPort]));
     await expectNoCredentials(run);
   });
 
