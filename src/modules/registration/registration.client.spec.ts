@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { generateTestTls } from '../../../test/support/server-simulator';
+import { cleanError } from '../../common/error-text';
 import { loadOperatorConfig } from '../config/load-operator-config';
 import { OperatorConfig } from '../config/operator-config';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
@@ -81,6 +82,29 @@ describe('RegistrationClient', () => {
       kind: 'transient',
       reason: `Proxy http://127.0.0.1:${proxyPort} (HTTPS_PROXY) could not be reached (ECONNREFUSED); retrying with backoff`,
     });
+  });
+
+  it('shows a proxy without credentials as it is, in the status error too (nothing of it is redacted)', async () => {
+    const proxyPort = await closedPort();
+    const registration = await build({
+      SERVER_URL: 'https://kube9.example.test:8443',
+      HTTPS_PROXY: `http://127.0.0.1:${proxyPort}`,
+    });
+
+    const outcome = await registration.register(KEY, BODY);
+
+    expect(outcome.kind === 'transient' && cleanError(outcome.reason)).toBe(
+      `Proxy http://127.0.0.1:${proxyPort} (HTTPS_PROXY) could not be reached (ECONNREFUSED); retrying with backoff`,
+    );
+  });
+
+  it('redacts the proxy password wherever a text would carry it', async () => {
+    const password = 'only-in-this-T3st';
+    await build({ SERVER_URL: 'https://kube9.example.test', HTTPS_PROXY: `http://alice:${password}@127.0.0.1:3128` });
+
+    const text = cleanError(`tried http://alice:${password}@127.0.0.1:3128 with ${password}`);
+
+    expect(text).toBe('tried [redacted] with [redacted]');
   });
 
   it.each([

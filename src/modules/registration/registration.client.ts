@@ -123,18 +123,25 @@ function proxyLabel(setting: ProxySetting | undefined): { label: string; variabl
   }
 }
 
-/** The proxy credentials join the values that redactSecrets hides, in case any text ever carries them. */
+/**
+ * The proxy credentials join the values that redactSecrets hides, in case any text ever carries
+ * them. A URL without a password is not secret: hiding it would hide the proxy's name in errors.
+ */
 function hideCredentials(proxy: OutboundProxy): void {
   for (const setting of [proxy.httpsProxy, proxy.httpProxy]) {
     if (!setting) continue;
+    let password: string;
     try {
-      const url = new URL(setting.url);
-      registerSecret(url.password);
-      registerSecret(decodeURIComponent(url.password));
+      password = new URL(setting.url).password;
     } catch {
-      // A URL that does not parse is never printed.
+      // A URL that does not parse is never printed; it may still hold a password.
+      registerSecret(setting.url);
+      continue;
     }
+    if (!password) continue;
     registerSecret(setting.url);
+    registerSecret(password);
+    registerSecret(decodeURIComponent(password));
   }
 }
 
