@@ -292,6 +292,11 @@ describe('extraEnv, extraVolumes, extraVolumeMounts', () => {
       [/\/extraVolumeMounts\/0\/mountPath/, /pattern/],
     ],
     ['extraEnv that is no list', { set: { 'extraEnv.TZ': 'UTC' } }, [/\/extraEnv/, /want array/]],
+    [
+      'HTTPS_PROXY in extraEnv when proxy.existingSecret sets it',
+      { valuesFile: { proxy: { existingSecret: 'proxy' }, extraEnv: [{ name: 'HTTPS_PROXY', value: 'x' }] } },
+      [/extraEnv\[0\]: HTTPS_PROXY is set by the chart/],
+    ],
   ])('refuses %s', (_name, sets, messages) => {
     expectRejected(sets, messages);
   });
@@ -548,6 +553,11 @@ describe('networkPolicy values', () => {
       'no DNS server',
       { valuesFile: { networkPolicy: { egress: { dns: { to: [] } } } } },
       [/\/networkPolicy\/egress\/dns\/to/, /minItems|at least 1/],
+    ],
+    [
+      'no kube9-server port when the proxy URL is in a Secret (its port cannot be read)',
+      { valuesFile: { networkPolicy: { enabled: true }, proxy: { existingSecret: 'proxy' } } },
+      [/networkPolicy\.egress\.kube9Server\.ports: required when proxy\.existingSecret is set/],
     ],
     [
       'an unknown key',

@@ -118,6 +118,34 @@ PORT: {{ .Values.containerPort | int64 | quote }}
 {{- if gt (int .Values.replicaCount) 1 }}
 LEADER_ELECTION: "true"
 {{- end }}
+{{- with .Values.proxy.httpsProxy }}
+{{- if not (regexMatch (include "kube9-operator.proxyUrlFormat" $) .) }}
+{{- fail "proxy.httpsProxy: must be http:// or https://, an optional user:password@ (percent-encoded), a host and an optional port, nothing after (e.g. http://proxy.corp:3128); the value is not shown because it may hold a password" }}
+{{- end }}
+{{- if not $.Values.proxy.existingSecret }}
+HTTPS_PROXY: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.proxy.noProxy }}
+NO_PROXY: {{ . | quote }}
+{{- end }}
+{{- if .Values.caBundle.configMapName }}
+NODE_EXTRA_CA_CERTS: {{ include "kube9-operator.caBundlePath" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A proxy URL as proxy.httpsProxy takes it.
+*/}}
+{{- define "kube9-operator.proxyUrlFormat" -}}
+^https?://([^\s/?#@]+@)?([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$
+{{- end }}
+
+{{/*
+Where the caBundle ConfigMap's key is mounted (read-only) in the operator's container.
+*/}}
+{{- define "kube9-operator.caBundlePath" -}}
+/etc/kube9-operator/ca-bundle/ca.crt
 {{- end }}
 
 {{/*
@@ -156,6 +184,9 @@ extraEnv may not set again.
 {{- if gt (int .Values.replicaCount) 1 }}
 {{- $names = append $names "POD_NAME" }}
 {{- end }}
+{{- if .Values.proxy.existingSecret }}
+{{- $names = append $names "HTTPS_PROXY" }}
+{{- end }}
 {{- $names = concat $names (keys (include "kube9-operator.settings" . | fromYaml)) }}
 {{- toYaml ($names | sortAlpha) }}
 {{- end }}
@@ -183,7 +214,10 @@ serverUrl's port.
 {{- define "kube9-operator.outboundPorts" -}}
 {{- $ports := .Values.networkPolicy.egress.kube9Server.ports }}
 {{- if not $ports }}
-{{- with (.Values.proxy).httpsProxy }}
+{{- if .Values.proxy.existingSecret }}
+{{- fail "networkPolicy.egress.kube9Server.ports: required when proxy.existingSecret is set (the chart cannot read the proxy's port from the Secret); list the proxy's port, e.g. [3128]" }}
+{{- end }}
+{{- with .Values.proxy.httpsProxy }}
 {{- $ports = list (include "kube9-operator.urlPort" . | int) }}
 {{- else }}
 {{- $ports = list (include "kube9-operator.urlPort" .Values.serverUrl | int) }}
