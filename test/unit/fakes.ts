@@ -60,13 +60,17 @@ export class FakeTimers implements Pick<NamedTimers, 'every' | 'after' | 'clear'
  * LeaderElectionService with leader election off (LEADER_ELECTION=false): this replica always
  * leads, and hooks are kept (for a test to call) but never run on their own.
  */
-export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | 'isLeader' | 'register'> {
+export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | 'isLeader' | 'leadsUntil' | 'register'> {
   enabled = false;
   leading = true;
   readonly hooks: LeadershipHooks[] = [];
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  leadsUntil(): number | undefined {
+    return this.leading ? Number.POSITIVE_INFINITY : undefined;
   }
 
   register(hooks: LeadershipHooks): void {
