@@ -80,6 +80,8 @@ export interface WorkerNode {
   logPath(component: 'containerd' | 'kubelet' | 'kube-proxy' | 'kube-scheduler'): string;
   /** The packet counters of the host's guard table (test/node/network.sh). */
   guardCounters(): Promise<Record<string, number>>;
+  /** Runs the pinned ctr against the node's containerd, in the kubelet's namespace (k8s.io); resolves with its output. */
+  ctr(args: string[]): Promise<string>;
   /** Stops everything and removes every process, mount, cgroup, network device, route and rule it made. Idempotent. */
   stop(): Promise<void>;
 }
@@ -684,6 +686,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
         }
         return counters;
       },
+      ctr,
       stop,
     };
   } catch (err) {
