@@ -6,6 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { Clock } from '../../src/common/clock';
 import { NamedTimers } from '../../src/common/named-timers';
 import { OperatorStatusDto } from '../../src/modules/status/dto/operator-status.dto';
+import { WatchLoss } from '../../src/modules/status/follower-view';
 import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
 import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
 
@@ -79,9 +80,16 @@ export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | '
 }
 
 /** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */
-export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem'> {
+export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem' | 'watchLost'> {
+  document?: OperatorStatusDto;
+  lost?: WatchLoss;
+
   latest(): OperatorStatusDto | undefined {
-    return undefined;
+    return this.document;
+  }
+
+  watchLost(): WatchLoss | undefined {
+    return this.lost;
   }
 
   problem(): string {
