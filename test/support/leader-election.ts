@@ -106,11 +106,17 @@ export async function startReplica(cluster: Cluster, name: string, env: Record<s
   return { name, user: `system:serviceaccount:${cluster.namespace}:${name}`, process };
 }
 
-export async function leaseHolder(cluster: Cluster): Promise<{ holder: string; acquireTime?: number } | undefined> {
+export async function leaseHolder(
+  cluster: Cluster,
+): Promise<{ holder: string; acquireTime?: number; renewTime?: number } | undefined> {
   try {
     const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace: cluster.namespace });
-    const acquire = lease.spec?.acquireTime as unknown as string | Date | undefined;
-    return { holder: lease.spec?.holderIdentity ?? '', acquireTime: acquire ? new Date(acquire).getTime() : undefined };
+    const time = (value: unknown) => (value ? new Date(value as string | Date).getTime() : undefined);
+    return {
+      holder: lease.spec?.holderIdentity ?? '',
+      acquireTime: time(lease.spec?.acquireTime),
+      renewTime: time(lease.spec?.renewTime),
+    };
   } catch {
     return undefined;
   }
