@@ -200,14 +200,42 @@ describe('leader election with three replicas', () => {
     await addReplica();
     const before = running();
     expect(before.length).toBeGreaterThanOrEqual(2);
+    // Every replica serves a healthy document first, the followers the one they watched.
+    await waitFor(
+      'every replica serving a healthy status',
+      async () => {
+        const answers = await Promise.all(before.map((r) => getJson(`${r.process.baseUrl}/api/v1/status`)));
+        return answers.every((a) => a.status === 200 && a.body.health === 'healthy') ? true : undefined;
+      },
+      TAKEOVER_BOUND_MS + INTERVAL_SECONDS * 1000,
+      200,
+    );
     await controlPlane.stopApiServer();
-    await sleep(20_000);
+    // By now the leader has stepped down (renew deadline 10 s) and every watch has been lost for over an interval.
+    await sleep(18_000);
+    const during = await Promise.all(
+      before.map(async (replica) => ({
+        replica: replica.name,
+        answer: await getJson(`${replica.process.baseUrl}/api/v1/status`),
+      })),
+    );
+    await sleep(2_000);
     // The API server serves a moment before startApiServer() has seen it ready: the outage ends here.
     const restartAt = Date.now();
     await controlPlane.startApiServer();
     const upAt = Date.now();
 
-    const holder = await holderOtherThan(undefined, TAKEOVER_BOUND_MS + 5_000);
+    // The Lease as written after the outage: until then it still names the holder from before it, which a
+    // follower may take at once (it has not seen that record change for longer than the lease).
+    const holder = await waitFor(
+      'a Lease renewed after the outage',
+      async () => {
+        const lease = await leaseHolder(cluster);
+        return lease?.holder && (lease.renewTime ?? 0) >= restartAt ? lease.holder : undefined;
+      },
+      TAKEOVER_BOUND_MS + 5_000,
+      100,
+    );
     const resumed = await waitFor(
       'a status written after the outage',
       async () => {
@@ -237,6 +265,27 @@ describe('leader election with three replicas', () => {
     expect([...statusWritersSince]).toEqual([userOf(holder)]);
     expect(writesNotFromHolder(auditedWrites(controlPlane, NAMESPACE), userOf)).toEqual([]);
     expect((await leaseHolder(cluster))?.holder).toBe(holder);
+    // SPEC sections 2 and 4: while nothing can be written, every replica says so (the last document's tier kept).
+    for (const { replica, answer } of during) {
+      expect({
+        replica,
+        status: answer.status,
+        mode: answer.body.mode,
+        tier: answer.body.tier,
+        health: answer.body.health,
+      }).toEqual({
+        replica,
+        status: 200,
+        mode: 'operated',
+        tier: 'free',
+        health: 'unhealthy',
+      });
+      expect(answer.body.error).toMatch(/Kubernetes API unreachable/);
+    }
+    for (const replica of running()) {
+      const served = (await getJson(`${replica.process.baseUrl}/api/v1/status`)).body;
+      expect({ replica: replica.name, health: served.health }).toEqual({ replica: replica.name, health: 'healthy' });
+    }
     for (const replica of before) {
       expect({ replica: replica.name, ready: (await getJson(`${replica.process.baseUrl}/readyz`)).status }).toEqual({
         replica: replica.name,

@@ -19,6 +19,7 @@ import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Po
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { chartImage, CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
@@ -34,6 +35,16 @@ const INTERVAL_SECONDS = 10;
 const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
 /** The chart's default memory limit (values.yaml resources.limits.memory). */
 const MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
+/** SPEC section 9: lease 15 s, retry 2 s. */
+const LEASE_MS = 15_000;
+const RETRY_MS = 2_000;
+/**
+ * A holder that dies is replaced within the lease plus one retry, counted from its last renewal
+ * as the candidate saw it; the candidate sees it up to one retry late, and the kill may come up to
+ * one retry after the renewal, so from the kill it is lease + 2 retries at most, plus 3 s for a
+ * loaded machine (the rounds drift by the time their requests take).
+ */
+const TAKEOVER_BOUND_MS = LEASE_MS + 2 * RETRY_MS + 3_000;
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -46,7 +57,7 @@ jest.setTimeout(300_000);
 
 beforeAll(async () => {
   const t0 = performance.now();
-  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  cp = await startControlPlane({ withNode: true, auditLog: true, startTimeoutMs: 1_500_000 });
   figures.push(`control plane + node + images ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
@@ -515,6 +526,151 @@ describe('the chart’s pod on a real node', () => {
     // SIGTERM releases the Lease (SPEC section 9): well under the 15 s lease.
     expect(handedOverMs).toBeLessThan(10_000);
     expect(written).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy' });
+    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await core.deleteNamespace({ name: namespace });
+  });
+
+  it('runs two replicas as real pods: after a SIGKILL of the holder’s container the other takes the Lease within the lease; only the holder ever writes', async () => {
+    const namespace = `${NAMESPACE}-kill`;
+    await core.createNamespace({
+      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+    });
+    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    const pods = await waitFor(
+      'two Ready replicas',
+      async () => {
+        const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+        const ready = list.items.filter(isReady);
+        return ready.length === 2 ? ready : undefined;
+      },
+      120_000,
+      250,
+    );
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await leases.readNamespacedLease({ name: LEASE_NAME, namespace })).spec?.holderIdentity;
+    const names = pods.map((p) => p.metadata!.name!);
+    const leader = await waitFor(
+      'a Lease holder among the pods',
+      async () => {
+        const h = await holder().catch(() => undefined);
+        return h && names.includes(h) ? h : undefined;
+      },
+      30_000,
+      250,
+    );
+    const follower = names.find((n) => n !== leader)!;
+    const updates: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace }).catch(() => undefined);
+        const at = cm?.data?.status ? Date.parse((JSON.parse(cm.data.status) as { lastUpdate: string }).lastUpdate) : 0;
+        if (at && updates.at(-1) !== at) updates.push(at);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    const containerOf = async (pod: string) => {
+      const read = await core.readNamespacedPod({ name: pod, namespace });
+      return read.status!.containerStatuses![0];
+    };
+    // From the host, through the node's containerd: no SIGTERM, so no last write and no release.
+    const kill = async (pod: string) => {
+      const id = (await containerOf(pod)).containerID!.replace(/^containerd:\/\//, '');
+      const at = Date.now();
+      await cp.node!.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      return at;
+    };
+    const restartedAndReady = (pod: string, restarts: number) =>
+      waitFor(
+        `${pod} restarted and Ready`,
+        async () => {
+          const read = await core.readNamespacedPod({ name: pod, namespace });
+          return (read.status?.containerStatuses?.[0].restartCount ?? 0) >= restarts && isReady(read)
+            ? read
+            : undefined;
+        },
+        120_000,
+        250,
+      );
+    try {
+      await waitFor('a status write by the holder', () => (updates.length ? true : undefined), 20_000, 200);
+
+      // 1. The kubelet frozen, so the killed container stays dead (as when its node hangs): the other pod must take over.
+      cp.node!.signalKubelet('SIGSTOP');
+      let killedAt: number;
+      let takeoverMs: number;
+      let firstWriteMs: number;
+      try {
+        killedAt = await kill(leader);
+        await waitFor(
+          'the other pod holding the Lease',
+          async () => ((await holder().catch(() => undefined)) === follower ? true : undefined),
+          TAKEOVER_BOUND_MS + 10_000,
+          100,
+        );
+        takeoverMs = Date.now() - killedAt;
+        const firstWrite = await waitFor(
+          'a status write by the successor',
+          () => updates.find((at) => at > killedAt),
+          2 * INTERVAL_SECONDS * 1000,
+          100,
+        );
+        firstWriteMs = firstWrite - killedAt;
+      } finally {
+        cp.node!.signalKubelet('SIGCONT');
+      }
+      // The kubelet restarts the killed container; it comes back as a follower and must not write.
+      const restarted = await restartedAndReady(leader, 1);
+      await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_SECONDS * 1000));
+      const gaps = updates.slice(1).map((at, i) => at - updates[i]);
+      const gapAroundKill = Math.max(...gaps.filter((_, i) => updates[i + 1] > killedAt));
+      expect(await holder()).toBe(follower);
+
+      // 2. The kubelet running: it restarts the killed container in about a second, and that process, with the
+      // pod's name as its identity, renews the Lease it still holds (client-go would too, for the same identity).
+      const secondKillAt = await kill(follower);
+      const afterSecond = await waitFor(
+        'a status write after the second kill',
+        () => updates.find((at) => at > secondKillAt),
+        TAKEOVER_BOUND_MS + 2 * INTERVAL_SECONDS * 1000,
+        100,
+      );
+      const secondHolder = await holder();
+      await restartedAndReady(follower, 1);
+      watching = false;
+      await watcher;
+
+      const ok = (code: number) => code >= 200 && code < 300;
+      const writes = auditedWrites(cp, namespace);
+      const statusWrites = writes.filter(
+        (w) => w.resource === 'configmaps' && w.name === STATUS_CONFIGMAP && ok(w.code),
+      );
+      const writers = statusWrites.map((w) => w.pod).filter((pod, i, all) => i === 0 || all[i - 1] !== pod);
+      figures.push(
+        `two replicas, SIGKILL with the kubelet frozen: ${follower} took the Lease ${takeoverMs} ms after ${leader}'s container was killed, ` +
+          `its first write ${firstWriteMs} ms after the kill, largest lastUpdate gap ${gapAroundKill} ms; ` +
+          `SIGKILL with the kubelet running: status written again ${afterSecond - secondKillAt} ms after the kill, by holder ${secondHolder}; ` +
+          `${statusWrites.length} status writes, by ${writers.join(' then ')}`,
+      );
+
+      expect(restarted.status?.containerStatuses?.[0].lastState?.terminated?.exitCode).toBe(137);
+      expect(takeoverMs).toBeLessThan(TAKEOVER_BOUND_MS);
+      expect(gapAroundKill).toBeLessThan(TAKEOVER_BOUND_MS + INTERVAL_SECONDS * 1000);
+      expect(afterSecond - secondKillAt).toBeLessThan(TAKEOVER_BOUND_MS + INTERVAL_SECONDS * 1000);
+      // The API server's record, by pod (each pod's bound token names it): every status write came from the holder of that moment.
+      expect(statusWrites.every((w) => w.pod !== undefined)).toBe(true);
+      expect(
+        writesNotFromHolder(
+          writes,
+          (h) => h,
+          (w) => w.pod,
+        ),
+      ).toEqual([]);
+      expect(writers.slice(0, 2)).toEqual([leader, follower]);
+    } finally {
+      watching = false;
+      await watcher;
+    }
     await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
     await core.deleteNamespace({ name: namespace });
   });

@@ -106,11 +106,17 @@ export async function startReplica(cluster: Cluster, name: string, env: Record<s
   return { name, user: `system:serviceaccount:${cluster.namespace}:${name}`, process };
 }
 
-export async function leaseHolder(cluster: Cluster): Promise<{ holder: string; acquireTime?: number } | undefined> {
+export async function leaseHolder(
+  cluster: Cluster,
+): Promise<{ holder: string; acquireTime?: number; renewTime?: number } | undefined> {
   try {
     const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace: cluster.namespace });
-    const acquire = lease.spec?.acquireTime as unknown as string | Date | undefined;
-    return { holder: lease.spec?.holderIdentity ?? '', acquireTime: acquire ? new Date(acquire).getTime() : undefined };
+    const time = (value: unknown) => (value ? new Date(value as string | Date).getTime() : undefined);
+    return {
+      holder: lease.spec?.holderIdentity ?? '',
+      acquireTime: time(lease.spec?.acquireTime),
+      renewTime: time(lease.spec?.renewTime),
+    };
   } catch {
     return undefined;
   }
@@ -135,6 +141,8 @@ export interface AuditedWrite {
   code: number;
   /** For Lease writes: the holder the request wrote. */
   holder?: string;
+  /** The pod whose ServiceAccount token made the request (a pod's bound token names it). */
+  pod?: string;
 }
 
 export function auditedWrites(controlPlane: ControlPlane, namespace: string): AuditedWrite[] {
@@ -145,7 +153,7 @@ export function auditedWrites(controlPlane: ControlPlane, namespace: string): Au
     const event = JSON.parse(line) as {
       stage: string;
       verb: string;
-      user: { username: string };
+      user: { username: string; extra?: Record<string, string[]> };
       objectRef?: { resource?: string; namespace?: string; name?: string };
       responseStatus?: { code?: number };
       requestObject?: { metadata?: { name?: string }; spec?: { holderIdentity?: string } };
@@ -160,6 +168,7 @@ export function auditedWrites(controlPlane: ControlPlane, namespace: string): Au
       name: event.objectRef.name || event.requestObject?.metadata?.name || '',
       code: event.responseStatus?.code ?? 0,
       holder: event.objectRef.resource === 'leases' ? (event.requestObject?.spec?.holderIdentity ?? '') : undefined,
+      pod: event.user.extra?.['authentication.kubernetes.io/pod-name']?.[0],
     });
   }
   return writes.sort((a, b) => a.at - b.at);
@@ -168,9 +177,15 @@ export function auditedWrites(controlPlane: ControlPlane, namespace: string): Au
 /**
  * Every successful write of the status or state ConfigMap or of an Event, checked against the
  * Lease holder at that moment as the successful Lease writes in the same audit log say it.
- * Returns the writes that did not come from the holder (empty when all did).
+ * Returns the writes that did not come from the holder (empty when all did). `userOf` names the
+ * writer a holder is, as `writerOf` names the writer of a write (by default its user; replicas
+ * that are pods of one ServiceAccount are told apart by their pod).
  */
-export function writesNotFromHolder(writes: AuditedWrite[], userOf: (holder: string) => string): AuditedWrite[] {
+export function writesNotFromHolder(
+  writes: AuditedWrite[],
+  userOf: (holder: string) => string,
+  writerOf: (write: AuditedWrite) => string | undefined = (write) => write.user,
+): AuditedWrite[] {
   let holderUser: string | undefined;
   const offenders: AuditedWrite[] = [];
   for (const write of writes) {
@@ -184,7 +199,7 @@ export function writesNotFromHolder(writes: AuditedWrite[], userOf: (holder: str
       (write.resource === 'configmaps' && (write.name === STATUS_NAME || write.name === STATE_NAME)) ||
       write.resource === 'events';
     const fromAReplica = write.user.startsWith('system:serviceaccount:');
-    if (operatorObject && fromAReplica && write.user !== holderUser) offenders.push(write);
+    if (operatorObject && fromAReplica && writerOf(write) !== holderUser) offenders.push(write);
   }
   return offenders;
 }

@@ -80,6 +80,13 @@ export interface WorkerNode {
   logPath(component: 'containerd' | 'kubelet' | 'kube-proxy' | 'kube-scheduler'): string;
   /** The packet counters of the host's guard table (test/node/network.sh). */
   guardCounters(): Promise<Record<string, number>>;
+  /** Runs the pinned ctr against the node's containerd, in the kubelet's namespace (k8s.io); resolves with its output. */
+  ctr(args: string[]): Promise<string>;
+  /**
+   * SIGSTOP freezes the kubelet, as on a node whose kubelet hangs: running containers go on, but
+   * nothing is started or restarted; SIGCONT thaws it. (Stopping the node kills it frozen or not.)
+   */
+  signalKubelet(signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** Stops everything and removes every process, mount, cgroup, network device, route and rule it made. Idempotent. */
   stop(): Promise<void>;
 }
@@ -683,6 +690,11 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
           if (name) counters[name] = Number(value);
         }
         return counters;
+      },
+      ctr,
+      signalKubelet(signal) {
+        if (kubelet.pid === undefined) throw new Error('the kubelet is not running');
+        process.kill(kubelet.pid, signal);
       },
       stop,
     };

@@ -6,6 +6,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { Clock } from '../../src/common/clock';
 import { NamedTimers } from '../../src/common/named-timers';
 import { OperatorStatusDto } from '../../src/modules/status/dto/operator-status.dto';
+import { WatchLoss } from '../../src/modules/status/follower-view';
 import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
 import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
 
@@ -60,7 +61,7 @@ export class FakeTimers implements Pick<NamedTimers, 'every' | 'after' | 'clear'
  * LeaderElectionService with leader election off (LEADER_ELECTION=false): this replica always
  * leads, and hooks are kept (for a test to call) but never run on their own.
  */
-export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | 'isLeader' | 'register'> {
+export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | 'isLeader' | 'leadsUntil' | 'register'> {
   enabled = false;
   leading = true;
   readonly hooks: LeadershipHooks[] = [];
@@ -69,15 +70,26 @@ export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | '
     return this.leading;
   }
 
+  leadsUntil(): number | undefined {
+    return this.leading ? Number.POSITIVE_INFINITY : undefined;
+  }
+
   register(hooks: LeadershipHooks): void {
     this.hooks.push(hooks);
   }
 }
 
 /** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */
-export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem'> {
+export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem' | 'watchLost'> {
+  document?: OperatorStatusDto;
+  lost?: WatchLoss;
+
   latest(): OperatorStatusDto | undefined {
-    return undefined;
+    return this.document;
+  }
+
+  watchLost(): WatchLoss | undefined {
+    return this.lost;
   }
 
   problem(): string {

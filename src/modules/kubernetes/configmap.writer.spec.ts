@@ -1,9 +1,12 @@
+import { ConfigurationOptions, HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { apiError, networkError } from '../../../test/unit/fakes';
+import { apiError, FakeLeadership, networkError } from '../../../test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { ConfigMapWriter, OwnedConfigMap } from './configmap.writer';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
+import { LeaseTimeUpError } from './leader-write';
 
 const OBJECT: OwnedConfigMap = {
   metadata: { name: 'kube9-operator-status', namespace: 'ops', labels: { a: 'b' } },
@@ -18,8 +21,10 @@ describe('ConfigMapWriter', () => {
     readNamespacedConfigMap: jest.Mock;
   };
   let apps: { readNamespacedDeployment: jest.Mock };
+  let leadership: FakeLeadership;
 
   async function build(deploymentName?: string) {
+    leadership = new FakeLeadership();
     core = {
       replaceNamespacedConfigMap: jest.fn(async () => ({})),
       createNamespacedConfigMap: jest.fn(async () => ({})),
@@ -34,6 +39,7 @@ describe('ConfigMapWriter', () => {
           useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }),
         },
         { provide: KUBERNETES_CLIENTS, useValue: { core, apps } },
+        { provide: LeaderElectionService, useValue: leadership },
       ],
     }).compile();
     writer = moduleRef.get(ConfigMapWriter);
@@ -45,11 +51,14 @@ describe('ConfigMapWriter', () => {
     await writer.put(OBJECT);
 
     expect(core.replaceNamespacedConfigMap).toHaveBeenCalledTimes(1);
-    expect(core.replaceNamespacedConfigMap).toHaveBeenCalledWith({
-      name: 'kube9-operator-status',
-      namespace: 'ops',
-      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: OBJECT.metadata, data: OBJECT.data },
-    });
+    expect(core.replaceNamespacedConfigMap).toHaveBeenCalledWith(
+      {
+        name: 'kube9-operator-status',
+        namespace: 'ops',
+        body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: OBJECT.metadata, data: OBJECT.data },
+      },
+      expect.objectContaining({ middlewareMergeStrategy: 'append' }),
+    );
     expect(core.readNamespacedConfigMap).not.toHaveBeenCalled();
   });
 
@@ -59,10 +68,10 @@ describe('ConfigMapWriter', () => {
 
     await writer.put(OBJECT);
 
-    expect(core.createNamespacedConfigMap).toHaveBeenCalledWith({
-      namespace: 'ops',
-      body: expect.objectContaining({ data: OBJECT.data }),
-    });
+    expect(core.createNamespacedConfigMap).toHaveBeenCalledWith(
+      { namespace: 'ops', body: expect.objectContaining({ data: OBJECT.data }) },
+      expect.objectContaining({ middlewareMergeStrategy: 'append' }),
+    );
   });
 
   it('a create that races another writer (409) is followed by one more PUT', async () => {
@@ -119,6 +128,25 @@ describe('ConfigMapWriter', () => {
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0][0]).toContain('will not be removed with the Deployment');
     warn.mockRestore();
+  });
+
+  it("each request runs the leader's cap when it is sent: refused once the Lease time is up, nothing else tried", async () => {
+    await build();
+    const runMiddleware = async (_param: unknown, options: ConfigurationOptions) => {
+      const context = new RequestContext('https://api.invalid/x', HttpMethod.PUT);
+      for (const middleware of options.middleware ?? []) await middleware.pre(context).toPromise();
+      return {};
+    };
+    core.replaceNamespacedConfigMap.mockImplementation(runMiddleware);
+    core.createNamespacedConfigMap.mockImplementation(runMiddleware);
+
+    await writer.put(OBJECT);
+    leadership.leading = false;
+    const refused = writer.put(OBJECT);
+
+    await expect(refused).rejects.toThrow(LeaseTimeUpError);
+    expect(core.replaceNamespacedConfigMap).toHaveBeenCalledTimes(2);
+    expect(core.createNamespacedConfigMap).not.toHaveBeenCalled();
   });
 
   it('read: the data, {} for none, undefined when absent', async () => {

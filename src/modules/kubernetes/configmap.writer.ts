@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
 import { OperatorConfig } from '../config/operator-config';
+import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
+import { leaderWriteOptions } from './leader-write';
 
 export interface OwnedConfigMap {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
@@ -15,7 +17,9 @@ export interface OwnedConfigMap {
  * resourceVersion in the steady state (no read first, so no 409 from a stale version);
  * a 404 creates the object, and a create that races with another writer (409) is
  * followed by one more PUT. Each carries an owner reference to the operator's Deployment,
- * so deleting the Deployment (helm uninstall) garbage-collects them.
+ * so deleting the Deployment (helm uninstall) garbage-collects them. Only the leader writes, and
+ * each request must be answered within its time as leader (leader-write.ts): a request refused
+ * for that is not sent, and one in flight is abandoned (LeaseTimeUpError).
  */
 @Injectable()
 export class ConfigMapWriter {
@@ -26,6 +30,7 @@ export class ConfigMapWriter {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
+    private readonly leadership: LeaderElectionService,
   ) {}
 
   async put(object: OwnedConfigMap): Promise<void> {
@@ -37,15 +42,16 @@ export class ConfigMapWriter {
       metadata: { ...object.metadata, ...(ownerReference ? { ownerReferences: [ownerReference] } : {}) },
       data: object.data,
     };
+    const asLeader = leaderWriteOptions(() => this.leadership.leadsUntil());
     try {
-      await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body });
+      await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
     } catch (error) {
       if (kubeStatusCode(error) !== 404) throw error;
       try {
-        await this.kube.core.createNamespacedConfigMap({ namespace, body });
+        await this.kube.core.createNamespacedConfigMap({ namespace, body }, asLeader);
       } catch (createError) {
         if (kubeStatusCode(createError) !== 409) throw createError;
-        await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body });
+        await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
       }
     }
   }

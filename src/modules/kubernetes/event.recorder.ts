@@ -8,6 +8,7 @@ import { STATUS_CONFIGMAP_NAME } from '../status/status.constants';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
+import { leaderWriteOptions } from './leader-write';
 
 export const EVENT_REASONS = {
   Registered: 'Registered',
@@ -60,7 +61,10 @@ export class EventRecorder {
       reportingInstance: this.instance.slice(0, 128),
     };
     try {
-      await this.kube.core.createNamespacedEvent({ namespace, body });
+      await this.kube.core.createNamespacedEvent(
+        { namespace, body },
+        leaderWriteOptions(() => this.leadership.leadsUntil()),
+      );
     } catch (error) {
       this.logger.debug(describeKubeError(`record event ${reason}`, error));
     }

@@ -1,4 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
+import { LeaseTimeUpError } from './leader-write';
 
 /** The HTTP status of a failed Kubernetes request, or undefined when none was received. */
 export function kubeStatusCode(error: unknown): number | undefined {
@@ -16,6 +17,7 @@ export function describeKubeError(action: string, error: unknown): string {
     const hint = error.code === 403 ? " (check the operator's Role and ClusterRole)" : '';
     return `Kubernetes API refused to ${action}: ${reason}${hint}`;
   }
+  if (error instanceof LeaseTimeUpError) return `Did not ${action}, as leader: ${error.message}`;
   return `Kubernetes API unreachable while trying to ${action}: ${networkReason(error)}`;
 }
 

@@ -78,6 +78,29 @@ describe('LeaderElectionService', () => {
     expect(calls).toEqual(['prepare leader=false', 'started leader=true']);
   });
 
+  it('leads until the renew deadline after the last renewal was sent; a follower not at all; election off for ever', async () => {
+    const coordination = {
+      readNamespacedLease: jest.fn().mockResolvedValue(lease('pod-a', '5')),
+      replaceNamespacedLease: jest
+        .fn()
+        .mockImplementation(({ body }: { body: V1Lease }) =>
+          Promise.resolve({ ...body, metadata: { ...body.metadata, resourceVersion: '6' } }),
+        ),
+    };
+    const { service, runRound } = await build(true, coordination);
+    service.onApplicationBootstrap();
+    expect(service.leadsUntil()).toBeUndefined();
+
+    const before = Date.now();
+    await runRound();
+    const after = Date.now();
+
+    expect(service.leadsUntil()).toBeGreaterThanOrEqual(before + 10_000);
+    expect(service.leadsUntil()).toBeLessThanOrEqual(after + 10_000);
+    const off = await build(false, {});
+    expect(off.service.leadsUntil()).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('does not lead while another replica holds a fresh Lease', async () => {
     const coordination = {
       readNamespacedLease: jest.fn().mockResolvedValue(lease('pod-b')),

@@ -10,6 +10,7 @@ import {
   LEASE_TIMING,
   LeaseObservation,
   LeaseRecord,
+  leadershipEndsAt,
   observe,
   releasedRecord,
   stillLeading,
@@ -64,6 +65,16 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
       this.leading &&
       stillLeading({ nowMs: Date.now(), lastRenewSentAtMs: this.lastRenewSentAtMs, timing: LEASE_TIMING })
     );
+  }
+
+  /**
+   * Until when (epoch ms) this replica leads, so a write must be answered by then: the renew
+   * deadline after its last successful renewal; undefined when it does not lead; Infinity with
+   * election off (no Lease to lose).
+   */
+  leadsUntil(): number | undefined {
+    if (!this.enabled) return Number.POSITIVE_INFINITY;
+    return this.leading ? leadershipEndsAt(this.lastRenewSentAtMs, LEASE_TIMING) : undefined;
   }
 
   /** Register before onApplicationBootstrap (in a constructor or onModuleInit). */

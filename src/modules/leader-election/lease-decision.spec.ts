@@ -5,6 +5,7 @@ import {
   LeaseRecord,
   observe,
   releasedRecord,
+  leadershipEndsAt,
   stillLeading,
 } from './lease-decision';
 
@@ -141,6 +142,22 @@ describe('stillLeading', () => {
   it('gives up strictly before a candidate may acquire (renew deadline < lease duration)', () => {
     expect(LEASE_TIMING.renewDeadlineMs).toBeLessThan(LEASE_TIMING.leaseDurationMs);
     expect(LEASE_TIMING.retryPeriodMs).toBeLessThan(LEASE_TIMING.renewDeadlineMs);
+  });
+});
+
+describe('leadershipEndsAt', () => {
+  it('is undefined before any successful renewal', () => {
+    expect(leadershipEndsAt(undefined, LEASE_TIMING)).toBeUndefined();
+  });
+
+  it('is the renew deadline after the last renewal was sent', () => {
+    expect(leadershipEndsAt(T0, LEASE_TIMING)).toBe(T0 + 10_000);
+  });
+
+  it('leaves the lease duration minus the renew deadline (5 s) before a candidate may acquire', () => {
+    // A candidate counts the lease from when it saw the renewal, which is no earlier than when it was sent.
+    const candidateMayAcquireAt = T0 + LEASE_TIMING.leaseDurationMs;
+    expect(candidateMayAcquireAt - leadershipEndsAt(T0, LEASE_TIMING)!).toBe(5_000);
   });
 });
 

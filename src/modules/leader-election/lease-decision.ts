@@ -96,16 +96,23 @@ export function decideLeaseAttempt(input: {
 }
 
 /**
- * Whether the holder still leads: only while its last successful renewal (timed from when that
- * request was sent) is younger than the renew deadline. Asked before every write.
+ * When the holder stops leading: the renew deadline after its last successful renewal, timed
+ * from when that request was sent (undefined before any). A candidate may take the Lease only a
+ * whole lease duration after it saw that renewal, so this leaves lease - renew deadline (5 s)
+ * between the end of this replica's writes and the first moment a successor could start.
  */
+export function leadershipEndsAt(lastRenewSentAtMs: number | undefined, timing: LeaseTiming): number | undefined {
+  return lastRenewSentAtMs === undefined ? undefined : lastRenewSentAtMs + timing.renewDeadlineMs;
+}
+
+/** Whether the holder still leads (see leadershipEndsAt). Asked before every write. */
 export function stillLeading(input: {
   nowMs: number;
   lastRenewSentAtMs: number | undefined;
   timing: LeaseTiming;
 }): boolean {
-  const { nowMs, lastRenewSentAtMs, timing } = input;
-  return lastRenewSentAtMs !== undefined && nowMs - lastRenewSentAtMs < timing.renewDeadlineMs;
+  const endsAt = leadershipEndsAt(input.lastRenewSentAtMs, input.timing);
+  return endsAt !== undefined && input.nowMs < endsAt;
 }
 
 /**

@@ -1,12 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { backoffDelay } from '../../common/backoff';
+import { Clock, CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
 import { OperatorConfig } from '../config/operator-config';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { KubernetesClients } from '../kubernetes/kubernetes-clients';
 import { KUBERNETES_CLIENTS } from '../kubernetes/kubernetes.constants';
 import { OperatorStatusDto } from './dto/operator-status.dto';
+import { WatchLoss } from './follower-view';
 import { STATUS_CONFIGMAP_KEY, STATUS_CONFIGMAP_NAME } from './status.constants';
 
 const WATCH_TIMER = 'leader-status-watch';
@@ -27,11 +29,13 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
   private abort?: AbortController;
   private failures = 0;
   private stopped = false;
+  private lost?: WatchLoss;
 
   constructor(
     private readonly config: OperatorConfig,
     private readonly timers: NamedTimers,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** The document the leader wrote last, as this replica saw it. */
@@ -39,9 +43,14 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
     return this.document;
   }
 
-  /** Why there is no document, for a follower's answer before it has seen one. */
+  /** Why there is no document, for a follower's answer before it has seen one (with why the watch fails, if it does). */
   problem(): string {
-    return this.lastProblem;
+    return this.lost ? `${this.lastProblem}: ${this.lost.reason}` : this.lastProblem;
+  }
+
+  /** Since when, and why, the watch has failed without an event since; undefined while it works. */
+  watchLost(): WatchLoss | undefined {
+    return this.lost;
   }
 
   onApplicationBootstrap(): void {
@@ -73,6 +82,7 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
 
   private onEvent(phase: string, object: V1ConfigMap): void {
     this.failures = 0;
+    this.lost = undefined;
     if (phase === 'DELETED') this.document = undefined;
     if (phase !== 'ADDED' && phase !== 'MODIFIED') return;
     try {
@@ -87,9 +97,9 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
     if (this.stopped) return;
     if (error && !(error instanceof Error && error.name === 'AbortError')) {
       this.failures += 1;
-      if (this.failures === 1) {
-        this.logger.warn(describeKubeError(`watch ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME}`, error));
-      }
+      const reason = describeKubeError(`watch ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME}`, error);
+      this.lost ??= { sinceMs: this.clock.now(), reason };
+      if (this.failures === 1) this.logger.warn(reason);
     }
     const delay = error ? backoffDelay(Math.max(1, this.failures), WATCH_BACKOFF) : WATCH_BACKOFF.baseMs;
     this.timers.after(WATCH_TIMER, delay, () => this.watch());

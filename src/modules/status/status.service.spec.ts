@@ -20,6 +20,8 @@ describe('StatusService', () => {
   let writes: OwnedConfigMap[];
   let put: jest.Mock<Promise<void>, [OwnedConfigMap]>;
   let record: jest.Mock;
+  let leadership: FakeLeadership;
+  let leaderStatus: FakeLeaderStatus;
 
   beforeEach(async () => {
     clock = new FakeClock();
@@ -29,6 +31,8 @@ describe('StatusService', () => {
       writes.push(object);
     });
     record = jest.fn(async () => undefined);
+    leadership = new FakeLeadership();
+    leaderStatus = new FakeLeaderStatus();
     const moduleRef = await Test.createTestingModule({
       providers: [
         StatusService,
@@ -41,8 +45,8 @@ describe('StatusService', () => {
         { provide: ConfigMapWriter, useValue: { put } },
         { provide: EventRecorder, useValue: { record } },
         { provide: CLOCK, useValue: clock },
-        { provide: LeaderElectionService, useValue: new FakeLeadership() },
-        { provide: LeaderStatusWatch, useValue: new FakeLeaderStatus() },
+        { provide: LeaderElectionService, useValue: leadership },
+        { provide: LeaderStatusWatch, useValue: leaderStatus },
       ],
     }).compile();
     status = moduleRef.get(StatusService);
@@ -162,5 +166,52 @@ describe('StatusService', () => {
 
     expect(writes).toHaveLength(2);
     expect(timers.scheduled.size).toBe(0);
+  });
+
+  describe('as a follower (leader election on, another replica leads)', () => {
+    const leaders = {
+      mode: 'enabled' as const,
+      tier: 'pro' as const,
+      version: '0.1.0',
+      health: 'healthy' as const,
+      lastUpdate: '2026-11-27T11:59:50.000Z',
+      registered: true,
+      error: null,
+      clusterId: 'cls_abcdefghijkl',
+      apiKeyConfigured: true,
+      namespace: 'ops',
+    };
+
+    it("serves the leader's document as watched, and writes nothing", async () => {
+      leadership.leading = false;
+      leaderStatus.document = leaders;
+      status.onApplicationBootstrap();
+      await settle();
+
+      expect(status.current()).toBe(leaders);
+      expect(writes).toHaveLength(0);
+    });
+
+    it('once its watch has been lost for more than an interval: the same document, unhealthy, saying why', () => {
+      leadership.leading = false;
+      leaderStatus.document = leaders;
+      leaderStatus.lost = {
+        sinceMs: clock.now(),
+        reason: 'Kubernetes API unreachable while trying to watch: ECONNREFUSED',
+      };
+
+      clock.advance(30_000);
+      expect(status.current()).toBe(leaders);
+      clock.advance(1);
+      const served = status.current();
+
+      expect(served).toMatchObject({
+        mode: 'enabled',
+        tier: 'pro',
+        lastUpdate: leaders.lastUpdate,
+        health: 'unhealthy',
+      });
+      expect(served.error).toContain('ECONNREFUSED');
+    });
   });
 });

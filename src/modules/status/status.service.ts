@@ -10,6 +10,7 @@ import { describeKubeError } from '../kubernetes/kube-errors';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
+import { followerView } from './follower-view';
 import { LeaderStatusWatch } from './leader-status.watch';
 import { buildStatusDocument, differsForReaders } from './status-document';
 import { StatusLoopRecord } from './status-loop.record';
@@ -80,7 +81,15 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** The document as readers see it now: the one last written, or the current one when writing fails. */
   current(): OperatorStatusDto {
-    if (!this.leadership.isLeader()) return this.leaderStatus.latest() ?? this.compose(this.leaderStatus.problem());
+    if (!this.leadership.isLeader()) {
+      const served = followerView({
+        watched: this.leaderStatus.latest(),
+        lost: this.leaderStatus.watchLost(),
+        nowMs: this.clock.now(),
+        graceMs: this.intervalSeconds * 1000,
+      });
+      return served ?? this.compose(this.leaderStatus.problem());
+    }
     if (this.published && this.writeError === null) return this.published;
     return this.compose(this.writeError);
   }
