@@ -8,6 +8,7 @@ import { NamedTimers } from '../../src/common/named-timers';
 import { OperatorStatusDto } from '../../src/modules/status/dto/operator-status.dto';
 import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
 import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
+import { OperatorMetrics } from '../../src/modules/metrics/operator-metrics.service';
 
 export class FakeClock implements Clock {
   constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
@@ -75,9 +76,15 @@ export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | '
 }
 
 /** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */
-export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem'> {
+export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem' | 'onChange'> {
+  readonly listeners: Array<() => void> = [];
+
   latest(): OperatorStatusDto | undefined {
     return undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   problem(): string {
@@ -97,4 +104,37 @@ export function networkError(code = 'ECONNREFUSED'): Error {
 /** Lets pending promise callbacks run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** OperatorMetrics' surface, each report kept in order for a test to read. */
+export class FakeMetrics implements Pick<
+  OperatorMetrics,
+  'statusServed' | 'statusWritten' | 'statusIntervalChanged' | 'registrationAttempted' | 'nextRegistrationAt'
+> {
+  readonly calls: Array<[string, ...unknown[]]> = [];
+
+  statusServed(...args: Parameters<OperatorMetrics['statusServed']>): void {
+    this.calls.push(['statusServed', ...args]);
+  }
+
+  statusWritten(...args: Parameters<OperatorMetrics['statusWritten']>): void {
+    this.calls.push(['statusWritten', ...args]);
+  }
+
+  statusIntervalChanged(...args: Parameters<OperatorMetrics['statusIntervalChanged']>): void {
+    this.calls.push(['statusIntervalChanged', ...args]);
+  }
+
+  registrationAttempted(...args: Parameters<OperatorMetrics['registrationAttempted']>): void {
+    this.calls.push(['registrationAttempted', ...args]);
+  }
+
+  nextRegistrationAt(...args: Parameters<OperatorMetrics['nextRegistrationAt']>): void {
+    this.calls.push(['nextRegistrationAt', ...args]);
+  }
+
+  /** The arguments of every call of `method`. */
+  of(method: string): unknown[][] {
+    return this.calls.filter(([name]) => name === method).map(([, ...args]) => args);
+  }
 }

@@ -4,7 +4,7 @@ import { AxiosError } from 'axios';
 import { USER_AGENT } from '../../common/operator-version';
 import { OperatorConfig } from '../config/operator-config';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
-import { outcomeFromAnswer, RegistrationOutcome } from './registration-outcome';
+import { outcomeFromAnswer, RegistrationOutcome, TransientFailure } from './registration-outcome';
 import { MAX_RESPONSE_BYTES, REGISTER_PATH, REGISTRATION_TIMEOUT_MS } from './registration.constants';
 
 /**
@@ -50,7 +50,11 @@ export class RegistrationClient {
       const retryAfter = answer.headers['retry-after'] as string | undefined;
       return outcomeFromAnswer(answer.status, retryAfter, String(answer.data ?? ''), Date.now());
     } catch (error) {
-      return { kind: 'transient', reason: this.failureReason(error, deadline.aborted) };
+      return {
+        kind: 'transient',
+        failure: failureKind(error, deadline.aborted),
+        reason: this.failureReason(error, deadline.aborted),
+      };
     }
   }
 
@@ -66,4 +70,12 @@ export class RegistrationClient {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return `Could not reach kube9-server at ${this.host} (${cause ?? code ?? 'network error'}); retrying with backoff`;
   }
+}
+
+/** The kind of a failed exchange, for the metrics: the same tests as failureReason's. */
+function failureKind(error: unknown, pastDeadline: boolean): TransientFailure {
+  const code = error instanceof AxiosError ? error.code : undefined;
+  if (pastDeadline || code === 'ECONNABORTED' || code === 'ETIMEDOUT') return 'timeout';
+  if (error instanceof Error && /maxContentLength/i.test(error.message)) return 'invalid_response';
+  return 'network_error';
 }
