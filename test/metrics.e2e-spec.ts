@@ -6,7 +6,7 @@
  * successful registration and the key's removal (its Secret deleted); plus a
  * refused key. Every scrape is kept for the no-leak check (test/no-leak).
  */
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { METRIC_NAMES, REGISTRATION_ATTEMPT_OUTCOMES } from '../src/modules/metrics/metrics.constants';
@@ -55,20 +55,29 @@ afterAll(async () => {
   await simulator?.stop();
 });
 
-async function start(name: string, apiKey?: string): Promise<Run> {
+async function install(name: string, set: Record<string, string> = {}): Promise<string> {
   const namespace = await createTestNamespace(name);
   await helmInstall(namespace, RELEASE, {
     serverUrl: simulator.url,
     allowInsecureServerUrl: 'true',
     statusUpdateIntervalSeconds: String(CHART_INTERVAL_SECONDS),
-    ...(apiKey ? { apiKey } : {}),
+    ...set,
   });
+  return namespace;
+}
+
+async function startIn(namespace: string, env: Record<string, string> = {}): Promise<Run> {
   const operator = await runOperatorAsChart(namespace, RELEASE, {
     REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
+    ...env,
   });
   const run = { namespace, operator };
   runs.push(run);
   return run;
+}
+
+async function start(name: string, apiKey?: string): Promise<Run> {
+  return startIn(await install(name, apiKey ? { apiKey } : {}));
 }
 
 /**
@@ -119,7 +128,6 @@ function expectSameStory(status: Status, metrics: Scrape): void {
   expect(writtenAtMs - Date.parse(status.lastUpdate)).toBeLessThan(5_000);
   expect(metrics.value(METRIC_NAMES.statusWrites, { result: 'success' })).toBeGreaterThanOrEqual(1);
   expect(metrics.value(METRIC_NAMES.statusWrites, { result: 'error' })).toBe(0);
-  expect(metrics.value(METRIC_NAMES.isLeader)).toBe(1);
 }
 
 function attempts(metrics: Scrape): Record<string, number> {
@@ -170,6 +178,7 @@ describe('free tier (no key)', () => {
 
     expect(status).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', version: VERSION });
     expectSameStory(status, metrics);
+    expect(metrics.value(METRIC_NAMES.isLeader)).toBe(1);
     expect(metrics.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(attempts(metrics)).toEqual(NO_ATTEMPTS);
     expect(metrics.value(METRIC_NAMES.nextRegistration)).toBe(0);
@@ -249,5 +258,52 @@ describe('pro tier: a refused key', () => {
     expect(attempts(metrics)).toEqual({ ...NO_ATTEMPTS, refused: 1 });
     const next = await expectNextAttemptAsSaved(run, status);
     expect(next - Date.now()).toBeGreaterThan(24 * 3_600_000 - 60_000);
+  });
+});
+
+describe('two replicas with leader election', () => {
+  it("is_leader is 1 on the Lease holder only; the follower shows the leader's document; a successor takes over", async () => {
+    const namespace = await install('metrics-leader', { replicaCount: '2' });
+    const replicas = [
+      await startIn(namespace, { POD_NAME: 'metrics-replica-a' }),
+      await startIn(namespace, { POD_NAME: 'metrics-replica-b' }),
+    ];
+    const coordination = adminKubeConfig().makeApiClient(CoordinationV1Api);
+    const holder = async () =>
+      (await coordination.readNamespacedLease({ name: 'kube9-operator-leader', namespace })).spec?.holderIdentity;
+    const leaderName = await waitFor('a Lease holder', async () => (await holder()) || undefined, 30_000, 200);
+    const [leader, follower] = leaderName === 'metrics-replica-a' ? replicas : [replicas[1], replicas[0]];
+
+    const leaderView = await when(leader, 'the leader writes', (s) => s.mode === 'operated', 30_000);
+    const followerView = await when(
+      follower,
+      "the follower serves the leader's document",
+      (s) => s.lastUpdate === leaderView.status.lastUpdate,
+      30_000,
+    );
+
+    expect(leaderView.metrics.value(METRIC_NAMES.isLeader)).toBe(1);
+    expectSameStory(leaderView.status, leaderView.metrics);
+    expect(followerView.metrics.value(METRIC_NAMES.isLeader)).toBe(0);
+    expect(followerView.metrics.all(METRIC_NAMES.info)).toEqual(leaderView.metrics.all(METRIC_NAMES.info));
+    expect(followerView.metrics.value(METRIC_NAMES.health, { state: followerView.status.health })).toBe(1);
+    // The follower writes nothing.
+    expect(followerView.metrics.value(METRIC_NAMES.statusWrites, { result: 'success' })).toBe(0);
+    expect(followerView.metrics.value(METRIC_NAMES.lastStatusWrite)).toBe(0);
+
+    await leader.operator.stop('SIGTERM');
+    await waitFor(
+      'the follower leads',
+      async () =>
+        (await scrapeMetrics(follower.operator.baseUrl)).value(METRIC_NAMES.isLeader) === 1 ? true : undefined,
+      30_000,
+      200,
+    );
+    const successor = await when(
+      follower,
+      'the successor writes',
+      (s) => s.lastUpdate !== leaderView.status.lastUpdate,
+    );
+    expectSameStory(successor.status, successor.metrics);
   });
 });
