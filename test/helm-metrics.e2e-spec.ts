@@ -12,24 +12,27 @@
 import type { V1Deployment, V1Service } from '@kubernetes/client-node';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { METRIC_NAMES } from '../src/modules/metrics/metrics.constants';
-import { HelmRenderer, K8sObject, Values } from './support/helm-render';
+import {
+  K8sObject as RenderedObject,
+  lint,
+  NAMESPACE,
+  only as onlyOne,
+  removeHelmScratch,
+  render,
+  Sets as Values,
+  template,
+} from './support/helm-render';
 
-const NAMESPACE = 'kube9-system';
 /** The Prometheus Operator's pattern for a Duration (monitoring.coreos.com/v1 CRDs). */
 const DURATION = /^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$/;
 
-let helm: HelmRenderer;
+/** A rendered object whose spec the tests read (ServiceMonitor, PodMonitor, PrometheusRule). */
+type K8sObject = RenderedObject & { spec?: any };
 
-beforeAll(() => {
-  helm = new HelmRenderer('kube9-operator', NAMESPACE);
-});
-
-afterAll(() => helm.close());
+afterAll(() => removeHelmScratch());
 
 function only<T = K8sObject>(objects: K8sObject[], kind: string): T {
-  const matches = objects.filter((o) => o.kind === kind);
-  expect(matches.map((o) => `${o.kind}/${o.metadata.name}`)).toHaveLength(1);
-  return matches[0] as T;
+  return onlyOne<T>(objects, kind);
 }
 
 function kinds(objects: K8sObject[]): string[] {
@@ -51,7 +54,7 @@ describe('defaults: no Prometheus Operator objects, scrape annotations on the po
   let objects: K8sObject[];
 
   beforeAll(() => {
-    objects = helm.render();
+    objects = render();
   });
 
   it('renders no ServiceMonitor, PodMonitor or PrometheusRule', () => {
@@ -70,7 +73,7 @@ describe('defaults: no Prometheus Operator objects, scrape annotations on the po
   });
 
   it('follows containerPort', () => {
-    expect(podAnnotations(helm.render({ set: { containerPort: 9090 } }))['prometheus.io/port']).toBe('9090');
+    expect(podAnnotations(render({ set: { containerPort: 9090 } }))['prometheus.io/port']).toBe('9090');
   });
 
   it.each<[string, Values]>([
@@ -78,15 +81,13 @@ describe('defaults: no Prometheus Operator objects, scrape annotations on the po
     ['a ServiceMonitor', { set: { 'metrics.serviceMonitor.enabled': true } }],
     ['a PodMonitor', { set: { 'metrics.podMonitor.enabled': true } }],
   ])('leaves them out with %s (no double scrape)', (_name, values) => {
-    const annotations = podAnnotations(helm.render(values));
+    const annotations = podAnnotations(render(values));
     expect(Object.keys(annotations).filter((key) => key.startsWith('prometheus.io/'))).toEqual([]);
     expect(annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("keeps the user's own prometheus.io/scrape annotation, without a duplicate key", () => {
-    const annotations = podAnnotations(
-      helm.render({ setString: { 'podAnnotations.prometheus\\.io/scrape': 'false' } }),
-    );
+    const annotations = podAnnotations(render({ setString: { 'podAnnotations.prometheus\\.io/scrape': 'false' } }));
     expect(annotations['prometheus.io/scrape']).toBe('false');
     expect(annotations['prometheus.io/path']).toBeUndefined();
   });
@@ -97,7 +98,7 @@ describe('metrics.serviceMonitor', () => {
   let monitor: K8sObject;
 
   beforeAll(() => {
-    objects = helm.render({
+    objects = render({
       set: {
         'metrics.serviceMonitor.enabled': true,
         'metrics.serviceMonitor.interval': '45s',
@@ -140,7 +141,7 @@ describe('metrics.serviceMonitor', () => {
 
   it('leaves interval and scrapeTimeout to Prometheus when empty', () => {
     const bare = only(
-      helm.render({
+      render({
         set: { 'metrics.serviceMonitor.enabled': true },
         setString: { 'metrics.serviceMonitor.interval': '', 'metrics.serviceMonitor.scrapeTimeout': '' },
       }),
@@ -155,7 +156,7 @@ describe('metrics.podMonitor', () => {
   let monitor: K8sObject;
 
   beforeAll(() => {
-    objects = helm.render({
+    objects = render({
       set: { 'metrics.podMonitor.enabled': true, 'metrics.podMonitor.labels.team': 'platform' },
     });
     monitor = only(objects, 'PodMonitor');
@@ -179,7 +180,7 @@ describe('metrics.podMonitor', () => {
   });
 
   it('can be rendered next to a ServiceMonitor', () => {
-    const both = helm.render({ set: { 'metrics.podMonitor.enabled': true, 'metrics.serviceMonitor.enabled': true } });
+    const both = render({ set: { 'metrics.podMonitor.enabled': true, 'metrics.serviceMonitor.enabled': true } });
     expect(
       kinds(both)
         .filter((kind) => MONITORING_KINDS.includes(kind))
@@ -201,7 +202,7 @@ describe('metrics.prometheusRule', () => {
 
   beforeAll(() => {
     rule = only(
-      helm.render({ set: { 'metrics.prometheusRule.enabled': true, 'metrics.prometheusRule.labels.role': 'alerts' } }),
+      render({ set: { 'metrics.prometheusRule.enabled': true, 'metrics.prometheusRule.labels.role': 'alerts' } }),
       'PrometheusRule',
     );
     rules = (rule.spec.groups as Array<{ name: string; rules: Rule[] }>).flatMap((group) => group.rules);
@@ -280,7 +281,7 @@ describe('metrics.prometheusRule', () => {
 
 describe('helm lint --strict', () => {
   it('passes with every metrics object on', () => {
-    const result = helm.lint({
+    const result = lint({
       set: {
         'metrics.serviceMonitor.enabled': true,
         'metrics.podMonitor.enabled': true,
@@ -326,7 +327,7 @@ describe('bad metrics values are rejected with a message naming the value', () =
       [/\/metrics/, /additional properties 'serviceMonitors' not allowed/],
     ],
   ])('%s', (_name, values, messages) => {
-    const result = helm.template(values);
+    const result = template(values);
     expect(result.status).not.toBe(0);
     expect(result.stdout).toBe('');
     for (const message of messages) expect(result.stderr).toMatch(message);

@@ -11,11 +11,8 @@
 import type {
   V1ClusterRole,
   V1ClusterRoleBinding,
-  V1Container,
   V1Deployment,
-  V1EnvVar,
   V1Pod,
-  V1PodSpec,
   V1PolicyRule,
   V1Role,
   V1RoleBinding,
@@ -24,10 +21,8 @@ import type {
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { ApiException, AppsV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import {
   API_KEY_FORMAT,
@@ -36,14 +31,31 @@ import {
 } from '../src/modules/config/config.constants';
 import { STATE_CONFIGMAP_NAME } from '../src/modules/registration/registration.constants';
 import { STATUS_CONFIGMAP_NAME } from '../src/modules/status/status.constants';
+import {
+  CHART,
+  deploymentOf,
+  envOf,
+  envValues,
+  find,
+  FULLNAME,
+  helm,
+  K8sObject,
+  NAMESPACE,
+  normaliseRules,
+  only,
+  operatorContainer,
+  RELEASE,
+  removeHelmScratch,
+  render,
+  restrictedViolations,
+  ROOT,
+  scratchPath,
+  Sets,
+  setArgs,
+  template,
+} from './support/helm-render';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
 
-const ROOT = resolve(__dirname, '..');
-const CHART = join(ROOT, 'helm', 'kube9-operator');
-const HELM = resolve(ROOT, process.env.KUBE9_TEST_HELM ?? '.cache/bin/current/helm');
-const RELEASE = 'kube9-operator';
-const NAMESPACE = 'kube9-system';
-const FULLNAME = 'kube9-operator';
 const API_KEY = 'kdy_prod_abc123def456';
 
 const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
@@ -52,85 +64,9 @@ const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as {
 };
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-}
-
-interface HelmResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// helm keeps its cache and configuration here, never in the user's home.
-let helmHome: string;
-
-beforeAll(() => {
-  helmHome = mkdtempSync(join(tmpdir(), 'kube9-helm-'));
-});
-
 afterAll(() => {
-  rmSync(helmHome, { recursive: true, force: true });
+  removeHelmScratch();
 });
-
-function helm(args: string[]): HelmResult {
-  const result = spawnSync(HELM, args, {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: helmHome,
-      HELM_CACHE_HOME: join(helmHome, 'cache'),
-      HELM_CONFIG_HOME: join(helmHome, 'config'),
-      HELM_DATA_HOME: join(helmHome, 'data'),
-      KUBECONFIG: join(helmHome, 'no-kubeconfig'),
-    },
-  });
-  if (result.error) {
-    throw new Error(`cannot run ${HELM} (build it with test/controlplane/build.sh helm)`, { cause: result.error });
-  }
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/**
- * Values for `helm template` and `helm lint`: `--set` and `--set-string`
- * pairs, and a values file (`-f`), which is where a user's floats come from
- * (`--set` turns only integers and booleans into non-strings).
- */
-type Sets = {
-  set?: Record<string, string | number | boolean>;
-  setString?: Record<string, string>;
-  valuesFile?: Record<string, unknown>;
-};
-
-let valuesFiles = 0;
-
-function setArgs({ set = {}, setString = {}, valuesFile }: Sets): string[] {
-  const fileArgs: string[] = [];
-  if (valuesFile) {
-    const path = join(helmHome, `values-${++valuesFiles}.yaml`);
-    writeFileSync(path, yaml.dump(valuesFile));
-    fileArgs.push('--values', path);
-  }
-  return [
-    ...fileArgs,
-    ...Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]),
-    ...Object.entries(setString).flatMap(([key, value]) => ['--set-string', `${key}=${value}`]),
-  ];
-}
-
-function template(sets: Sets = {}): HelmResult {
-  return helm(['template', RELEASE, CHART, '--namespace', NAMESPACE, ...setArgs(sets)]);
-}
-
-function render(sets: Sets = {}): K8sObject[] {
-  const result = template(sets);
-  if (result.status !== 0) {
-    throw new Error(`helm template failed (${result.status}):\n${result.stderr}`);
-  }
-  return yaml.loadAll(result.stdout).filter((doc): doc is K8sObject => doc !== null && doc !== undefined);
-}
 
 /**
  * NOTES.txt as `helm install` would print it. `helm template` never renders
@@ -138,7 +74,7 @@ function render(sets: Sets = {}): K8sObject[] {
  * turns NOTES.txt into a named template and renders it into a ConfigMap.
  */
 function renderNotes(sets: Sets = {}): string {
-  const copy = join(helmHome, `notes-chart-${++valuesFiles}`);
+  const copy = scratchPath('notes-chart');
   cpSync(CHART, copy, { recursive: true });
   const notes = readFileSync(join(copy, 'templates', 'NOTES.txt'), 'utf8');
   rmSync(join(copy, 'templates', 'NOTES.txt'));
@@ -164,92 +100,8 @@ function renderNotes(sets: Sets = {}): string {
   return (yaml.load(result.stdout) as { data: { notes: string } }).data.notes;
 }
 
-function find<T>(objects: K8sObject[], kind: string, name?: string): T | undefined {
-  return objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name)) as T | undefined;
-}
-
-function only<T>(objects: K8sObject[], kind: string): T {
-  const matches = objects.filter((o) => o.kind === kind);
-  expect(matches.map((o) => `${o.kind}/${o.metadata.name}`)).toHaveLength(1);
-  return matches[0] as T;
-}
-
-function deploymentOf(objects: K8sObject[]): V1Deployment {
-  return only<V1Deployment>(objects, 'Deployment');
-}
-
-function operatorContainer(deployment: V1Deployment): V1Container {
-  const containers = deployment.spec!.template.spec!.containers;
-  expect(containers).toHaveLength(1);
-  return containers[0];
-}
-
-function envOf(deployment: V1Deployment): Record<string, V1EnvVar> {
-  return Object.fromEntries((operatorContainer(deployment).env ?? []).map((e) => [e.name, e]));
-}
-
-function envValues(deployment: V1Deployment): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(envOf(deployment)).map(([name, e]) => [name, e.value]));
-}
-
 function checksumOf(objects: K8sObject[]): string {
   return deploymentOf(objects).spec!.template.metadata!.annotations!['checksum/config'];
-}
-
-/** Sorted copies, so rule order inside a Role does not matter. */
-function normaliseRules(rules: V1PolicyRule[] = []): V1PolicyRule[] {
-  return rules
-    .map((r) => ({
-      apiGroups: [...(r.apiGroups ?? [])].sort(),
-      resources: [...(r.resources ?? [])].sort(),
-      verbs: [...r.verbs].sort(),
-      ...(r.resourceNames ? { resourceNames: [...r.resourceNames].sort() } : {}),
-    }))
-    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-}
-
-/**
- * The checks of the "restricted" Pod Security Standard that a pod spec can
- * fail: privilege, escalation, capabilities, non-root, seccomp, host
- * namespaces, volume types. Returns the violations, empty when compliant.
- */
-function restrictedViolations(spec: V1PodSpec): string[] {
-  const violations: string[] = [];
-  const pod = spec.securityContext ?? {};
-  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) violations.push('host namespaces');
-  const allowedVolumeTypes = [
-    'configMap',
-    'csi',
-    'downwardAPI',
-    'emptyDir',
-    'ephemeral',
-    'persistentVolumeClaim',
-    'projected',
-    'secret',
-  ];
-  for (const volume of spec.volumes ?? []) {
-    const types = Object.keys(volume).filter((k) => k !== 'name');
-    if (!types.every((t) => allowedVolumeTypes.includes(t))) violations.push(`volume ${volume.name}: ${types}`);
-  }
-  if (pod.runAsUser === 0) violations.push('pod runAsUser 0');
-  const podSeccomp = pod.seccompProfile?.type;
-  if (podSeccomp !== undefined && !['RuntimeDefault', 'Localhost'].includes(podSeccomp)) violations.push('pod seccomp');
-  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-    const sc = c.securityContext ?? {};
-    if (sc.privileged) violations.push(`${c.name}: privileged`);
-    if (sc.allowPrivilegeEscalation !== false) violations.push(`${c.name}: allowPrivilegeEscalation not false`);
-    if (!(sc.capabilities?.drop ?? []).includes('ALL')) violations.push(`${c.name}: capabilities not dropping ALL`);
-    const added = (sc.capabilities?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
-    if (added.length > 0) violations.push(`${c.name}: adds capabilities ${added}`);
-    if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) violations.push(`${c.name}: runAsNonRoot not true`);
-    if (sc.runAsUser === 0) violations.push(`${c.name}: runAsUser 0`);
-    const seccomp = sc.seccompProfile?.type ?? podSeccomp;
-    if (seccomp === undefined || !['RuntimeDefault', 'Localhost'].includes(seccomp)) {
-      violations.push(`${c.name}: seccompProfile not RuntimeDefault or Localhost`);
-    }
-    if ((c.ports ?? []).some((p) => p.hostPort)) violations.push(`${c.name}: hostPort`);
-  }
-  return violations;
 }
 
 beforeAll(() => {
@@ -266,7 +118,13 @@ describe('chart metadata', () => {
 
 describe('chart documentation', () => {
   // Kubernetes objects passed through whole: documented as one value each.
-  const passThrough = new Set(['podSecurityContext', 'securityContext', 'livenessProbe', 'readinessProbe']);
+  const passThrough = new Set([
+    'podSecurityContext',
+    'securityContext',
+    'livenessProbe',
+    'readinessProbe',
+    'networkPolicy.egress.dns.to',
+  ]);
 
   function leafPaths(values: Record<string, unknown>, prefix = ''): string[] {
     return Object.entries(values).flatMap(([key, value]) => {
@@ -290,7 +148,8 @@ describe('chart documentation', () => {
     // Exempt: the insides of pass-through blocks, and the cpu/memory lines that
     // the comment on resources.requests / resources.limits describes.
     const exempt = (path: string[]) =>
-      passThrough.has(path[0]) && path.length > 1 ? true : path[0] === 'resources' && path.length === 3;
+      [...passThrough].some((block) => path.join('.').startsWith(`${block}.`)) ||
+      (path[0] === 'resources' && path.length === 3);
     const lines = valuesText.split('\n');
     const stack: { indent: number; key: string }[] = [];
     const uncommented: string[] = [];
@@ -503,9 +362,9 @@ describe('default render (no API key)', () => {
     });
   });
 
-  it('grants only get and list on nodes cluster-wide', () => {
+  it('grants only list on nodes cluster-wide', () => {
     const clusterRole = only<V1ClusterRole>(objects, 'ClusterRole');
-    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }]);
     const binding = only<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding');
     expect(binding.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
@@ -525,11 +384,11 @@ describe('default render (no API key)', () => {
           resources: ['configmaps'],
           // The operator's own constants: a renamed ConfigMap that the Role misses fails here.
           resourceNames: [STATUS_CONFIGMAP_NAME, STATE_CONFIGMAP_NAME],
-          verbs: ['get', 'update', 'patch', 'delete'],
+          verbs: ['update'],
         },
-        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-        { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [FULLNAME], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [STATE_CONFIGMAP_NAME], verbs: ['get'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [FULLNAME], verbs: ['get', 'watch'] },
         { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [FULLNAME], verbs: ['get'] },
       ]),
     );
@@ -724,7 +583,7 @@ describe('replicaCount and leader election', () => {
           apiGroups: [''],
           resources: ['configmaps'],
           resourceNames: ['kube9-operator-status'],
-          verbs: ['list', 'watch'],
+          verbs: ['watch'],
         },
       ])[0],
     );
@@ -787,6 +646,101 @@ describe('replicaCount and leader election', () => {
   });
 });
 
+describe('proxy and caBundle (SPEC sections 5 and 8)', () => {
+  const PROXY = 'http://kube9:pr0xy-pass@proxy.corp:3128';
+
+  it('renders no proxy variable, CA mount or volume by default', () => {
+    const deployment = deploymentOf(render());
+    const env = envOf(deployment);
+    for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'NODE_EXTRA_CA_CERTS'])
+      expect(env[name]).toBeUndefined();
+    expect(deployment.spec!.template.spec!.volumes!.map((v) => v.name)).toEqual(['tmp']);
+  });
+
+  it('passes proxy.httpsProxy and proxy.noProxy as HTTPS_PROXY and NO_PROXY, and restarts the pod when they change', () => {
+    const objects = render({ set: { 'proxy.httpsProxy': PROXY, 'proxy.noProxy': '.corp.example\\,10.0.0.1' } });
+    expect(envValues(deploymentOf(objects))).toMatchObject({ HTTPS_PROXY: PROXY, NO_PROXY: '.corp.example,10.0.0.1' });
+    expect(checksumOf(objects)).not.toBe(checksumOf(render()));
+  });
+
+  it('takes HTTPS_PROXY from proxy.existingSecret, which wins over proxy.httpsProxy, keeping the URL out of the Deployment', () => {
+    const objects = render({
+      set: { 'proxy.httpsProxy': PROXY, 'proxy.existingSecret': 'corp-proxy', 'proxy.existingSecretKey': 'url' },
+    });
+    const deployment = deploymentOf(objects);
+    expect(envOf(deployment).HTTPS_PROXY).toEqual({
+      name: 'HTTPS_PROXY',
+      valueFrom: { secretKeyRef: { name: 'corp-proxy', key: 'url' } },
+    });
+    expect(JSON.stringify(objects)).not.toContain('pr0xy-pass');
+  });
+
+  it('mounts the caBundle key read-only from the ConfigMap and points NODE_EXTRA_CA_CERTS at it', () => {
+    const deployment = deploymentOf(
+      render({ set: { 'caBundle.configMapName': 'corp-ca', 'caBundle.key': 'root.pem' } }),
+    );
+    const spec = deployment.spec!.template.spec!;
+    const volume = spec.volumes!.find((v) => v.name === 'ca-bundle');
+    expect(volume).toEqual({
+      name: 'ca-bundle',
+      configMap: { name: 'corp-ca', items: [{ key: 'root.pem', path: 'ca.crt' }] },
+    });
+    const mount = operatorContainer(deployment).volumeMounts!.find((m) => m.name === 'ca-bundle');
+    expect(mount).toEqual({ name: 'ca-bundle', mountPath: '/etc/kube9-operator/ca-bundle', readOnly: true });
+    expect(envValues(deployment).NODE_EXTRA_CA_CERTS).toBe(`${mount!.mountPath}/${volume!.configMap!.items![0].path}`);
+  });
+
+  it('passes helm lint --strict with every proxy and caBundle value set', () => {
+    const sets = setArgs({
+      set: {
+        'proxy.httpsProxy': PROXY,
+        'proxy.noProxy': 'localhost',
+        'proxy.existingSecret': 'corp-proxy',
+        'caBundle.configMapName': 'corp-ca',
+        'caBundle.key': 'ca.crt',
+      },
+    });
+    const result = helm(['lint', '--strict', CHART, '--namespace', NAMESPACE, ...sets]);
+    expect(`${result.stdout}${result.stderr}`).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it.each([
+    ['without a scheme', 'kube9:pr0xy-pass@proxy.corp:3128'],
+    ['that does not parse', 'http://kube9:pr0xy-pass@[proxy.corp:3128'],
+    ['with a path', 'http://kube9:pr0xy-pass@proxy.corp:3128/squid'],
+    ['of another scheme', 'socks5://kube9:pr0xy-pass@proxy.corp:1080'],
+  ])(
+    'rejects a proxy URL %s without echoing it (helm lint reports it, as it reports a template failure)',
+    (_name, url) => {
+      const rendered = template({ set: { 'proxy.httpsProxy': url } });
+      expect(rendered.status).not.toBe(0);
+      expect(rendered.stdout).toBe('');
+      expect(rendered.stderr).toContain('proxy.httpsProxy: must be http:// or https://');
+      expect(rendered.stderr).not.toContain('pr0xy-pass');
+      // A template's fail is an [INFO] finding for helm lint, which still exits 0 (so it is for apiKey):
+      // the schema cannot check the URL, since its pattern errors echo the value, password included.
+      const linted = helm(['lint', '--strict', CHART, '--set', `proxy.httpsProxy=${url}`]);
+      expect(`${linted.stdout}${linted.stderr}`).toContain('Fail: proxy.httpsProxy: must be http:// or https://');
+      expect(`${linted.stdout}${linted.stderr}`).not.toContain('pr0xy-pass');
+    },
+  );
+
+  it.each<[string, Sets, RegExp]>([
+    ['a caBundle without a key', { set: { 'caBundle.configMapName': 'corp-ca' } }, /\/caBundle\/key/],
+    [
+      'a caBundle ConfigMap name that is not a DNS name',
+      { set: { 'caBundle.configMapName': 'Corp_CA', 'caBundle.key': 'ca.crt' } },
+      /\/caBundle\/configMapName/,
+    ],
+    ['a CIDR range in proxy.noProxy', { set: { 'proxy.noProxy': '10.0.0.0/8' } }, /\/proxy\/noProxy/],
+    ['an unknown proxy value', { set: { 'proxy.httpProxy': 'http://proxy.corp:3128' } }, /httpProxy/],
+  ])('the schema rejects %s, naming the value', (_name, sets, message) => {
+    const result = template(sets);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+  });
+});
+
 describe('checksum/config annotation', () => {
   const baseline = () => checksumOf(render());
 
@@ -827,6 +781,23 @@ describe('NOTES.txt', () => {
     const notes = renderNotes({ set: { apiKey: API_KEY } });
     expect(notes).toContain(`Secret ${FULLNAME}`);
     expect(notes).not.toContain(API_KEY);
+  });
+
+  it('names the image by its digest when image.digest is set', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    expect(renderNotes({ set: { 'image.digest': digest } })).toMatch(
+      new RegExp(`^kube9-operator \\(image kube9/kube9-operator@${digest}\\) is installed`),
+    );
+    expect(renderNotes()).toMatch(new RegExp(`^kube9-operator ${chart.appVersion} is installed`));
+  });
+
+  it("warns when the NetworkPolicy's narrowed ingress would refuse the API server's service proxy", () => {
+    const narrowed = { 'networkPolicy.enabled': true, 'networkPolicy.ingress.namespaceSelector.matchLabels.team': 'a' };
+    expect(renderNotes({ set: narrowed })).toMatch(/WARNING: .*networkPolicy.egress.apiServer.cidrs/);
+    expect(renderNotes({ set: { ...narrowed, 'networkPolicy.egress.apiServer.cidrs[0]': '10.0.0.1/32' } })).not.toMatch(
+      /WARNING/,
+    );
+    expect(renderNotes({ set: { 'networkPolicy.enabled': true } })).not.toMatch(/WARNING/);
   });
 
   it('warns that apiKey is ignored next to existingSecret', () => {

@@ -7,7 +7,7 @@
  * test/real-pod.e2e-spec.ts runs it on a worker node.)
  */
 import * as path from 'node:path';
-import { AppsV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { repoRoot } from './binaries';
 import { adminKubeConfig, kubeconfigForToken, mintToken, runHelm } from './kube';
 import { freePort, OperatorProcess, startOperator } from './operator-process';
@@ -27,7 +27,7 @@ export async function helmInstall(
   return result.stdout;
 }
 
-/** The Deployment's container environment, with the Downward API namespace resolved. */
+/** The Deployment's container environment, with the Downward API namespace and Secret references resolved as the kubelet would. */
 export async function chartEnvironment(namespace: string, release: string): Promise<Record<string, string>> {
   const apps = adminKubeConfig().makeApiClient(AppsV1Api);
   const name = release.includes('kube9-operator') ? release : `${release}-kube9-operator`;
@@ -36,6 +36,13 @@ export async function chartEnvironment(namespace: string, release: string): Prom
   for (const variable of deployment.spec!.template.spec!.containers[0].env ?? []) {
     if (variable.value !== undefined) env[variable.name] = variable.value;
     else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = namespace;
+    else if (variable.valueFrom?.secretKeyRef) {
+      const { name: secretName, key } = variable.valueFrom.secretKeyRef;
+      const secret = await adminKubeConfig()
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name: secretName!, namespace });
+      env[variable.name] = Buffer.from(secret.data![key], 'base64').toString('utf8');
+    }
   }
   return env;
 }

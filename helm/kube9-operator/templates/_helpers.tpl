@@ -31,9 +31,20 @@ Chart name and version, for the helm.sh/chart label.
 {{- end }}
 
 {{/*
-Labels on every object of the release.
+Labels on every object of the release, commonLabels included. Every template,
+the helm test pod and the pod template too, takes its labels from here.
 */}}
 {{- define "kube9-operator.labels" -}}
+{{ include "kube9-operator.chartLabels" . }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The labels the chart sets itself; commonLabels may not replace them.
+*/}}
+{{- define "kube9-operator.chartLabels" -}}
 helm.sh/chart: {{ include "kube9-operator.chart" . }}
 {{ include "kube9-operator.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
@@ -78,10 +89,15 @@ releases of the same name in different namespaces do not share them.
 {{- end }}
 
 {{/*
-The operator image, the tag defaulting to the chart's appVersion.
+The operator image: by digest when image.digest is set (the tag is then
+ignored), else the tag, defaulting to the chart's appVersion.
 */}}
 {{- define "kube9-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -102,6 +118,34 @@ PORT: {{ .Values.containerPort | int64 | quote }}
 {{- if gt (int .Values.replicaCount) 1 }}
 LEADER_ELECTION: "true"
 {{- end }}
+{{- with .Values.proxy.httpsProxy }}
+{{- if not (regexMatch (include "kube9-operator.proxyUrlFormat" $) .) }}
+{{- fail "proxy.httpsProxy: must be http:// or https://, an optional user:password@ (percent-encoded), a host and an optional port, nothing after (e.g. http://proxy.corp:3128); the value is not shown because it may hold a password" }}
+{{- end }}
+{{- if not $.Values.proxy.existingSecret }}
+HTTPS_PROXY: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.proxy.noProxy }}
+NO_PROXY: {{ . | quote }}
+{{- end }}
+{{- if .Values.caBundle.configMapName }}
+NODE_EXTRA_CA_CERTS: {{ include "kube9-operator.caBundlePath" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A proxy URL as proxy.httpsProxy takes it.
+*/}}
+{{- define "kube9-operator.proxyUrlFormat" -}}
+^https?://([^\s/?#@]+@)?([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?$
+{{- end }}
+
+{{/*
+Where the caBundle ConfigMap's key is mounted (read-only) in the operator's container.
+*/}}
+{{- define "kube9-operator.caBundlePath" -}}
+/etc/kube9-operator/ca-bundle/ca.crt
 {{- end }}
 
 {{/*
@@ -115,4 +159,69 @@ its error). Renders nothing; fails the render with a message naming the value.
 {{- if and (not .Values.allowInsecureServerUrl) (not (hasPrefix "https://" .Values.serverUrl)) }}
 {{- fail "serverUrl: must start with https:// (set allowInsecureServerUrl=true to permit http:// for local development and tests only)" }}
 {{- end }}
+{{- $chartLabels := include "kube9-operator.chartLabels" . | fromYaml }}
+{{- range $value := list "commonLabels" "podLabels" }}
+{{- range $key, $_ := get $.Values $value }}
+{{- if or (hasKey $chartLabels $key) (eq $key "app.kubernetes.io/component") }}
+{{- fail (printf "%s: %q is a label the chart sets itself and cannot be replaced" $value $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $chartEnv := include "kube9-operator.chartEnvNames" . | fromYamlArray }}
+{{- range $i, $env := .Values.extraEnv }}
+{{- if has $env.name $chartEnv }}
+{{- fail (printf "extraEnv[%d]: %s is set by the chart (use the chart value that sets it)" $i $env.name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The names of the environment variables the chart sets on the operator, which
+extraEnv may not set again.
+*/}}
+{{- define "kube9-operator.chartEnvNames" -}}
+{{- $names := list "OPERATOR_NAMESPACE" "OPERATOR_DEPLOYMENT_NAME" }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- $names = append $names "POD_NAME" }}
+{{- end }}
+{{- if .Values.proxy.existingSecret }}
+{{- $names = append $names "HTTPS_PROXY" }}
+{{- end }}
+{{- $names = concat $names (keys (include "kube9-operator.settings" . | fromYaml)) }}
+{{- toYaml ($names | sortAlpha) }}
+{{- end }}
+
+{{/*
+The port of a URL: the one it names, else 443 for https and 80 for http.
+*/}}
+{{- define "kube9-operator.urlPort" -}}
+{{- $url := urlParse . }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- if $port }}
+{{- $port }}
+{{- else if eq $url.scheme "https" }}
+{{- 443 }}
+{{- else }}
+{{- 80 }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ports the operator's outbound calls leave on: networkPolicy's own list
+when given, else the proxy's port when proxy.httpsProxy is set, else
+serverUrl's port.
+*/}}
+{{- define "kube9-operator.outboundPorts" -}}
+{{- $ports := .Values.networkPolicy.egress.kube9Server.ports }}
+{{- if not $ports }}
+{{- if .Values.proxy.existingSecret }}
+{{- fail "networkPolicy.egress.kube9Server.ports: required when proxy.existingSecret is set (the chart cannot read the proxy's port from the Secret); list the proxy's port, e.g. [3128]" }}
+{{- end }}
+{{- with .Values.proxy.httpsProxy }}
+{{- $ports = list (include "kube9-operator.urlPort" . | int) }}
+{{- else }}
+{{- $ports = list (include "kube9-operator.urlPort" .Values.serverUrl | int) }}
+{{- end }}
+{{- end }}
+{{- toYaml $ports }}
 {{- end }}

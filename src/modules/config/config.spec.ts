@@ -126,6 +126,28 @@ describe('loadOperatorConfig', () => {
     expect(error.message).not.toContain('SECRET');
     expect(error.variable).toBe('API_KEY');
   });
+
+  it('reads the proxy variables, the lower-case names before the upper-case ones, empty ones as unset', () => {
+    const config = loadOperatorConfig({
+      HTTPS_PROXY: 'http://upper:3128',
+      https_proxy: 'http://lower:3128',
+      HTTP_PROXY: 'http://plain:3128',
+      http_proxy: '',
+      NO_PROXY: '.svc,10.0.0.0',
+    });
+
+    expect(config.outboundProxy).toEqual({
+      httpsProxy: { variable: 'https_proxy', url: 'http://lower:3128' },
+      httpProxy: { variable: 'HTTP_PROXY', url: 'http://plain:3128' },
+      noProxy: '.svc,10.0.0.0',
+    });
+  });
+
+  it('leaves a proxy URL that does not parse to registration, which reports it in the status', () => {
+    const config = loadOperatorConfig({ HTTPS_PROXY: 'not a url' });
+
+    expect(config.outboundProxy).toEqual({ httpsProxy: { variable: 'HTTPS_PROXY', url: 'not a url' } });
+  });
 });
 
 function captureError(fn: () => unknown): ConfigError {

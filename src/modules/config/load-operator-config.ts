@@ -2,6 +2,7 @@ import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { ValidationError, validateSync } from 'class-validator';
 import { SECRET_VARIABLES } from './config.constants';
 import { OperatorConfig } from './operator-config';
+import { outboundProxyFrom } from './outbound-proxy';
 
 /** A configuration problem: the message names the variable and the rule, never a secret value. */
 export class ConfigError extends Error {
@@ -26,6 +27,7 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
   const [first] = validateSync(config, { skipMissingProperties: false, stopAtFirstError: true });
   if (first) throw configErrorFrom(first, present);
   checkServerUrl(config, present);
+  config.outboundProxy = outboundProxyFrom(present);
   return config;
 }
 

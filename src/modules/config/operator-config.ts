@@ -8,6 +8,7 @@ import {
   STATUS_UPDATE_INTERVAL_SECONDS,
 } from './config.constants';
 import { hostname } from 'node:os';
+import { OutboundProxy } from './outbound-proxy';
 
 /** "60" -> 60; "6O", "1e3", "60.5", " 60" stay strings so the integer rule reports them. */
 function toInteger({ value }: { value: unknown }) {
@@ -139,6 +140,9 @@ export class OperatorConfig {
   @IsOptional()
   @IsString()
   kubernetesServiceHost?: string;
+
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case names), for registration only; set by loadOperatorConfig. */
+  outboundProxy: OutboundProxy = {};
 
   get inCluster(): boolean {
     return this.kubernetesServiceHost !== undefined;

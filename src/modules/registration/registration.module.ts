@@ -1,4 +1,3 @@
-import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { StatusModule } from '../status/status.module';
 import { ApiKeySource } from './api-key.source';
@@ -7,7 +6,7 @@ import { RegistrationStateStore } from './registration-state.store';
 import { RegistrationService } from './registration.service';
 
 @Module({
-  imports: [HttpModule, StatusModule],
+  imports: [StatusModule],
   providers: [ApiKeySource, RegistrationClient, RegistrationStateStore, RegistrationService],
   exports: [RegistrationService],
 })
