@@ -23,7 +23,11 @@ const MINUTE = 60_000;
 const OUTAGE_MS = 60 * MINUTE;
 const BASE_SECONDS = 300;
 
-const failure: RegistrationOutcome = { kind: 'transient', reason: 'kube9-server answered 503' };
+const failure: RegistrationOutcome = {
+  kind: 'transient',
+  failure: 'server_error',
+  reason: 'kube9-server answered 503',
+};
 const success: RegistrationOutcome = {
   kind: 'registered',
   response: Object.assign(new RegistrationResponseDto(), {

@@ -6,6 +6,7 @@ import { OperatorConfig } from './modules/config/operator-config';
 import { HealthModule } from './modules/health/health.module';
 import { KubernetesModule } from './modules/kubernetes/kubernetes.module';
 import { LeaderElectionModule } from './modules/leader-election/leader-election.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { RegistrationModule } from './modules/registration/registration.module';
 import { StatusModule } from './modules/status/status.module';
 
@@ -20,6 +21,7 @@ export class AppModule {
         CommonModule,
         KubernetesModule,
         LeaderElectionModule,
+        MetricsModule,
         StatusModule,
         RegistrationModule,
         HealthModule,

@@ -9,6 +9,7 @@ import { OperatorStatusDto } from '../../src/modules/status/dto/operator-status.
 import { WatchLoss } from '../../src/modules/status/follower-view';
 import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
 import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
+import { OperatorMetrics } from '../../src/modules/metrics/operator-metrics.service';
 
 export class FakeClock implements Clock {
   constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
@@ -80,9 +81,10 @@ export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | '
 }
 
 /** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */
-export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem' | 'watchLost'> {
+export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'problem' | 'watchLost' | 'onChange'> {
   document?: OperatorStatusDto;
   lost?: WatchLoss;
+  readonly listeners: Array<() => void> = [];
 
   latest(): OperatorStatusDto | undefined {
     return this.document;
@@ -90,6 +92,10 @@ export class FakeLeaderStatus implements Pick<LeaderStatusWatch, 'latest' | 'pro
 
   watchLost(): WatchLoss | undefined {
     return this.lost;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   problem(): string {
@@ -109,4 +115,37 @@ export function networkError(code = 'ECONNREFUSED'): Error {
 /** Lets pending promise callbacks run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** OperatorMetrics' surface, each report kept in order for a test to read. */
+export class FakeMetrics implements Pick<
+  OperatorMetrics,
+  'statusServed' | 'statusWritten' | 'statusIntervalChanged' | 'registrationAttempted' | 'nextRegistrationAt'
+> {
+  readonly calls: Array<[string, ...unknown[]]> = [];
+
+  statusServed(...args: Parameters<OperatorMetrics['statusServed']>): void {
+    this.calls.push(['statusServed', ...args]);
+  }
+
+  statusWritten(...args: Parameters<OperatorMetrics['statusWritten']>): void {
+    this.calls.push(['statusWritten', ...args]);
+  }
+
+  statusIntervalChanged(...args: Parameters<OperatorMetrics['statusIntervalChanged']>): void {
+    this.calls.push(['statusIntervalChanged', ...args]);
+  }
+
+  registrationAttempted(...args: Parameters<OperatorMetrics['registrationAttempted']>): void {
+    this.calls.push(['registrationAttempted', ...args]);
+  }
+
+  nextRegistrationAt(...args: Parameters<OperatorMetrics['nextRegistrationAt']>): void {
+    this.calls.push(['nextRegistrationAt', ...args]);
+  }
+
+  /** The arguments of every call of `method`. */
+  of(method: string): unknown[][] {
+    return this.calls.filter(([name]) => name === method).map(([, ...args]) => args);
+  }
 }

@@ -7,7 +7,8 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Test, TestingModule } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FakeTimers, settle } from '../../../test/unit/fakes';
+import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { EventRecorder } from '../kubernetes/event.recorder';
@@ -26,6 +27,7 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
   let baseUrl: string;
   let clock: FakeClock;
   let timers: FakeTimers;
+  let metrics: FakeMetrics;
   let status: StatusService;
   let put: jest.Mock<Promise<void>, []>;
   /** Releases writes held by a test that wedges the loop, so the app can close. */
@@ -44,6 +46,7 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
   beforeEach(async () => {
     clock = new FakeClock();
     timers = new FakeTimers();
+    metrics = new FakeMetrics();
     put = jest.fn(async () => undefined);
     release = () => undefined;
     moduleRef = await Test.createTestingModule({
@@ -62,6 +65,7 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
         { provide: EventRecorder, useValue: { record: async () => undefined } },
         { provide: CLOCK, useValue: clock },
         { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: OperatorMetrics, useValue: metrics },
         { provide: LeaderStatusWatch, useValue: new FakeLeaderStatus() },
       ],
     }).compile();

@@ -1,4 +1,5 @@
 import type { ProxySetting } from '../config/outbound-proxy';
+import type { TransientFailure } from './registration-outcome';
 import { MAX_RESPONSE_BYTES, REGISTRATION_TIMEOUT_MS } from './registration.constants';
 
 /** OpenSSL's verification failures as Node reports them, and Node's own host name check. */
@@ -66,6 +67,19 @@ export function describeOutboundFailure(error: unknown, context: FailureContext)
     );
   }
   return `Could not reach kube9-server at ${host} (${code ?? 'network error'}); ${RETRYING}`;
+}
+
+/**
+ * The kind of a failed registration request, for kube9_operator_registration_attempts_total:
+ * the same tests as describeOutboundFailure's. A refusing proxy or an unverified certificate
+ * is a network error: no answer came from kube9-server.
+ */
+export function outboundFailureKind(error: unknown, context: FailureContext): TransientFailure {
+  const code = codeOf(error);
+  if (context.pastDeadline || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')
+    return 'timeout';
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'invalid_response';
+  return 'network_error';
 }
 
 /** The configuration error for a proxy URL that does not parse; never the URL (it may hold a password). */

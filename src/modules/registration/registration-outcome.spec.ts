@@ -1,4 +1,4 @@
-import { outcomeFromAnswer, retryAfterDelay } from './registration-outcome';
+import { attemptOutcomeLabel, outcomeFromAnswer, RegistrationOutcome, retryAfterDelay } from './registration-outcome';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const GOOD = JSON.stringify({
@@ -52,6 +52,7 @@ describe('outcomeFromAnswer', () => {
 
     expect(outcome.kind).toBe('transient');
     expect(outcome.kind === 'transient' && outcome.reason).toContain(reason);
+    expect(outcome.kind === 'transient' && outcome.failure).toBe('invalid_response');
   });
 
   it('400: rejected, with the server code and message', () => {
@@ -108,9 +109,10 @@ describe('outcomeFromAnswer', () => {
     expect(outcomeFromAnswer(429, 'soon', '{}', NOW)).toMatchObject({ kind: 'rateLimited', retryAfterMs: 300_000 });
   });
 
-  it.each([500, 502, 503, 404])('%d: transient', (status) => {
+  it.each([500, 502, 503, 404])('%d: transient, a server error', (status) => {
     expect(outcomeFromAnswer(status, undefined, '<html>oops</html>', NOW)).toEqual({
       kind: 'transient',
+      failure: 'server_error',
       reason: `kube9-server answered ${status}; retrying with backoff`,
     });
   });
@@ -119,5 +121,22 @@ describe('outcomeFromAnswer', () => {
 describe('retryAfterDelay', () => {
   it('never goes negative for a date in the past', () => {
     expect(retryAfterDelay('Thu, 26 Nov 2026 11:00:00 GMT', NOW)).toBe(0);
+  });
+});
+
+describe('attemptOutcomeLabel (the outcome label of kube9_operator_registration_attempts_total)', () => {
+  it.each<[string, RegistrationOutcome, string | undefined]>([
+    ['200', outcomeFromAnswer(200, undefined, GOOD, NOW), 'registered'],
+    ['401', outcomeFromAnswer(401, undefined, '{}', NOW), 'refused'],
+    ['403', outcomeFromAnswer(403, undefined, '{}', NOW), 'refused'],
+    ['400', outcomeFromAnswer(400, undefined, '{}', NOW), 'refused'],
+    ['429', outcomeFromAnswer(429, '30', '{}', NOW), 'rate_limited'],
+    ['503', outcomeFromAnswer(503, undefined, '{}', NOW), 'server_error'],
+    ['200 not JSON', outcomeFromAnswer(200, undefined, 'nope', NOW), 'invalid_response'],
+    ['a timeout', { kind: 'transient', failure: 'timeout', reason: 'slow' }, 'timeout'],
+    ['a network error', { kind: 'transient', failure: 'network_error', reason: 'reset' }, 'network_error'],
+    ['a request never sent', { kind: 'transient', failure: 'not_sent', reason: 'no facts' }, undefined],
+  ])('%s', (_name, outcome, label) => {
+    expect(attemptOutcomeLabel(outcome)).toBe(label);
   });
 });

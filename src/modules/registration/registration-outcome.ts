@@ -1,7 +1,14 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { RegistrationErrorBody, RegistrationResponseDto } from './dto/registration-response.dto';
+import { RegistrationAttemptOutcome } from '../metrics/metrics.constants';
 import { DEFAULT_RETRY_AFTER_MS } from './registration.constants';
+
+/**
+ * Why a transient outcome happened. `not_sent`: the request never left (the cluster facts for
+ * its body could not be read), so kube9-server saw no attempt.
+ */
+export type TransientFailure = 'server_error' | 'timeout' | 'network_error' | 'invalid_response' | 'not_sent';
 
 /** What one registration attempt came to, as the state machine needs it (SPEC section 3). */
 export type RegistrationOutcome =
@@ -13,7 +20,7 @@ export type RegistrationOutcome =
   /** 429: wait Retry-After; the mode stays as it is. */
   | { kind: 'rateLimited'; retryAfterMs: number; reason: string }
   /** 5xx, timeout, network error, or an answer that cannot be trusted. */
-  | { kind: 'transient'; reason: string };
+  | { kind: 'transient'; failure: TransientFailure; reason: string };
 
 /** Maps an HTTP answer of kube9-server to an outcome; the body is untrusted text. */
 export function outcomeFromAnswer(
@@ -43,7 +50,26 @@ export function outcomeFromAnswer(
       reason: `kube9-server is rate limiting registrations (429); next try in ${Math.ceil(retryAfterMs / 1000)} s`,
     };
   }
-  return { kind: 'transient', reason: `kube9-server answered ${status}${explained}; retrying with backoff` };
+  return {
+    kind: 'transient',
+    failure: 'server_error',
+    reason: `kube9-server answered ${status}${explained}; retrying with backoff`,
+  };
+}
+
+/** The `outcome` label of kube9_operator_registration_attempts_total; undefined when nothing was sent. */
+export function attemptOutcomeLabel(outcome: RegistrationOutcome): RegistrationAttemptOutcome | undefined {
+  switch (outcome.kind) {
+    case 'registered':
+      return 'registered';
+    case 'refused':
+    case 'rejected':
+      return 'refused';
+    case 'rateLimited':
+      return 'rate_limited';
+    case 'transient':
+      return outcome.failure === 'not_sent' ? undefined : outcome.failure;
+  }
 }
 
 function outcomeFromSuccess(body: string): RegistrationOutcome {
@@ -53,12 +79,14 @@ function outcomeFromSuccess(body: string): RegistrationOutcome {
   } catch {
     return {
       kind: 'transient',
+      failure: 'invalid_response',
       reason: 'kube9-server answered 200 with a body that is not JSON; treated as a server error',
     };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return {
       kind: 'transient',
+      failure: 'invalid_response',
       reason: 'kube9-server answered 200 with a body that is not a JSON object; treated as a server error',
     };
   }
@@ -67,6 +95,7 @@ function outcomeFromSuccess(body: string): RegistrationOutcome {
   if (problems.length > 0) {
     return {
       kind: 'transient',
+      failure: 'invalid_response',
       reason: `kube9-server answered 200 with an invalid body (${problems.slice(0, 3).join('; ')}); treated as a server error`,
     };
   }

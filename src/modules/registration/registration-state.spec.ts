@@ -24,7 +24,11 @@ const registered: RegistrationOutcome = {
     configuration: { statusUpdateIntervalSeconds: 30, reregistrationIntervalHours: 12 },
   }),
 };
-const transient: RegistrationOutcome = { kind: 'transient', reason: 'kube9-server answered 503' };
+const transient: RegistrationOutcome = {
+  kind: 'transient',
+  failure: 'server_error',
+  reason: 'kube9-server answered 503',
+};
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;

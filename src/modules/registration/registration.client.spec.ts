@@ -80,6 +80,7 @@ describe('RegistrationClient', () => {
 
     expect(outcome).toEqual({
       kind: 'transient',
+      failure: 'network_error',
       reason: `Proxy http://127.0.0.1:${proxyPort} (HTTPS_PROXY) could not be reached (ECONNREFUSED); retrying with backoff`,
     });
   });
@@ -124,6 +125,7 @@ describe('RegistrationClient', () => {
       expect(proxy.seen).toEqual(['CONNECT kube9.example.test:8443']);
       expect(outcome).toEqual({
         kind: 'transient',
+        failure: 'network_error',
         reason:
           `Proxy http://127.0.0.1:${proxyPort} (https_proxy) refused the tunnel to kube9-server at ` +
           `kube9.example.test:8443: it answered CONNECT with ${status}${hint}; retrying with backoff`,
@@ -150,7 +152,7 @@ describe('RegistrationClient', () => {
         const reason =
           `Configuration error: HTTPS_PROXY is not a usable proxy URL (${rule}); ` +
           'expected http://[user:password@]host:port; registration is not attempted until it is fixed';
-        expect(outcome).toEqual({ kind: 'transient', reason });
+        expect(outcome).toEqual({ kind: 'transient', failure: 'not_sent', reason });
         expect(logged.mock.calls).toEqual([[reason]]);
         expect(proxy.seen).toEqual([]);
       } finally {
@@ -175,6 +177,7 @@ describe('RegistrationClient', () => {
 
       expect(outcome).toEqual({
         kind: 'transient',
+        failure: 'network_error',
         reason: `Could not reach kube9-server at 127.0.0.1:${serverPort} (ECONNREFUSED); retrying with backoff`,
       });
       expect(proxy.seen).toEqual([]);
@@ -196,6 +199,7 @@ describe('RegistrationClient', () => {
 
       expect(outcome).toEqual({
         kind: 'transient',
+        failure: 'network_error',
         reason:
           `TLS certificate of kube9-server at localhost:${port} did not verify (UNABLE_TO_VERIFY_LEAF_SIGNATURE); ` +
           'if a private CA signs it, give that CA in NODE_EXTRA_CA_CERTS (chart: caBundle); retrying with backoff',
@@ -217,6 +221,7 @@ describe('RegistrationClient', () => {
 
       expect(outcome).toEqual({
         kind: 'transient',
+        failure: 'invalid_response',
         reason: `kube9-server at 127.0.0.1:${port} sent an answer larger than 65536 bytes; treated as a server error`,
       });
     } finally {

@@ -6,7 +6,7 @@ import { OperatorConfig } from '../config/operator-config';
 import { OutboundProxy, ProxySetting } from '../config/outbound-proxy';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { outcomeFromAnswer, RegistrationOutcome } from './registration-outcome';
-import { describeOutboundFailure, invalidProxyUrl } from './outbound-errors';
+import { describeOutboundFailure, invalidProxyUrl, outboundFailureKind } from './outbound-errors';
 import { MAX_RESPONSE_BYTES, REGISTER_PATH, REGISTRATION_TIMEOUT_MS } from './registration.constants';
 
 /**
@@ -57,7 +57,7 @@ export class RegistrationClient implements OnApplicationShutdown {
   }
 
   async register(apiKey: string, body: RegistrationRequestDto): Promise<RegistrationOutcome> {
-    if (!this.dispatcher) return { kind: 'transient', reason: this.configurationProblem! };
+    if (!this.dispatcher) return { kind: 'transient', failure: 'not_sent', reason: this.configurationProblem! };
     // A deadline for the whole exchange (connect, proxy tunnel, TLS, headers, body): aborting
     // destroys the socket, so an answer trickled a byte at a time cannot hold it open.
     const deadline = AbortSignal.timeout(REGISTRATION_TIMEOUT_MS);
@@ -83,14 +83,16 @@ export class RegistrationClient implements OnApplicationShutdown {
         Date.now(),
       );
     } catch (error) {
+      const context = {
+        host: this.host,
+        pastDeadline: deadline.aborted,
+        proxy: this.proxy,
+        atProxy: this.proxyFailures.has(error as object),
+      };
       return {
         kind: 'transient',
-        reason: describeOutboundFailure(error, {
-          host: this.host,
-          pastDeadline: deadline.aborted,
-          proxy: this.proxy,
-          atProxy: this.proxyFailures.has(error as object),
-        }),
+        failure: outboundFailureKind(error, context),
+        reason: describeOutboundFailure(error, context),
       };
     }
   }

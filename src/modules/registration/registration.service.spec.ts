@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeadership, FakeMetrics, FakeTimers, settle } from '../../../test/unit/fakes';
+import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EventRecorder } from '../kubernetes/event.recorder';
@@ -38,6 +39,7 @@ describe('RegistrationService', () => {
   let service: RegistrationService;
   let clock: FakeClock;
   let timers: FakeTimers;
+  let metrics: FakeMetrics;
   let onKey: (reading: ApiKeyReading) => void;
   let register: jest.Mock<Promise<RegistrationOutcome>, [string, unknown]>;
   let saved: RegistrationState[];
@@ -48,6 +50,7 @@ describe('RegistrationService', () => {
   async function build(first: ApiKeyReading, config: Partial<OperatorConfig> = {}, savedState?: RegistrationState) {
     clock = new FakeClock();
     timers = new FakeTimers();
+    metrics = new FakeMetrics();
     saved = [];
     views = [];
     intervals = [];
@@ -103,6 +106,7 @@ describe('RegistrationService', () => {
         { provide: NamedTimers, useValue: timers },
         { provide: CLOCK, useValue: clock },
         { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: OperatorMetrics, useValue: metrics },
       ],
     }).compile();
     service = moduleRef.get(RegistrationService);
@@ -144,6 +148,33 @@ describe('RegistrationService', () => {
     );
   });
 
+  it('tells the metrics each attempt by outcome and when the next one is due; 0 once the key is removed', async () => {
+    await build(KEY);
+    expect(metrics.of('nextRegistrationAt')).toEqual([[clock.now()]]);
+    register.mockResolvedValueOnce({ kind: 'rateLimited', retryAfterMs: 60_000, reason: '429' });
+
+    await timers.fire(REGISTRATION_TIMER);
+    expect(metrics.of('nextRegistrationAt').at(-1)).toEqual([clock.now() + 60_000]);
+    clock.advance(60_000);
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(metrics.of('registrationAttempted')).toEqual([['rate_limited'], ['registered']]);
+    expect(metrics.of('nextRegistrationAt').at(-1)).toEqual([clock.now() + 12 * HOUR]);
+
+    onKey(NO_KEY);
+
+    expect(metrics.of('nextRegistrationAt').at(-1)).toEqual([undefined]);
+  });
+
+  it('a request that never left (the cluster facts are unreadable) is not counted as an attempt', async () => {
+    await build(KEY);
+    register.mockResolvedValueOnce({ kind: 'transient', failure: 'not_sent', reason: 'no facts' });
+
+    await timers.fire(REGISTRATION_TIMER);
+
+    expect(metrics.of('registrationAttempted')).toEqual([]);
+  });
+
   it('the server sends no settings: REREGISTRATION_INTERVAL_HOURS and STATUS_UPDATE_INTERVAL_SECONDS apply', async () => {
     await build(KEY, { reregistrationIntervalHours: 6, statusUpdateIntervalSeconds: 45 });
     register.mockResolvedValueOnce(registered());
@@ -175,7 +206,11 @@ describe('RegistrationService', () => {
 
   it('a transient failure: stays pro and degraded, retried after the backoff', async () => {
     await build(KEY, { registrationBackoffBaseSeconds: 300 });
-    register.mockResolvedValueOnce({ kind: 'transient', reason: 'kube9-server answered 503; retrying with backoff' });
+    register.mockResolvedValueOnce({
+      kind: 'transient',
+      failure: 'server_error',
+      reason: 'kube9-server answered 503; retrying with backoff',
+    });
 
     await timers.fire(REGISTRATION_TIMER);
 
@@ -193,7 +228,7 @@ describe('RegistrationService', () => {
 
   it('five transient failures in a row: the registration gives up (the status reads givenUp)', async () => {
     await build(KEY);
-    register.mockResolvedValue({ kind: 'transient', reason: 'kube9-server answered 500' });
+    register.mockResolvedValue({ kind: 'transient', failure: 'server_error', reason: 'kube9-server answered 500' });
 
     for (let i = 0; i < 5; i++) {
       clock.advance(2 * HOUR);

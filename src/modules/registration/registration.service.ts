@@ -7,11 +7,12 @@ import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
+import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { RegistrationClient } from './registration.client';
-import { RegistrationOutcome } from './registration-outcome';
+import { attemptOutcomeLabel, RegistrationOutcome } from './registration-outcome';
 import {
   applyOutcome,
   delayUntilAllowed,
@@ -54,6 +55,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     private readonly timers: NamedTimers,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly leadership: LeaderElectionService,
+    private readonly metrics: OperatorMetrics,
   ) {}
 
   private get policy(): RegistrationPolicy {
@@ -79,7 +81,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       },
       stopped: () => {
         this.generation += 1;
-        this.timers.clear(REGISTRATION_TIMER);
+        this.unschedule();
       },
     });
   }
@@ -96,7 +98,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   onApplicationShutdown(): void {
     this.stopped = true;
-    this.timers.clear(REGISTRATION_TIMER);
+    this.unschedule();
   }
 
   private onKey(reading: ApiKeyReading, saved?: RegistrationState): void {
@@ -104,7 +106,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.key = reading;
     if (!reading.key) {
       this.generation += 1;
-      this.timers.clear(REGISTRATION_TIMER);
+      this.unschedule();
       const hadKey = previous.configured;
       this.state = this.state ? { ...initialState(''), recentAttempts: this.state.recentAttempts } : undefined;
       this.applyServerConfiguration();
@@ -144,10 +146,17 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
   }
 
+  /** The one place the next attempt is scheduled (and so the one that tells the metrics when). */
   private scheduleAt(at: number): void {
     if (this.stopped) return;
     const delay = Math.min(Math.max(0, at - this.clock.now()), MAX_TIMER_MS);
     this.timers.after(REGISTRATION_TIMER, delay, () => this.attemptIfDue());
+    this.metrics.nextRegistrationAt(at);
+  }
+
+  private unschedule(): void {
+    this.timers.clear(REGISTRATION_TIMER);
+    this.metrics.nextRegistrationAt(undefined);
   }
 
   private async attemptIfDue(): Promise<void> {
@@ -173,6 +182,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     try {
       this.state = withAttempt(this.state!, now);
       const outcome = await this.register(key);
+      const label = attemptOutcomeLabel(outcome);
+      if (label) this.metrics.registrationAttempted(label);
       if (generation !== this.generation || this.stopped) return;
       this.record(outcome);
     } finally {
@@ -194,6 +205,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     } catch (error) {
       return {
         kind: 'transient',
+        failure: 'not_sent',
         reason: `${describeKubeError('read the cluster facts for registration', error)}; retrying with backoff`,
       };
     }

@@ -25,6 +25,7 @@ const WATCH_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
 export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(LeaderStatusWatch.name);
   private document?: OperatorStatusDto;
+  private readonly listeners: Array<() => void> = [];
   private lastProblem = "This replica is a follower and has not seen the leader's status yet";
   private abort?: AbortController;
   private failures = 0;
@@ -41,6 +42,11 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
   /** The document the leader wrote last, as this replica saw it. */
   latest(): OperatorStatusDto | undefined {
     return this.document;
+  }
+
+  /** Called after each change of latest() or problem(). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   /** Why there is no document, for a follower's answer before it has seen one (with why the watch fails, if it does). */
@@ -84,12 +90,17 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
     this.failures = 0;
     this.lost = undefined;
     if (phase === 'DELETED') this.document = undefined;
-    if (phase !== 'ADDED' && phase !== 'MODIFIED') return;
+    else if (phase === 'ADDED' || phase === 'MODIFIED') this.document = this.documentIn(object);
+    else return;
+    for (const listener of this.listeners) listener();
+  }
+
+  private documentIn(object: V1ConfigMap): OperatorStatusDto | undefined {
     try {
-      this.document = JSON.parse(object.data?.[STATUS_CONFIGMAP_KEY] ?? '') as OperatorStatusDto;
+      return JSON.parse(object.data?.[STATUS_CONFIGMAP_KEY] ?? '') as OperatorStatusDto;
     } catch {
-      this.document = undefined;
       this.lastProblem = `ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME} holds no status document`;
+      return undefined;
     }
   }
 

@@ -1,7 +1,16 @@
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { apiError, FakeClock, FakeLeaderStatus, FakeLeadership, FakeTimers, settle } from '../../../test/unit/fakes';
+import {
+  apiError,
+  FakeClock,
+  FakeLeaderStatus,
+  FakeLeadership,
+  FakeMetrics,
+  FakeTimers,
+  settle,
+} from '../../../test/unit/fakes';
+import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
 import { EventRecorder } from '../kubernetes/event.recorder';
@@ -17,6 +26,7 @@ describe('StatusService', () => {
   let loop: StatusLoopRecord;
   let clock: FakeClock;
   let timers: FakeTimers;
+  let metrics: FakeMetrics;
   let writes: OwnedConfigMap[];
   let put: jest.Mock<Promise<void>, [OwnedConfigMap]>;
   let record: jest.Mock;
@@ -26,6 +36,7 @@ describe('StatusService', () => {
   beforeEach(async () => {
     clock = new FakeClock();
     timers = new FakeTimers();
+    metrics = new FakeMetrics();
     writes = [];
     put = jest.fn(async (object: OwnedConfigMap) => {
       writes.push(object);
@@ -47,6 +58,7 @@ describe('StatusService', () => {
         { provide: CLOCK, useValue: clock },
         { provide: LeaderElectionService, useValue: leadership },
         { provide: LeaderStatusWatch, useValue: leaderStatus },
+        { provide: OperatorMetrics, useValue: metrics },
       ],
     }).compile();
     status = moduleRef.get(StatusService);
@@ -115,6 +127,60 @@ describe('StatusService', () => {
 
     expect(status.current()).toMatchObject({ health: 'healthy', error: null });
     expect(timers.scheduled.has(STATUS_RETRY_TIMER)).toBe(false);
+  });
+
+  it('tells the metrics each write and the document it serves after it, as REST serves it', async () => {
+    put.mockRejectedValueOnce(apiError(503));
+    status.onApplicationBootstrap();
+    await settle();
+    const failedAt = clock.now();
+    clock.advance(2_000);
+
+    await timers.fire(STATUS_RETRY_TIMER);
+
+    expect(metrics.of('statusWritten')).toEqual([
+      ['error', failedAt],
+      ['success', clock.now()],
+    ]);
+    const served = metrics.of('statusServed').map(([document]) => (document as { health: string }).health);
+    // At bootstrap (before any write), after the failed write, after the successful one.
+    expect(served).toEqual(['healthy', 'unhealthy', 'healthy']);
+    expect(metrics.of('statusServed').at(-1)).toEqual([status.current()]);
+  });
+
+  it('tells the metrics the interval, at start and when it changes', () => {
+    status.setPublishIntervalSeconds(45);
+
+    expect(metrics.of('statusIntervalChanged')).toEqual([[30], [45]]);
+  });
+
+  it('a follower tells the metrics the leader document it serves when the watch sees it', async () => {
+    const leadership = new FakeLeadership();
+    leadership.enabled = true;
+    leadership.leading = false;
+    const watched = new FakeLeaderStatus();
+    const leaderDocument = { mode: 'enabled', tier: 'pro', health: 'healthy', registered: true } as const;
+    jest.spyOn(watched, 'latest').mockReturnValue(leaderDocument as unknown as ReturnType<FakeLeaderStatus['latest']>);
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        StatusService,
+        StatusLoopRecord,
+        { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops' }) },
+        { provide: NamedTimers, useValue: timers },
+        { provide: ConfigMapWriter, useValue: { put } },
+        { provide: EventRecorder, useValue: { record } },
+        { provide: CLOCK, useValue: clock },
+        { provide: LeaderElectionService, useValue: leadership },
+        { provide: LeaderStatusWatch, useValue: watched },
+        { provide: OperatorMetrics, useValue: metrics },
+      ],
+    }).compile();
+    moduleRef.get(StatusService);
+
+    for (const listener of watched.listeners) listener();
+
+    expect(metrics.of('statusServed')).toEqual([[leaderDocument]]);
+    expect(put).not.toHaveBeenCalled();
   });
 
   it('publishes a registration change at once, and records TierChanged when the tier moves', async () => {
@@ -212,6 +278,21 @@ describe('StatusService', () => {
         health: 'unhealthy',
       });
       expect(served.error).toContain('ECONNREFUSED');
+    });
+
+    it('tells the metrics on its next loop run when the lost watch has made its document unhealthy', async () => {
+      leadership.leading = false;
+      leaderStatus.document = leaders;
+      status.onApplicationBootstrap();
+      await settle();
+      leaderStatus.lost = { sinceMs: clock.now(), reason: 'Kubernetes API unreachable while trying to watch' };
+      clock.advance(30_001);
+
+      await timers.fire(STATUS_PUBLISH_TIMER);
+
+      const served = metrics.of('statusServed').map(([document]) => (document as { health: string }).health);
+      expect(served.at(-1)).toBe('unhealthy');
+      expect(writes).toHaveLength(0);
     });
   });
 });

@@ -8,6 +8,7 @@ import { ConfigMapWriter } from '../kubernetes/configmap.writer';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
+import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorStatusDto } from './dto/operator-status.dto';
 import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
 import { followerView } from './follower-view';
@@ -53,19 +54,26 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly leadership: LeaderElectionService,
     private readonly leaderStatus: LeaderStatusWatch,
+    private readonly metrics: OperatorMetrics,
   ) {
     this.intervalSeconds = config.statusUpdateIntervalSeconds;
+    metrics.statusIntervalChanged(this.intervalSeconds);
     leadership.register({
       started: () => void this.publish(),
       stopped: () => {
         this.timers.clear(STATUS_RETRY_TIMER);
         this.published = undefined;
         this.writeError = null;
+        this.announce();
       },
+    });
+    leaderStatus.onChange(() => {
+      if (!this.leadership.isLeader()) this.announce();
     });
   }
 
   onApplicationBootstrap(): void {
+    this.announce();
     this.loop.started(this.clock.now(), this.intervalSeconds);
     this.timers.every(STATUS_PUBLISH_TIMER, this.intervalSeconds * 1000, () => this.publish());
     void this.publish();
@@ -106,6 +114,7 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     this.logger.log(`Status interval changed from ${this.intervalSeconds} s to ${seconds} s`);
     this.intervalSeconds = seconds;
     this.loop.intervalChanged(seconds);
+    this.metrics.statusIntervalChanged(seconds);
     if (!this.stopped) this.timers.every(STATUS_PUBLISH_TIMER, seconds * 1000, () => this.publish());
   }
 
@@ -140,15 +149,32 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   /** The document written assumes the write succeeds; if it fails, readers learn why through REST. */
   private async writeOnce(): Promise<void> {
     this.loop.ran(this.clock.now());
-    // A follower keeps its loop alive (liveness and readiness) but writes nothing; the leader's document is served.
-    if (!this.leadership.isLeader()) return;
+    // A follower keeps its loop alive (liveness and readiness) but writes nothing; the leader's document is
+    // served. What it serves can still change with time alone (a watch lost for over an interval), so it is
+    // announced on each run as well.
+    if (!this.leadership.isLeader()) {
+      this.announce();
+      return;
+    }
     const document = this.compose(null);
     try {
       await this.writer.put(this.configMapFor(document));
+      this.metrics.statusWritten('success', this.clock.now());
       this.recordSuccess(document);
     } catch (error) {
+      this.metrics.statusWritten('error', this.clock.now());
       this.recordFailure(describeKubeError(`write ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME}`, error));
     }
+    this.announce();
+  }
+
+  /**
+   * Tells the metrics which document this replica serves now, each time that can change: after
+   * each write (leader), when the leader's document arrives and on each loop run (follower), and on
+   * losing the Lease.
+   */
+  private announce(): void {
+    this.metrics.statusServed(this.current());
   }
 
   private configMapFor(document: OperatorStatusDto) {
