@@ -153,7 +153,7 @@ Promise.all([
     ...importMetaUrl,
     plugins: [lazyImports],
   }),
-  // The entry point: enables the compile cache, then loads ./bootstrap at run time.
+  // The entry point: loads ./bootstrap at run time with its code cache (src/main.ts).
   esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'dist', 'tsc', 'main.js')],
