@@ -121,6 +121,19 @@ const lazyRewrites = [
       ],
     ],
   },
+  {
+    name: 'class-validator-phone-number',
+    // class-validator loads libphonenumber-js with its full metadata (a 157 kB JSON table) when
+    // it is imported, for its isPhoneNumber check, which the operator's configuration never uses;
+    // it is loaded on the first such check instead.
+    file: /class-validator[\\/]cjs[\\/]decorator[\\/]string[\\/]IsPhoneNumber\.js$/,
+    replace: [
+      [
+        'const max_1 = require("libphonenumber-js/max");',
+        'let libphonenumber;\nconst max_1 = { get parsePhoneNumber() { return (libphonenumber ??= require("libphonenumber-js/max")).parsePhoneNumber; } };',
+      ],
+    ],
+  },
 ];
 
 const lazyImports = {
