@@ -13,11 +13,11 @@
 # registry (a CA bundle, an npmrc) is mounted into the RUN steps at build time,
 # never written here.
 
-# Both stages must use the very same Node binary: the compile cache warmed in
+# Both stages must use the very same Node binary: the code cache warmed in
 # the build stage is only valid for the Node version that wrote it.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# --- build: compile, bundle, warm the compile cache ----------------------------
+# --- build: compile, bundle, warm the code cache -------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -32,21 +32,22 @@ COPY src ./src
 # tsc into dist/tsc, then esbuild into dist/main.js (entry) and dist/bootstrap.js
 # (the operator with all its dependencies).
 RUN npm run build
-# Pre-warm Node's compile cache for dist/bootstrap.js, so a starting pod skips
-# most of the parsing of the bundle. PORT=0 fails the configuration check right
-# after everything is loaded, and Node writes the cache on that exit (the
-# `|| true`); `ls` then fails the build if no cache was written.
-# Node keys the cache directory by its version, the V8 flags and the uid
-# (dist/.compile-cache/v22.x.y-x64-<flags>-<uid>), so it is warmed as uid 1000,
-# the user of the final stage. A cache warmed as root is not found by uid 1000;
-# neither is one whose V8 flags differ (e.g. NODE_OPTIONS=--max-old-space-size):
-# the operator then starts cold and caches in /tmp instead (see src/main.ts).
+# Pre-warm the operator's code cache for dist/bootstrap.js (see src/main.ts), so
+# a starting pod neither parses nor compiles the modules of the bundle. PORT=0
+# fails the configuration check right after every module of the bundle has run,
+# and main.js writes the cache on that exit (the `|| true`); `ls` then fails the
+# build if no cache was written. It is warmed as uid 1000, the user of the final
+# stage, so that nothing in it depends on running as root.
+# The cache file is named by the bundle and by V8's version and flags
+# (dist/.compile-cache/bootstrap-v22.x.y-x64-<flags>-<bundle>). A cache whose V8
+# flags differ (e.g. NODE_OPTIONS=--max-old-space-size) is not used: the
+# operator then starts cold and writes its own cache in /tmp (see src/main.ts).
 RUN mkdir dist/.compile-cache && chown 1000:1000 dist/.compile-cache
 USER 1000:1000
-RUN PORT=0 node dist/main.js || true; ls dist/.compile-cache/v*-1000/* >/dev/null
+RUN PORT=0 node dist/main.js || true; ls dist/.compile-cache/bootstrap-* >/dev/null
 USER root
-# Node writes the cache files 0600: make them root's and world-readable, so the
-# operator can read them but not change them, whatever COPY --from keeps.
+# Make the cache root's and world-readable, so the operator can read it but not
+# change it, whatever COPY --from keeps.
 RUN chown -R root:root dist/.compile-cache && chmod -R a+rX,go-w dist/.compile-cache
 
 # --- runtime -------------------------------------------------------------------
@@ -60,7 +61,7 @@ WORKDIR /app
 # where the operator reads its version from.
 # Owned by root and read-only to the operator: it runs with a read-only root
 # filesystem and writes only to /tmp (an emptyDir in the chart). The warmed
-# compile cache is read there as is; Node writes nothing to it on a hit.
+# code cache is read there as is; the operator writes nothing to it on a hit.
 COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/bootstrap.js /app/dist/bootstrap.js.map ./dist/
 COPY --from=build /app/dist/.compile-cache ./dist/.compile-cache
 COPY package.json ./

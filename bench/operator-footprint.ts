@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     }
 
     if (SAMPLE_MINUTES > 0) {
-      // Node's compile cache is keyed by the V8 flags: one short run with --trace-gc warms it,
+      // The operator's code cache is keyed by the V8 flags: one short run with --trace-gc warms it,
       // so the sampled run starts as a production one does (a warm cache), not cold.
       const flags = [...NODE_FLAGS, '--trace-gc'];
       const warmUp = await startOperator(env, flags);

@@ -71,27 +71,61 @@ function asciiOnly(file) {
 }
 
 /**
- * Nest's logger modules each build an Intl.DateTimeFormat when they are imported, for the
- * timestamp of its coloured console format. That touches ICU's locale data: about 7 MiB of
- * resident memory (bench/operator-footprint.ts). Our JsonLogger prints ISO times and never
- * asks for that format, so the formatter is built on its first use instead.
+ * Work that a dependency does when it is imported, which the operator never uses, moved to
+ * its first use. Each rewrite names the file it applies to and the exact text it replaces,
+ * which must occur once;
+ * the build fails if that text is gone (a new version of the package), so a rewrite is
+ * revisited rather than silently skipped. To measure what a rewrite saves
+ * (bench/operator-footprint.ts), KUBE9_BUNDLE_EAGER lists the names to leave out (comma-separated,
+ * or `all`).
  */
-const lazyNestDateFormat = {
-  name: 'lazy-nest-date-format',
+const lazyRewrites = [
+  {
+    name: 'nest-date-format',
+    // Nest's logger modules each build an Intl.DateTimeFormat when they are imported, for the
+    // timestamp of its coloured console format. That touches ICU's locale data: about 7 MiB of
+    // resident memory. Our JsonLogger prints ISO times and never asks for that format, so the
+    // formatter is built on its first use instead.
+    file: /@nestjs[\\/]common[\\/]services[\\/](console-)?logger\.service\.js$/,
+    replace: [['const dateTimeFormatter = new Intl.DateTimeFormat(', 'const dateTimeFormatter = lazyDateTimeFormat(']],
+    append:
+      'function lazyDateTimeFormat(locales, options) {\n' +
+      '  let formatter;\n' +
+      '  return { format: (date) => (formatter ??= new Intl.DateTimeFormat(locales, options)).format(date) };\n' +
+      '}\n',
+  },
+  {
+    name: 'class-validator-phone-number',
+    // class-validator loads libphonenumber-js with its full metadata (a 157 kB JSON table) when
+    // it is imported, for its isPhoneNumber check, which the operator's configuration never uses;
+    // it is loaded on the first such check instead.
+    file: /class-validator[\\/]cjs[\\/]decorator[\\/]string[\\/]IsPhoneNumber\.js$/,
+    replace: [
+      [
+        'const max_1 = require("libphonenumber-js/max");',
+        'let libphonenumber;\nconst max_1 = { get parsePhoneNumber() { return (libphonenumber ??= require("libphonenumber-js/max")).parsePhoneNumber; } };',
+      ],
+    ],
+  },
+];
+
+const lazyImports = {
+  name: 'lazy-imports',
   setup(build) {
-    build.onLoad({ filter: /@nestjs[\\/]common[\\/]services[\\/](console-)?logger\.service\.js$/ }, (args) => {
-      const source = fs.readFileSync(args.path, 'utf8');
-      const eager = 'const dateTimeFormatter = new Intl.DateTimeFormat(';
-      if (!source.includes(eager))
-        throw new Error(`${args.path}: no eager Intl.DateTimeFormat; revisit lazyNestDateFormat`);
-      const contents =
-        source.replace(eager, 'const dateTimeFormatter = lazyDateTimeFormat(') +
-        '\nfunction lazyDateTimeFormat(locales, options) {\n' +
-        '  let formatter;\n' +
-        '  return { format: (date) => (formatter ??= new Intl.DateTimeFormat(locales, options)).format(date) };\n' +
-        '}\n';
-      return { contents, loader: 'js', resolveDir: path.dirname(args.path) };
-    });
+    const eager = (process.env.KUBE9_BUNDLE_EAGER ?? '').split(',');
+    for (const rewrite of lazyRewrites) {
+      if (eager.includes('all') || eager.includes(rewrite.name)) continue;
+      build.onLoad({ filter: rewrite.file }, (args) => {
+        let contents = fs.readFileSync(args.path, 'utf8');
+        for (const [eager, lazy] of rewrite.replace) {
+          if (contents.split(eager).length !== 2)
+            throw new Error(`${args.path}: "${eager}" is not there once; revisit lazyRewrites in scripts/bundle.js`);
+          contents = contents.replace(eager, lazy);
+        }
+        if (rewrite.append) contents += `\n${rewrite.append}`;
+        return { contents, loader: 'js', resolveDir: path.dirname(args.path) };
+      });
+    }
   },
 };
 
@@ -103,9 +137,9 @@ Promise.all([
     outfile: path.join(root, 'dist', 'bootstrap.js'),
     external: optional,
     ...importMetaUrl,
-    plugins: process.env.KUBE9_BUNDLE_EAGER_INTL === 'true' ? [] : [lazyNestDateFormat],
+    plugins: [lazyImports],
   }),
-  // The entry point: enables the compile cache, then loads ./bootstrap at run time.
+  // The entry point: loads ./bootstrap at run time with its code cache (src/main.ts).
   esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'dist', 'tsc', 'main.js')],

@@ -1,7 +1,7 @@
 /*
  * The production image, proven without Docker (no engine runs here). The
  * files are laid out exactly as the Dockerfile's final stage COPYs them (read
- * from the Dockerfile itself), the compile cache is warmed as its build stage
+ * from the Dockerfile itself), the code cache is warmed as its build stage
  * warms it, and the stage's CMD runs in a bubblewrap sandbox shaped like the
  * pod: uid and gid 1000 (on the host too: bwrap is started through setpriv
  * when the tests run as root), PID 1 in its own PID namespace, a read-only
@@ -363,7 +363,7 @@ function makeReadable(dir: string): void {
 }
 
 /**
- * The build stage's /app after `npm run build` and its compile-cache steps:
+ * The build stage's /app after `npm run build` and its code-cache steps:
  * the repository's build output, the cache warmed by `PORT=0 node dist/main.js`
  * as `warmUid` at /app, then made root's and world-readable.
  */
@@ -386,7 +386,7 @@ async function buildStage(warmUid: number): Promise<string> {
   });
   if (warm.code !== 1 || !warm.output.includes('Invalid configuration: PORT=')) {
     throw new Error(
-      `the compile-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`,
+      `the code-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`,
     );
   }
   if (RUNS_AS_ROOT) chownTree(cache, 0);
@@ -510,7 +510,7 @@ describe('the Dockerfile', () => {
     }
   });
 
-  it("build stage: warms the compile cache as uid 1000, the final stage's user", () => {
+  it("build stage: warms the code cache as uid 1000, the final stage's user", () => {
     const steps = buildStageDefinition.instructions.map((i) => `${i.keyword} ${i.args}`);
     const warm = steps.findIndex((step) => step.startsWith('RUN PORT=0 node dist/main.js'));
 
@@ -535,7 +535,7 @@ describe('the Dockerfile', () => {
       'package.json',
     ]);
     expect(files.filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
-      expect.stringMatching(new RegExp(`^dist/\\.compile-cache/v22\\.[^/]+-${OPERATOR_UID}/[0-9a-f]+$`)),
+      expect.stringMatching(/^dist\/\.compile-cache\/bootstrap-v22\.\d+\.\d+-x64-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/),
     ]);
   });
 });
@@ -752,15 +752,15 @@ describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () 
   });
 });
 
-describe('the compile cache warmed in the build stage', () => {
-  const loadOnly = { ...imageEnv, PORT: '0', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+describe('the code cache warmed in the build stage', () => {
+  const loadOnly = { ...imageEnv, PORT: '0', NODE_DEBUG: 'kube9_code_cache' };
 
   it('is used read-only: the cache for dist/bootstrap.js is accepted and nothing is written', async () => {
     const run = await runSandbox({ app, env: loadOnly, command: cmd });
 
-    expect(run.output).toContain('cache for /app/dist/bootstrap.js was accepted');
-    expect(run.output).not.toContain('Cannot create cache directory');
-    expect(run.output).not.toContain('writing cache');
+    expect(run.output).toMatch(/reading \/app\/dist\/\.compile-cache\/bootstrap-v22\S+\n/);
+    expect(run.output).toContain('cache accepted');
+    expect(run.output).not.toContain('wrote');
   });
 
   it('loads the bundle faster than a cold start', async () => {
@@ -779,15 +779,15 @@ describe('the compile cache warmed in the build stage', () => {
     expect(Math.min(...warm)).toBeLessThan(Math.min(...cold));
   });
 
-  it('is not found when warmed as root: the uid is part of the cache key', async () => {
-    const rootApp = finalStageLayout(finalStage, await buildStage(0));
+  it('is not used with other V8 flags: the operator starts cold and writes its own cache to /tmp', async () => {
+    const run = await runSandbox({
+      app,
+      env: loadOnly,
+      command: [cmd[0], '--max-semi-space-size=2', ...cmd.slice(1)],
+    });
 
-    const run = await runSandbox({ app: rootApp, env: loadOnly, command: cmd });
-
-    expect(walk(rootApp).filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
-      expect.stringMatching(/-0\/[0-9a-f]+$/),
-    ]);
-    expect(run.output).toContain('Cannot create cache directory');
-    expect(run.output).not.toContain('was accepted');
+    expect(run.output).toContain('no cache for bootstrap-v22');
+    expect(run.output).toContain('cannot write in /app/dist/.compile-cache: EROFS');
+    expect(run.output).toMatch(/wrote \/tmp\/kube9-operator-compile-cache\/bootstrap-v22\S+\n/);
   });
 });
