@@ -11,7 +11,6 @@
  *
  *   npx jest --config test/jest-e2e.config.js test/leader-election-write-deadline.e2e-spec.ts
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
 import { AdmissionCall, AdmissionWebhook, startAdmissionWebhook } from './support/admission-webhook';
 import { ControlPlane, startControlPlane } from './support/control-plane';
 import {
@@ -26,6 +25,7 @@ import {
   startReplica,
   STATUS_NAME,
   writesNotFromHolder,
+  saveLeaderLogs,
 } from './support/leader-election';
 import { waitFor } from './support/operator-process';
 
@@ -56,13 +56,7 @@ describe('leader election: no write of a leader lands after its lease time', () 
   }, 180_000);
 
   afterAll(async () => {
-    if (process.env.KUBE9_LEADER_LOG_DIR) {
-      for (const replica of replicas.values()) {
-        writeFileSync(`${process.env.KUBE9_LEADER_LOG_DIR}/${replica.name}.log`, replica.process.output());
-      }
-      if (controlPlane?.auditLogPath)
-        copyFileSync(controlPlane.auditLogPath, `${process.env.KUBE9_LEADER_LOG_DIR}/audit.log`);
-    }
+    saveLeaderLogs(replicas.values(), controlPlane);
     await Promise.all([...replicas.values()].map((r) => r.process.stop('SIGKILL').catch(() => undefined)));
     await webhook?.close();
     await controlPlane?.stop();

@@ -8,7 +8,6 @@
  *
  *   npx jest --config test/jest-e2e.config.js test/leader-election.e2e-spec.ts
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
 import { ControlPlane, startControlPlane } from './support/control-plane';
 import {
   auditedWrites,
@@ -22,6 +21,7 @@ import {
   statusDocument,
   STATUS_NAME,
   writesNotFromHolder,
+  saveLeaderLogs,
 } from './support/leader-election';
 import { getJson, waitFor } from './support/operator-process';
 
@@ -70,13 +70,7 @@ describe('leader election with three replicas', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (process.env.KUBE9_LEADER_LOG_DIR) {
-      for (const replica of replicas.values()) {
-        writeFileSync(`${process.env.KUBE9_LEADER_LOG_DIR}/${replica.name}.log`, replica.process.output());
-      }
-      if (controlPlane?.auditLogPath)
-        copyFileSync(controlPlane.auditLogPath, `${process.env.KUBE9_LEADER_LOG_DIR}/audit.log`);
-    }
+    saveLeaderLogs(replicas.values(), controlPlane);
     await Promise.all(running().map((r) => r.process.stop('SIGKILL').catch(() => undefined)));
     await controlPlane?.stop();
   });

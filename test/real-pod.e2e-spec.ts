@@ -129,6 +129,36 @@ function isReady(pod: V1Pod): boolean {
   );
 }
 
+/**
+ * Waits for the two Ready replicas of the release in `namespace` and for one of them to hold
+ * the Lease; `holder()` reads the Lease's holder again.
+ */
+async function twoReplicasAndTheirLeader(namespace: string) {
+  const pods = await waitFor(
+    'two Ready replicas',
+    async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+      const ready = list.items.filter(isReady);
+      return ready.length === 2 ? ready : undefined;
+    },
+    120_000,
+    250,
+  );
+  const leases = kc.makeApiClient(CoordinationV1Api);
+  const holder = async () => (await leases.readNamespacedLease({ name: LEASE_NAME, namespace })).spec?.holderIdentity;
+  const names = pods.map((p) => p.metadata!.name!);
+  const leader = await waitFor(
+    'a Lease holder among the pods',
+    async () => {
+      const h = await holder().catch(() => undefined);
+      return h && names.includes(h) ? h : undefined;
+    },
+    30_000,
+    250,
+  );
+  return { holder, leader, follower: names.find((n) => n !== leader)! };
+}
+
 async function readyPod(timeoutMs = 120_000, not?: string): Promise<V1Pod> {
   return waitFor(
     'a Ready operator pod',
@@ -467,32 +497,7 @@ describe('the chart’s pod on a real node', () => {
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
     await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
-    const readyPods = async () => {
-      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
-      return list.items.filter(isReady);
-    };
-    const pods = await waitFor(
-      'two Ready replicas',
-      async () => {
-        const ready = await readyPods();
-        return ready.length === 2 ? ready : undefined;
-      },
-      120_000,
-      250,
-    );
-    const leases = kc.makeApiClient(CoordinationV1Api);
-    const holder = async () => (await leases.readNamespacedLease({ name: LEASE_NAME, namespace })).spec?.holderIdentity;
-    const names = pods.map((p) => p.metadata!.name!);
-    const leader = await waitFor(
-      'a Lease holder among the pods',
-      async () => {
-        const h = await holder().catch(() => undefined);
-        return h && names.includes(h) ? h : undefined;
-      },
-      30_000,
-      250,
-    );
-    const follower = names.find((n) => n !== leader)!;
+    const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const statusIn = async () => {
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
       return JSON.parse(cm.data!.status) as Record<string, any>;
@@ -536,29 +541,7 @@ describe('the chart’s pod on a real node', () => {
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
     await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
-    const pods = await waitFor(
-      'two Ready replicas',
-      async () => {
-        const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
-        const ready = list.items.filter(isReady);
-        return ready.length === 2 ? ready : undefined;
-      },
-      120_000,
-      250,
-    );
-    const leases = kc.makeApiClient(CoordinationV1Api);
-    const holder = async () => (await leases.readNamespacedLease({ name: LEASE_NAME, namespace })).spec?.holderIdentity;
-    const names = pods.map((p) => p.metadata!.name!);
-    const leader = await waitFor(
-      'a Lease holder among the pods',
-      async () => {
-        const h = await holder().catch(() => undefined);
-        return h && names.includes(h) ? h : undefined;
-      },
-      30_000,
-      250,
-    );
-    const follower = names.find((n) => n !== leader)!;
+    const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const updates: number[] = [];
     let watching = true;
     const watcher = (async () => {

@@ -4,7 +4,7 @@
  * ClusterRole), on a control plane that writes an audit log, so that every write is
  * attributed by the API server itself to the replica that made it.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { CHART_DIR } from './chart';
 import { ControlPlane } from './control-plane';
@@ -91,6 +91,17 @@ export interface Replica {
   /** The API server's name for its user. */
   user: string;
   process: OperatorProcess;
+}
+
+/**
+ * With KUBE9_LEADER_LOG_DIR set, keeps each replica's output and the API server's audit log
+ * there, for reading a failed run afterwards.
+ */
+export function saveLeaderLogs(replicas: Iterable<Replica>, controlPlane: ControlPlane | undefined): void {
+  const dir = process.env.KUBE9_LEADER_LOG_DIR;
+  if (!dir) return;
+  for (const replica of replicas) writeFileSync(`${dir}/${replica.name}.log`, replica.process.output());
+  if (controlPlane?.auditLogPath) copyFileSync(controlPlane.auditLogPath, `${dir}/audit.log`);
 }
 
 /** Starts one replica as the chart would run it, as POD_NAME=name with ServiceAccount name. */
