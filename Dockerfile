@@ -57,13 +57,15 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # No node_modules: esbuild bundled every dependency into dist/bootstrap.js, and
 # the packages it leaves external are ones Nest loads only if present (see
-# scripts/bundle.js). The source maps are kept for stack traces. package.json is
+# scripts/bundle.js); dist/lazy holds data files that the bundle requires only
+# when they are used. The source maps are kept for stack traces. package.json is
 # where the operator reads its version from.
 # Owned by root and read-only to the operator: it runs with a read-only root
 # filesystem and writes only to /tmp (an emptyDir in the chart). The warmed
 # code cache is read there as is; the operator writes nothing to it on a hit.
 COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/bootstrap.js /app/dist/bootstrap.js.map ./dist/
 COPY --from=build /app/dist/.compile-cache ./dist/.compile-cache
+COPY --from=build /app/dist/lazy ./dist/lazy
 COPY package.json ./
 USER 1000:1000
 EXPOSE 8080

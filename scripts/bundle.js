@@ -129,6 +129,62 @@ const lazyImports = {
   },
 };
 
+/**
+ * Data that the operator never uses but its dependencies require only inside functions, kept
+ * out of dist/bootstrap.js as files beside it (dist/lazy/): V8 keeps a bundle's whole source text
+ * in its heap, so every byte of data in it costs memory in every process, used or not. Each such
+ * require is left to run time (the bundle's require resolves from dist/), and the file is copied.
+ * iconv-lite's code-page tables (body-parser loads them only to decode a request body in such a
+ * charset) and undici's llhttp WebAssembly parsers (compiled on the first HTTP/1 request
+ * through undici, which only registration makes).
+ */
+const outOfBundleFiles = [
+  { name: 'iconv-lite', importer: /iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/, filter: /^\.\/tables\/[\w-]+\.json$/ },
+  {
+    name: 'undici',
+    importer: /undici[\\/]lib[\\/]dispatcher[\\/]client-h1\.js$/,
+    filter: /^\.\.\/llhttp\/llhttp(_simd)?-wasm\.js$/,
+  },
+];
+const copiedOutOfBundle = new Map();
+
+const outOfBundle = {
+  name: 'out-of-bundle',
+  setup(build) {
+    for (const entry of outOfBundleFiles) {
+      build.onResolve({ filter: entry.filter }, (args) => {
+        if (!entry.importer.test(args.importer)) return undefined;
+        const source = path.join(args.resolveDir, args.path);
+        const target = `./lazy/${entry.name}/${path.basename(source)}`;
+        copiedOutOfBundle.set(path.join(root, 'dist', target), source);
+        return { path: target, external: true };
+      });
+    }
+  },
+};
+
+function copyOutOfBundle() {
+  // As with lazyRewrites: a new version of a package that no longer matches fails the build.
+  for (const entry of outOfBundleFiles) {
+    if (
+      ![...copiedOutOfBundle.keys()].some((target) =>
+        target.includes(`${path.sep}lazy${path.sep}${entry.name}${path.sep}`),
+      )
+    ) {
+      // Printed here: the build's catch below only sets the exit code.
+      console.error(
+        `nothing of ${entry.name} was kept out of the bundle; revisit outOfBundleFiles in scripts/bundle.js`,
+      );
+      throw new Error(`${entry.name}: nothing kept out of the bundle`);
+    }
+  }
+  fs.rmSync(path.join(root, 'dist', 'lazy'), { recursive: true, force: true });
+  for (const [target, source] of copiedOutOfBundle) {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.copyFileSync(source, target);
+  }
+}
+
 Promise.all([
   // The operator itself.
   esbuild.build({
@@ -137,7 +193,7 @@ Promise.all([
     outfile: path.join(root, 'dist', 'bootstrap.js'),
     external: optional,
     ...importMetaUrl,
-    plugins: [lazyImports],
+    plugins: [lazyImports, outOfBundle],
   }),
   // The entry point: loads ./bootstrap at run time with its code cache (src/main.ts).
   esbuild.build({
@@ -148,4 +204,5 @@ Promise.all([
   }),
 ])
   .then(() => asciiOnly(path.join(root, 'dist', 'bootstrap.js')))
+  .then(copyOutOfBundle)
   .catch(() => process.exit(1));

@@ -523,13 +523,17 @@ describe('the Dockerfile', () => {
     ).toBe('USER 1000:1000');
   });
 
-  it('ships package.json and the bundle with its warmed cache; no node_modules', () => {
+  it('ships package.json and the bundle with its warmed cache and its out-of-bundle data; no node_modules', () => {
     const files = walk(app).sort();
 
     expect(readdirSync(app).sort()).toEqual(['dist', 'package.json']);
     expect(files.filter((file) => !file.startsWith('dist/.compile-cache/'))).toEqual([
       'dist/bootstrap.js',
       'dist/bootstrap.js.map',
+      ...readdirSync(path.join(ROOT, 'dist', 'lazy'), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(ROOT, path.join(entry.parentPath, entry.name)))
+        .sort(),
       'dist/main.js',
       'dist/main.js.map',
       'package.json',
