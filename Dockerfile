@@ -37,14 +37,15 @@ RUN npm run build
 # fails the configuration check right after every module of the bundle has run,
 # and main.js writes the cache on that exit (the `|| true`); `ls` then fails the
 # build if no cache was written. It is warmed as uid 1000, the user of the final
-# stage, so that nothing in it depends on running as root.
+# stage, so that nothing in it depends on running as root, and with the CMD's
+# Node flags.
 # The cache file is named by the bundle and by V8's version and flags
 # (dist/.compile-cache/bootstrap-v22.x.y-x64-<flags>-<bundle>). A cache whose V8
 # flags differ (e.g. NODE_OPTIONS=--max-old-space-size) is not used: the
 # operator then starts cold and writes its own cache in /tmp (see src/main.ts).
 RUN mkdir dist/.compile-cache && chown 1000:1000 dist/.compile-cache
 USER 1000:1000
-RUN PORT=0 node dist/main.js || true; ls dist/.compile-cache/bootstrap-* >/dev/null
+RUN PORT=0 node --no-opt dist/main.js || true; ls dist/.compile-cache/bootstrap-* >/dev/null
 USER root
 # Make the cache root's and world-readable, so the operator can read it but not
 # change it, whatever COPY --from keeps.
@@ -71,4 +72,10 @@ USER 1000:1000
 EXPOSE 8080
 # node is PID 1 and handles SIGTERM itself (graceful shutdown); no npm wrapper,
 # no HEALTHCHECK (Kubernetes probes /healthz and /readyz).
-CMD ["node", "dist/main.js"]
+# --no-opt: V8's optimising compiler (TurboFan) off. The operator answers a few
+# requests a minute and writes one ConfigMap an interval: at idle it holds
+# 8 MiB less (92.7 -> 84.7 MiB) and starts sooner (first write 476 -> 394 ms),
+# and it still serves 1,262 status requests a second (2,036 with it on); see
+# README, "Footprint". The warm-up above runs with the same flags: the code
+# cache is only used under the V8 flags that wrote it.
+CMD ["node", "--no-opt", "dist/main.js"]

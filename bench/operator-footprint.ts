@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { ControlPlane, startControlPlane } from '../test/support/control-plane';
-import { startOperator } from '../test/support/operator-process';
+import { productionNodeFlags, startOperator } from '../test/support/operator-process';
 
 const NAMESPACE = 'kube9-system';
 const INTERVAL_SECONDS = 10;
@@ -31,7 +31,8 @@ const arg = (name: string, fallback: number) => {
 };
 const RUNS = arg('runs', 5);
 const flagsAt = process.argv.indexOf('--node-flags');
-const NODE_FLAGS = flagsAt > 0 ? process.argv[flagsAt + 1].split(' ').filter(Boolean) : [];
+// The image's flags unless given (`--node-flags ''` for none).
+const NODE_FLAGS = flagsAt > 0 ? process.argv[flagsAt + 1].split(' ').filter(Boolean) : productionNodeFlags();
 const IDLE_SECONDS = arg('idle', 60);
 const BURST_SECONDS = arg('burst', 30);
 const SAMPLE_MINUTES = arg('sample-minutes', 0);

@@ -23,7 +23,7 @@ import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { chartImage, CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
-import { OUTPUT_LOG, waitFor } from './support/operator-process';
+import { OUTPUT_LOG, productionNodeFlags, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
 
@@ -317,7 +317,11 @@ describe('the chart’s pod on a real node', () => {
     expect(field('NoNewPrivs')).toBe('1');
     expect(field('Seccomp')).toBe('2'); // SECCOMP_MODE_FILTER
     expect(field('NSpid')?.split(/\s+/).at(-1)).toBe('1');
-    expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2)).toEqual(['node', 'dist/main.js']);
+    expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([
+      'node',
+      ...productionNodeFlags(),
+      'dist/main.js',
+    ]);
 
     // Inside the container's mount namespace, as its user: / is read-only, /tmp is not.
     const inContainer = (script: string) =>

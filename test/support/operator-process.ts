@@ -4,7 +4,7 @@
  * read its JSON logs and prove that no secret leaked.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { repoRoot } from './binaries';
@@ -88,11 +88,27 @@ export function spawnRecorded(file: string, args: string[], env: NodeJS.ProcessE
 }
 
 /**
- * Starts `node dist/main.js` with exactly `env` (plus PATH and a free PORT unless
+ * The Node flags the image runs the operator with: those between `node` and `dist/main.js`
+ * in the Dockerfile's CMD, so that the tests and the benches run what ships.
+ */
+export function productionNodeFlags(): string[] {
+  const dockerfile = readFileSync(path.join(repoRoot(), 'Dockerfile'), 'utf8');
+  const cmd = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].at(-1);
+  const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
+  if (args[0] !== 'node' || args.at(-1) !== 'dist/main.js')
+    throw new Error(`Dockerfile: CMD is not ["node", <flags>..., "dist/main.js"]: ${cmd?.[1]}`);
+  return args.slice(1, -1);
+}
+
+/**
+ * Starts `node <the image's flags> dist/main.js` with exactly `env` (plus PATH and a free PORT unless
  * given). The environment of the test process is not inherited, so nothing
  * leaks in by accident.
  */
-export async function startOperator(env: Record<string, string>, nodeFlags: string[] = []): Promise<OperatorProcess> {
+export async function startOperator(
+  env: Record<string, string>,
+  nodeFlags: string[] = productionNodeFlags(),
+): Promise<OperatorProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, spawnedAt, output, exited } = spawnRecorded(
     process.execPath,
