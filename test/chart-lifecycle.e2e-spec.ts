@@ -25,7 +25,7 @@ import { adminKubeConfig, createTestNamespace, deleteTestNamespace, kubeConfigFr
 import { TEST_KEYS } from './support/keys';
 import { OperatorProcess, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
-import { readConfigMap, readStatus, STATE_CONFIGMAP, STATUS_CONFIGMAP } from './support/status';
+import { readConfigMap, STATE_CONFIGMAP, statusWhere, STATUS_CONFIGMAP } from './support/status';
 
 const RELEASE = 'kube9-operator';
 const INTERVAL_SECONDS = 10;
@@ -72,23 +72,6 @@ async function startOperator(namespace: string): Promise<OperatorProcess> {
   const operator = await runOperatorAsChart(namespace, RELEASE);
   operators.push(operator);
   return operator;
-}
-
-function statusWhere(
-  namespace: string,
-  what: string,
-  predicate: (status: Record<string, any>) => boolean,
-  timeoutMs = 10_000,
-) {
-  return waitFor(
-    what,
-    async () => {
-      const status = await readStatus(namespace);
-      return status && predicate(status) ? status : undefined;
-    },
-    timeoutMs,
-    100,
-  );
 }
 
 async function helmOk(args: string[]): Promise<void> {

@@ -15,7 +15,7 @@ import { adminKubeConfig, createTestNamespace, deleteTestNamespace } from './sup
 import { TEST_KEYS } from './support/keys';
 import { getJson, OperatorProcess, waitFor } from './support/operator-process';
 import { Fault, generateTestTls, ServerSimulator } from './support/server-simulator';
-import { readState, readStatus, STATE_CONFIGMAP } from './support/status';
+import { readState, STATE_CONFIGMAP, statusWhere } from './support/status';
 
 const VERSION = (JSON.parse(readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string })
   .version;
@@ -84,23 +84,6 @@ async function startPro(
   return run;
 }
 
-async function statusWhere(
-  run: ProRun,
-  what: string,
-  predicate: (status: Record<string, any>) => boolean,
-  timeoutMs = 10_000,
-) {
-  return waitFor(
-    what,
-    async () => {
-      const status = await readStatus(run.namespace);
-      return status && predicate(status) ? status : undefined;
-    },
-    timeoutMs,
-    100,
-  );
-}
-
 /** The saved state once it shows `predicate`: it is written just after the status it explains. */
 async function stateWhere(run: ProRun, what: string, predicate: (state: Record<string, any>) => boolean) {
   return waitFor(
@@ -147,7 +130,7 @@ describe('200: registered', () => {
     const before = simulator.requests.length;
     const run = await startPro('reg200', { apiKey: TEST_KEYS.valid });
 
-    const status = await statusWhere(run, 'registered', (s) => s.registered === true);
+    const status = await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
 
     const request = simulator.requests[before];
     expect(status).toMatchObject({
@@ -175,7 +158,7 @@ describe('200: registered', () => {
   it("sends exactly the SPEC's request: headers, and a body with the 71-character identifier and the real node count", async () => {
     const before = simulator.requests.length;
     const run = await startPro('reqshape', { apiKey: TEST_KEYS.valid });
-    await statusWhere(run, 'registered', (s) => s.registered === true);
+    await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
 
     const request = simulator.requests[before];
     expect(request.problems).toEqual([]);
@@ -195,7 +178,7 @@ describe('200: registered', () => {
 
   it('records a Registered event', async () => {
     const run = await startPro('events', { apiKey: TEST_KEYS.valid });
-    await statusWhere(run, 'registered', (s) => s.registered === true);
+    await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
 
     const events = await waitFor('the events', async () => {
       const all = await eventsIn(run.namespace);
@@ -233,7 +216,7 @@ describe('refusals: free tier, degraded, no retry for 24 h', () => {
     const before = simulator.requests.length;
     const run = await startPro('refused', { apiKey: key });
 
-    const status = await statusWhere(run, 'a refusal', (s) => s.error !== null && s.error.includes(code));
+    const status = await statusWhere(run.namespace, 'a refusal', (s) => s.error !== null && s.error.includes(code));
 
     expect(status).toMatchObject({
       mode: 'operated',
@@ -272,12 +255,12 @@ describe('429: waits Retry-After and keeps the mode', () => {
     const before = simulator.requests.length;
     const run = await startPro('ratelimit', { apiKey: TEST_KEYS.valid });
 
-    const limited = await statusWhere(run, 'rate limited', (s) => /rate limiting/.test(s.error ?? ''));
+    const limited = await statusWhere(run.namespace, 'rate limited', (s) => /rate limiting/.test(s.error ?? ''));
     expect(limited).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded' });
     const state = await stateWhere(run, 'rate limited', (saved) => /rate limiting/.test(saved.error ?? ''));
     expect(state.consecutiveTransientFailures).toBe(0);
 
-    await statusWhere(run, 'registered after the wait', (s) => s.registered === true, 15_000);
+    await statusWhere(run.namespace, 'registered after the wait', (s) => s.registered === true, 15_000);
     const [first, second] = simulator.requests.slice(before);
     expect(second.at).toBeGreaterThanOrEqual(earliest(value, first.at));
     expect(second.at).toBeLessThan(earliest(value, first.at) + 3_000);
@@ -290,7 +273,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     simulator.queueFault({ kind: 'status', status: 503 });
     const run = await startPro('fail503', { apiKey: TEST_KEYS.valid });
 
-    const failing = await statusWhere(run, 'a 503', (s) => /answered 503/.test(s.error ?? ''));
+    const failing = await statusWhere(run.namespace, 'a 503', (s) => /answered 503/.test(s.error ?? ''));
     // The backoff runs from the answer, which came after the attempt began and before the status showed it.
     const seenAt = Date.now();
 
@@ -299,7 +282,11 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     const next = Date.parse(state.nextAttemptAt);
     expect(next - Date.parse(state.lastAttemptAt)).toBeGreaterThanOrEqual((BACKOFF_BASE_SECONDS * 1000) / 2);
     expect(next - seenAt).toBeLessThanOrEqual(BACKOFF_BASE_SECONDS * 1000);
-    await statusWhere(run, 'registered after the retry', (s) => s.registered === true && s.health === 'healthy');
+    await statusWhere(
+      run.namespace,
+      'registered after the retry',
+      (s) => s.registered === true && s.health === 'healthy',
+    );
   });
 
   it.each<[string, Fault, RegExp]>([
@@ -344,10 +331,10 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     simulator.queueFault(fault);
     const run = await startPro('transient', { apiKey: TEST_KEYS.valid });
 
-    const status = await statusWhere(run, 'the failure', (s) => reason.test(s.error ?? ''));
+    const status = await statusWhere(run.namespace, 'the failure', (s) => reason.test(s.error ?? ''));
 
     expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', registered: false, health: 'degraded' });
-    await statusWhere(run, 'registered after the retry', (s) => s.registered === true);
+    await statusWhere(run.namespace, 'registered after the retry', (s) => s.registered === true);
   });
 
   it('5 failures in a row fall back to operated / free, and retries go on', async () => {
@@ -355,7 +342,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     const before = simulator.requests.length;
     const run = await startPro('exhaust', { apiKey: TEST_KEYS.valid });
 
-    const free = await statusWhere(run, '5 failures', (s) => s.mode === 'operated', 60_000);
+    const free = await statusWhere(run.namespace, '5 failures', (s) => s.mode === 'operated', 60_000);
 
     expect(free).toMatchObject({ tier: 'free', registered: false, health: 'degraded', apiKeyConfigured: true });
     expect(free.error).toContain('5 failures in a row');
@@ -364,7 +351,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     expect(state.consecutiveTransientFailures).toBe(5);
     simulator.setFault(null);
     await statusWhere(
-      run,
+      run.namespace,
       'registered once the server recovers',
       (s) => s.registered === true && s.mode === 'enabled',
       60_000,
@@ -374,7 +361,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
 
   it('a registered cluster stays enabled through 4 failed re-registrations and falls back at the 5th', async () => {
     const run = await startPro('rereg', { apiKey: TEST_KEYS.valid });
-    await statusWhere(run, 'registered', (s) => s.registered === true);
+    await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
     await run.operator.stop();
     const state = await stateWhere(run, 'registered', (saved) => saved.registered === true);
     // As if the re-registration interval had passed while the operator was down.
@@ -392,7 +379,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     });
 
     const fourth = await statusWhere(
-      run,
+      run.namespace,
       '4 failed re-registrations',
       () => simulator.requests.length - before >= 4 && simulator.requests.length - before < 5,
       60_000,
@@ -400,7 +387,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     expect(fourth).toMatchObject({ mode: 'enabled', tier: 'pro', registered: true, health: 'degraded' });
     expect(fourth.clusterId).toMatch(/^cls_/);
 
-    const fifth = await statusWhere(run, 'the 5th failure', (s) => s.mode === 'operated', 60_000);
+    const fifth = await statusWhere(run.namespace, 'the 5th failure', (s) => s.mode === 'operated', 60_000);
     expect(fifth).toMatchObject({ tier: 'free', registered: false, health: 'degraded' });
     expect(fifth).not.toHaveProperty('clusterId');
   });
@@ -425,22 +412,26 @@ describe("the key's life in its Secret, without a restart", () => {
     const run = await startPro('lifecycle');
     const secretName = `${RELEASE}`;
     const pid = run.operator.child.pid;
-    const operated = await statusWhere(run, 'free tier', (s) => s.mode === 'operated');
+    const operated = await statusWhere(run.namespace, 'free tier', (s) => s.mode === 'operated');
     expect(operated).toMatchObject({ tier: 'free', health: 'healthy', apiKeyConfigured: false, error: null });
 
     await putSecret(run.namespace, secretName, TEST_KEYS.second);
     const enabledAt = Date.now();
-    const enabled = await statusWhere(run, 'pro tier', (s) => s.registered === true);
+    const enabled = await statusWhere(run.namespace, 'pro tier', (s) => s.registered === true);
     expect(enabled).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy' });
     expect(Date.now() - enabledAt).toBeLessThan(5_000);
 
     await putSecret(run.namespace, secretName, TEST_KEYS.revoked);
-    const refused = await statusWhere(run, 'refused key', (s) => s.mode === 'operated' && s.apiKeyConfigured === true);
+    const refused = await statusWhere(
+      run.namespace,
+      'refused key',
+      (s) => s.mode === 'operated' && s.apiKeyConfigured === true,
+    );
     expect(refused).toMatchObject({ tier: 'free', health: 'degraded', registered: false });
     expect(refused.error).toContain('INVALID_API_KEY');
 
     await core.deleteNamespacedSecret({ name: secretName, namespace: run.namespace });
-    const removed = await statusWhere(run, 'key removed', (s) => s.apiKeyConfigured === false);
+    const removed = await statusWhere(run.namespace, 'key removed', (s) => s.apiKeyConfigured === false);
     expect(removed).toMatchObject({
       mode: 'operated',
       tier: 'free',
@@ -461,7 +452,7 @@ describe("the key's life in its Secret, without a restart", () => {
       beforeStart: (namespace) => putSecret(namespace, RELEASE, TEST_KEYS.headerBreaking),
     });
 
-    const status = await statusWhere(run, 'the malformed key', (s) => s.apiKeyConfigured === true);
+    const status = await statusWhere(run.namespace, 'the malformed key', (s) => s.apiKeyConfigured === true);
 
     expect(status).toMatchObject({ mode: 'operated', tier: 'free', health: 'degraded', registered: false });
     expect(status.error).toContain('is malformed');
@@ -486,7 +477,7 @@ describe('https', () => {
         env: { SERVER_URL: url, ALLOW_INSECURE_SERVER_URL: 'false', NODE_EXTRA_CA_CERTS: caFile },
       });
 
-      const status = await statusWhere(run, 'registered over https', (s) => s.registered === true);
+      const status = await statusWhere(run.namespace, 'registered over https', (s) => s.registered === true);
 
       expect(url.startsWith('https://')).toBe(true);
       expect(status).toMatchObject({ mode: 'enabled', tier: 'pro' });
@@ -530,7 +521,7 @@ describe("the server's configuration: clamped, and the operator's own as the fal
     simulator.queueFault({ kind: 'malformed', body: JSON.stringify(answer) });
     const run = await startPro('clamp', { apiKey: TEST_KEYS.valid, env: { REREGISTRATION_INTERVAL_HOURS: '3' } });
 
-    const status = await statusWhere(run, 'registered', (s) => s.registered === true);
+    const status = await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
 
     expect(status).toMatchObject({
       mode: 'enabled',

@@ -3,6 +3,7 @@ import { ApiException, CoreV1Api, V1ConfigMap } from '@kubernetes/client-node';
 import { STATE_CONFIGMAP_NAME } from '../../src/modules/registration/registration.constants';
 import { STATUS_CONFIGMAP_NAME } from '../../src/modules/status/status.constants';
 import { adminKubeConfig } from './kube';
+import { waitFor } from './operator-process';
 
 export const STATUS_CONFIGMAP = STATUS_CONFIGMAP_NAME;
 export const STATE_CONFIGMAP = STATE_CONFIGMAP_NAME;
@@ -29,4 +30,22 @@ export async function readState(namespace: string): Promise<Record<string, any> 
   const configMap = await readConfigMap(namespace, STATE_CONFIGMAP);
   const text = configMap?.data?.state;
   return text ? (JSON.parse(text) as Record<string, any>) : undefined;
+}
+
+/** Waits for a status document in `namespace` of which `predicate` holds, and returns it. */
+export function statusWhere(
+  namespace: string,
+  what: string,
+  predicate: (status: Record<string, any>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Record<string, any>> {
+  return waitFor(
+    what,
+    async () => {
+      const status = await readStatus(namespace);
+      return status && predicate(status) ? status : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
