@@ -67,6 +67,9 @@ WORKDIR /app
 COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/bootstrap.js /app/dist/bootstrap.js.map ./dist/
 COPY --from=build /app/dist/.compile-cache ./dist/.compile-cache
 COPY --from=build /app/dist/lazy ./dist/lazy
+# The npm packages bundled into dist/, as an npm lockfile written by the build
+# from esbuild's metafile (scripts/bundle.js): what an SBOM generator reads.
+COPY --from=build /app/dist/sbom/package-lock.json ./dist/sbom/
 COPY package.json ./
 USER 1000:1000
 EXPOSE 8080

@@ -185,10 +185,58 @@ function copyOutOfBundle() {
   }
 }
 
+/**
+ * What the image ships of npm, for its SBOM: the image has no node_modules, so
+ * the build writes, from esbuild's metafile (every file the bundles hold, and
+ * the files kept out of them in dist/lazy), an npm lockfile (v3) that lists
+ * exactly the bundled packages, each entry copied from package-lock.json:
+ * dist/sbom/package-lock.json. An SBOM generator's npm lockfile cataloger
+ * (syft's javascript-lock-cataloger, scripts/release.sh) reads it from the
+ * image. The metafiles are kept as dist/sbom/metafile-*.json (tests compare).
+ */
+function writeBundledLockfile(metafiles) {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const files = [
+    ...metafiles.flatMap((m) => Object.keys(m.inputs).map((input) => path.resolve(process.cwd(), input))),
+    ...copiedOutOfBundle.values(),
+  ];
+  const packages = {};
+  for (const file of files) {
+    // The package directory, from the first node_modules on (node_modules may be a link to
+    // another checkout's): node_modules/a, node_modules/@s/a, node_modules/a/node_modules/b.
+    const parts = file.split(path.sep);
+    const first = parts.indexOf('node_modules');
+    if (first < 0) continue;
+    const last = parts.lastIndexOf('node_modules');
+    const dir = parts.slice(first, last + (parts[last + 1].startsWith('@') ? 3 : 2)).join('/');
+    const entry = lock.packages[dir];
+    if (!entry) throw new Error(`${file} is bundled but package-lock.json has no entry ${dir}`);
+    // What names the package exactly; its dependency ranges are the lockfile's business.
+    const kept = { version: entry.version };
+    for (const field of ['resolved', 'integrity', 'license']) if (entry[field]) kept[field] = entry[field];
+    packages[dir] = kept;
+  }
+  const sorted = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => a.localeCompare(b)));
+  const out = path.join(root, 'dist', 'sbom');
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  const manifest = {
+    name: pkg.name,
+    version: pkg.version,
+    lockfileVersion: 3,
+    requires: true,
+    packages: { '': { name: pkg.name, version: pkg.version, license: pkg.license }, ...sorted },
+  };
+  fs.writeFileSync(path.join(out, 'package-lock.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  metafiles.forEach((m, i) => fs.writeFileSync(path.join(out, `metafile-${i}.json`), JSON.stringify(m)));
+}
+
 Promise.all([
   // The operator itself.
   esbuild.build({
     ...common,
+    metafile: true,
     entryPoints: [path.join(root, 'dist', 'tsc', 'bootstrap.js')],
     outfile: path.join(root, 'dist', 'bootstrap.js'),
     external: optional,
@@ -199,10 +247,17 @@ Promise.all([
   esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'dist', 'tsc', 'main.js')],
+    metafile: true,
     outfile: path.join(root, 'dist', 'main.js'),
     external: ['./bootstrap'],
   }),
 ])
-  .then(() => asciiOnly(path.join(root, 'dist', 'bootstrap.js')))
-  .then(copyOutOfBundle)
-  .catch(() => process.exit(1));
+  .then((results) => {
+    asciiOnly(path.join(root, 'dist', 'bootstrap.js'));
+    copyOutOfBundle();
+    writeBundledLockfile(results.map((r) => r.metafile));
+  })
+  .catch((err) => {
+    if (!(err && Array.isArray(err.errors))) console.error(err); // esbuild has printed its own
+    process.exit(1);
+  });

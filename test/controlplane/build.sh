@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
 # kube-controller-manager, etcd and the helm v3 client; for the worker node
-# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim.
+# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim;
+# for `npm run release` cosign and syft.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm, go/containerd). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/etcd, go/helm, go/containerd, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; a binary already in the cache
 # is not rebuilt. .cache/bin/current/versions.json records what was chosen.
 #
@@ -17,7 +18,7 @@
 #   helm on PATH        used when `helm version` reports v3.
 #
 # Arguments (optional): the names of the binaries to provide, default all;
-# `control-plane` and `node` name the two groups.
+# `control-plane`, `node` and `release` (cosign, syft) name the groups.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,12 +40,16 @@ kube_mod="$here/go/kube/go.mod"
 etcd_mod="$here/go/etcd/go.mod"
 helm_mod="$here/go/helm/go.mod"
 containerd_mod="$here/go/containerd/go.mod"
+cosign_mod="$here/go/cosign/go.mod"
+syft_mod="$here/go/syft/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
 helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
 containerd_version="$(module_version "$containerd_mod" github.com/containerd/containerd/v2)"
-for v in kube_version etcd_version helm_version helm_client_go containerd_version; do
+cosign_version="$(module_version "$cosign_mod" github.com/sigstore/cosign/v2)"
+syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
+for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -66,6 +71,9 @@ done
 
 containerd_ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd_version"
 containerd_tags="no_btrfs no_devmapper no_zfs no_aufs"
+# The release tools (npm run release): cosign signs, syft makes the SBOM.
+cosign_ldflags="-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$cosign_version"
+syft_ldflags="-s -w -X main.version=${syft_version#v}"
 
 declare -A chosen_version
 
@@ -112,12 +120,14 @@ trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
 node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
-all=("${control_plane[@]}" "${node[@]}")
+release=(cosign syft)
+all=("${control_plane[@]}" "${node[@]}" "${release[@]}")
 wanted=()
 for arg in "${@:-${all[@]}}"; do
   case "$arg" in
     control-plane) wanted+=("${control_plane[@]}") ;;
     node) wanted+=("${node[@]}") ;;
+    release) wanted+=("${release[@]}") ;;
     *) wanted+=("$arg") ;;
   esac
 done
@@ -132,6 +142,12 @@ for name in "${wanted[@]}"; do
     containerd|containerd-shim-runc-v2|ctr)
       CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
         "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
+    cosign)
+      CGO_ENABLED=0 build cosign "$cosign_version" "$here/go/cosign" \
+        github.com/sigstore/cosign/v2/cmd/cosign "$cosign_ldflags" ;;
+    syft)
+      CGO_ENABLED=0 build syft "$syft_version" "$here/go/syft" \
+        github.com/anchore/syft/cmd/syft "$syft_ldflags" ;;
     helm)
       path_helm="$(command -v helm || true)"
       if [[ -n "$path_helm" && "$(reported_version helm "$path_helm")" == v3.* ]]; then

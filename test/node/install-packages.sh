@@ -3,7 +3,8 @@
 # builds need and this machine lacks: runc, the CNI plugins, iptables (for
 # kube-proxy), nftables and iproute2 (the node's network and its guard),
 # buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
-# util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests).
+# util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
+# docker-registry and apache2-utils (htpasswd) for the test OCI registry.
 # Does nothing when all are there. Needs root.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ declare -A wanted=(
   [nsenter]=util-linux
   [openssl]=openssl
   [bwrap]=bubblewrap
+  [docker-registry]=docker-registry
+  [htpasswd]=apache2-utils
 )
 missing=()
 for tool in "${!wanted[@]}"; do

@@ -176,3 +176,30 @@ contexts:
 current-context: ${userName}@kube9-test
 `;
 }
+
+/**
+ * A CA of its own (`ca.crt`, `ca.key`) and a server certificate (`server.crt`,
+ * `server.key`) for `sans` (e.g. `IP:10.213.0.1`) in `dir`: the test
+ * registry's, so that trusting it trusts nothing of the cluster's.
+ */
+export async function makeServerPki(dir: string, caName: string, sans: string[]): Promise<void> {
+  await fsp.writeFile(path.join(dir, 'openssl.cnf'), opensslConfig(sans, []));
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-config',
+    'openssl.cnf',
+    '-extensions',
+    'ca',
+    ...EC_KEY,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${caName}`,
+  ]);
+  await makeLeaf(dir, 'server', `/CN=${caName} server`, 'server');
+}

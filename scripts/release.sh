@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Releases the operator to an OCI registry, as a user receives it:
+#
+#   npm run release -- --registry HOST[:PORT]/NAMESPACE [--version X.Y.Z] [--key cosign.key]
+#
+#   1. checks the registry login first (nothing is pushed when it is refused);
+#   2. builds the image from the Dockerfile (test/node/images.sh, buildah) and
+#      pushes it as HOST/NAMESPACE/kube9-operator:VERSION;
+#   3. packages the chart (`helm package`, version and appVersion = VERSION)
+#      and pushes it to oci://HOST/NAMESPACE (`helm push`);
+#   4. signs the pushed image digest with cosign and the key pair given
+#      (`--key`, or COSIGN_KEY; its password in COSIGN_PASSWORD);
+#   5. makes an SPDX SBOM of the pushed image with syft and attaches it to the
+#      digest as a signed cosign attestation (type spdxjson);
+#   6. prints every digest it pushed, one NAME=REFERENCE@DIGEST line each.
+#
+# Credentials: REGISTRY_AUTH_FILE, a docker-style config.json (default
+# ~/.docker/config.json). Trust: REGISTRY_CA, a PEM file, when the registry's
+# certificate is not from a public CA. VERSION defaults to package.json's.
+# Signing is offline: no transparency-log upload, no keyless (Fulcio) flow,
+# so it works against a private registry without the internet; verify with
+# `cosign verify --key cosign.pub --insecure-ignore-tlog=true REF@DIGEST`.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+die() { echo "release: $*" >&2; exit 1; }
+log() { echo "[release] $*" >&2; }
+
+registry="" version="" key="${COSIGN_KEY:-}"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --registry) registry="${2:-}"; shift 2 ;;
+    --registry=*) registry="${1#*=}"; shift ;;
+    --version) version="${2:-}"; shift 2 ;;
+    --version=*) version="${1#*=}"; shift ;;
+    --key) key="${2:-}"; shift 2 ;;
+    --key=*) key="${1#*=}"; shift ;;
+    *) die "unknown argument '$1' (allowed: --registry HOST[:PORT]/NAMESPACE, --version X.Y.Z, --key COSIGN_KEY)" ;;
+  esac
+done
+[[ -n "$registry" ]] || die "--registry HOST[:PORT]/NAMESPACE is required (e.g. ghcr.io/OWNER)"
+[[ "$registry" =~ ^([A-Za-z0-9.-]+(:[0-9]+)?)/([a-z0-9]+([._/-][a-z0-9]+)*)$ ]] ||
+  die "--registry '$registry' is not HOST[:PORT]/NAMESPACE (lower-case namespace, e.g. ghcr.io/owner)"
+host="${BASH_REMATCH[1]}"
+version="${version:-$(node -p "require('$root/package.json').version")}"
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] ||
+  die "--version '$version' is not a semantic version X.Y.Z[-pre] (it is the chart version and the image tag)"
+[[ -n "$key" ]] || die "a cosign private key is required: --key PATH or COSIGN_KEY (make one with 'cosign generate-key-pair')"
+[[ -f "$key" ]] || die "the cosign key $key does not exist"
+[[ -n "${COSIGN_PASSWORD+set}" ]] || die "COSIGN_PASSWORD is not set (the password of $key; empty for a key without one)"
+auth_file="${REGISTRY_AUTH_FILE:-$HOME/.docker/config.json}"
+[[ -f "$auth_file" ]] || die "no credentials: REGISTRY_AUTH_FILE ($auth_file) does not exist"
+ca="${REGISTRY_CA:-}"
+[[ -z "$ca" || -f "$ca" ]] || die "REGISTRY_CA=$ca does not exist"
+
+# The tools: buildah and skopeo from Debian's packages; helm, cosign and syft
+# built from the pinned Go modules (test/controlplane/build.sh) unless on PATH.
+bin="$root/.cache/bin/current"
+for tool in buildah skopeo; do
+  command -v "$tool" >/dev/null || die "$tool is missing (test/node/install-packages.sh installs it)"
+done
+tool() {
+  if [[ -x "$bin/$1" ]]; then echo "$bin/$1"; elif command -v "$1" >/dev/null; then command -v "$1"
+  else die "$1 is missing: run test/controlplane/build.sh $1"; fi
+}
+helm="$(tool helm)" cosign="$(tool cosign)" syft="$(tool syft)"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# Trust for each tool: buildah and skopeo read a directory of *.crt, helm a
+# file, cosign and syft (Go) SSL_CERT_FILE / SYFT_REGISTRY_CA_CERT.
+cert_args=() helm_ca=() go_tls=()
+if [[ -n "$ca" ]]; then
+  mkdir "$work/certs"
+  cp "$ca" "$work/certs/ca.crt"
+  cert_args=(--cert-dir "$work/certs")
+  helm_ca=(--ca-file "$ca")
+  go_tls=(SSL_CERT_FILE="$ca" SYFT_REGISTRY_CA_CERT="$ca")
+fi
+# cosign and syft read $DOCKER_CONFIG/config.json.
+mkdir "$work/docker"
+cp "$auth_file" "$work/docker/config.json"
+go_env=(env DOCKER_CONFIG="$work/docker" "${go_tls[@]}")
+
+# 1. The login, before anything is built or pushed.
+credentials="$(node -e '
+  const [file, host] = process.argv.slice(1);
+  const entry = (JSON.parse(require("fs").readFileSync(file, "utf8")).auths || {})[host];
+  if (!entry || !entry.auth) process.exit(3);
+  process.stdout.write(Buffer.from(entry.auth, "base64").toString());
+' "$auth_file" "$host")" || die "no credentials for $host in $auth_file (REGISTRY_AUTH_FILE)"
+user="${credentials%%:*}"
+if ! out="$(buildah login --authfile "$work/login.json" "${cert_args[@]}" -u "$user" --password-stdin "$host" \
+  <<<"${credentials#*:}" 2>&1)"; then
+  die "the registry $host refused the login of '$user' from $auth_file: ${out//${credentials#*:}/***}; nothing was pushed"
+fi
+log "logged in to $host as $user"
+
+# 2. The image.
+image="$registry/kube9-operator"
+built="$(bash "$root/test/node/images.sh" operator | awk -F'[= ]' '$1 == "operator" { print $2 }')"
+[[ -n "$built" ]] || die "test/node/images.sh did not report the operator image"
+storage="$root/.cache/containers"
+
+# Pushes the local image $1 to $2 (docker://…); writes its digest to $3. The
+# only place an image is pushed.
+push_image() {
+  buildah --root "$storage/storage" --runroot "$storage/run" --storage-driver overlay \
+    push --quiet --authfile "$auth_file" "${cert_args[@]}" --digestfile "$3" "$1" "docker://$2" >&2
+}
+push_image "$built" "$image:$version" "$work/image.digest"
+image_digest="$(cat "$work/image.digest")"
+log "pushed $image:$version ($image_digest)"
+
+# 3. The chart.
+"$helm" package "$root/helm/kube9-operator" --version "$version" --app-version "$version" -d "$work" >&2
+chart_out="$("$helm" push "$work/kube9-operator-$version.tgz" "oci://$registry" \
+  --registry-config "$auth_file" "${helm_ca[@]}" 2>&1)" || die "helm push to oci://$registry failed: $chart_out"
+chart_digest="$(awk '/^Digest:/ { print $2 }' <<<"$chart_out")"
+[[ -n "$chart_digest" ]] || die "helm push did not report a digest: $chart_out"
+log "pushed oci://$registry/kube9-operator:$version ($chart_digest)"
+
+# 4. The signature.
+"${go_env[@]}" "$cosign" sign --yes --key "$key" --tlog-upload=false "$image@$image_digest" >&2
+
+# 5. The SBOM, made from the pushed image, attested.
+"${go_env[@]}" SYFT_CHECK_FOR_APP_UPDATE=false "$syft" scan "registry:$image@$image_digest" \
+  --select-catalogers +javascript-lock-cataloger \
+  --source-name kube9-operator --source-version "$version" \
+  -o "spdx-json=$work/sbom.spdx.json" >&2
+"${go_env[@]}" "$cosign" attest --yes --key "$key" --tlog-upload=false --type spdxjson \
+  --predicate "$work/sbom.spdx.json" "$image@$image_digest" >&2
+
+# 6. Every digest pushed.
+digest_of() { # digest_of REFERENCE: the digest of the manifest it names, as the registry has it
+  skopeo inspect --raw --authfile "$auth_file" "${cert_args[@]}" "docker://$1" >"$work/manifest.json"
+  skopeo manifest-digest "$work/manifest.json"
+}
+signature="$("${go_env[@]}" "$cosign" triangulate --type signature "$image@$image_digest")"
+attestation="$("${go_env[@]}" "$cosign" triangulate --type attestation "$image@$image_digest")"
+echo "IMAGE=$image:$version@$image_digest"
+echo "CHART=oci://$registry/kube9-operator:$version@$chart_digest"
+echo "SIGNATURE=$signature@$(digest_of "$signature")"
+echo "ATTESTATION=$attestation@$(digest_of "$attestation")"
