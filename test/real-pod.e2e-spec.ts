@@ -1,9 +1,10 @@
 /*
- * The operator as it is shipped: the chart installed by the real helm, its
- * pod started by a real kubelet on a real worker node (containerd, runc, CNI
- * bridge, kube-proxy; test/support/worker-node.ts) from the image built from
- * our unchanged Dockerfile (test/node/images.sh), in a namespace that enforces
- * the restricted Pod Security Standard. The probes are run by the kubelet, the
+ * The operator as it is shipped: released by `npm run release` to the test
+ * OCI registry (TLS, basic auth), the chart installed by the real helm from
+ * oci://, its image pulled by the kubelet through containerd with an image pull
+ * Secret, its pod started by a real kubelet on a real worker node (containerd,
+ * runc, CNI bridge, kube-proxy; test/support/worker-node.ts), in a namespace
+ * that enforces the restricted Pod Security Standard. The probes are run by the kubelet, the
  * Service is reached through the API server's service proxy and kube-proxy,
  * and the memory limit is enforced by the node's cgroups.
  *
@@ -17,7 +18,6 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
-import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { chartImage, CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
@@ -30,6 +30,8 @@ import { STATUS_CONFIGMAP } from './support/status';
 const execFileAsync = promisify(execFile);
 
 const RELEASE = 'kube9-operator';
+/** The image pull Secret (kubernetes.io/dockerconfigjson) with the test registry's credentials. */
+const PULL_SECRET = 'kube9-registry';
 const NAMESPACE = 'kube9-real-pod';
 const INTERVAL_SECONDS = 10;
 const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
@@ -80,6 +82,7 @@ beforeAll(async () => {
       },
     },
   });
+  await createPullSecret(NAMESPACE);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -98,15 +101,43 @@ async function helmOk(args: string[]): Promise<string> {
   return result.stdout;
 }
 
+/** A kubernetes.io/dockerconfigjson Secret in `namespace` with the registry's credentials (or `authFile`'s). */
+async function createPullSecret(
+  namespace: string,
+  name = PULL_SECRET,
+  authFile = cp.registry!.authFile,
+): Promise<void> {
+  await core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': fs.readFileSync(authFile).toString('base64') },
+    },
+  });
+}
+
+/** The chart as a user names it: oci://…/kube9-operator at the released version, with the registry's credentials and CA. */
+function chart(): string[] {
+  return [
+    cp.release!.chartRef,
+    '--version',
+    cp.release!.version,
+    '--registry-config',
+    cp.registry!.authFile,
+    '--ca-file',
+    cp.registry!.caPath,
+  ];
+}
+
 function imageValues(): string[] {
+  // The tag is the chart's appVersion: the released version.
   const image = chartImage(cp.node!.images.operator);
   return [
     '--set',
     `image.repository=${image.repository}`,
     '--set',
-    `image.tag=${image.tag}`,
-    '--set',
-    'image.pullPolicy=Never',
+    `imagePullSecrets[0].name=${PULL_SECRET}`,
     '--set',
     'tests.image.pullPolicy=Never',
     '--set',
@@ -248,7 +279,7 @@ describe('the chart’s pod on a real node', () => {
 
   it('is Running and Ready under the restricted Pod Security Standard, with the kubelet’s probes passing and no restart', async () => {
     const t0 = performance.now();
-    await helmOk(['install', RELEASE, CHART_DIR, '-n', NAMESPACE, ...imageValues()]);
+    await helmOk(['install', RELEASE, ...chart(), '-n', NAMESPACE, ...imageValues()]);
     firstPod = await readyPod();
     figures.push(`helm install to pod Ready ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(firstPod.spec?.nodeName).toBe(cp.node!.network.nodeName);
@@ -351,7 +382,7 @@ describe('the chart’s pod on a real node', () => {
     await helmOk([
       'upgrade',
       RELEASE,
-      CHART_DIR,
+      ...chart(),
       '-n',
       NAMESPACE,
       '--reuse-values',
@@ -500,7 +531,8 @@ describe('the chart’s pod on a real node', () => {
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
-    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await createPullSecret(namespace);
+    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const statusIn = async () => {
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
@@ -544,7 +576,8 @@ describe('the chart’s pod on a real node', () => {
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
-    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await createPullSecret(namespace);
+    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const updates: number[] = [];
     let watching = true;

@@ -4,7 +4,8 @@
 # kube-proxy), nftables and iproute2 (the node's network and its guard),
 # buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
-# docker-registry and apache2-utils (htpasswd) for the test OCI registry.
+# docker-registry and apache2-utils (htpasswd) for the test OCI registry,
+# skopeo for `npm run release` and its tests.
 # Does nothing when all are there. Needs root.
 set -euo pipefail
 
@@ -22,6 +23,7 @@ declare -A wanted=(
   [bwrap]=bubblewrap
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils
+  [skopeo]=skopeo
 )
 missing=()
 for tool in "${!wanted[@]}"; do

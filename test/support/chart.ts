@@ -14,15 +14,19 @@ import { freePort, OperatorProcess, startOperator } from './operator-process';
 
 export const CHART_DIR = path.join(repoRoot(), 'helm', 'kube9-operator');
 
-/** `helm install` (or upgrade) the chart; throws with helm's message when it fails. */
+/**
+ * `helm install` (or upgrade) the chart, from its folder or from `chart` (e.g. `oci://…`, with
+ * `--version` and the registry's flags in `extra`); throws with helm's message when it fails.
+ */
 export async function helmInstall(
   namespace: string,
   release: string,
   set: Record<string, string> = {},
   extra: string[] = [],
+  chart: string = CHART_DIR,
 ): Promise<string> {
   const sets = Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
-  const result = await runHelm(['upgrade', '--install', release, CHART_DIR, '-n', namespace, ...sets, ...extra]);
+  const result = await runHelm(['upgrade', '--install', release, chart, '-n', namespace, ...sets, ...extra]);
   if (result.code !== 0) throw new Error(`helm install ${release} failed: ${result.stderr}`);
   return result.stdout;
 }

@@ -4,9 +4,13 @@
  * until SIGINT or SIGTERM (or until its parent dies), then stops everything
  * and exits 0. Build output and logs go to stderr.
  *
- * `npm run cluster -- --node` also starts a worker node that runs pods, with
- * the operator image built from the Dockerfile loaded into it, and prints
- * `IMAGE=<repository>:<tag>` before `KUBECONFIG=<path>` once the node is Ready.
+ * `npm run cluster -- --node` also starts a worker node that runs pods and a
+ * test OCI registry (TLS with its own CA, basic auth) on the node's host-side
+ * address, releases the operator there (scripts/release.sh: image, chart,
+ * signature, SBOM) and prints, once the node is Ready, `IMAGE=<reference>`,
+ * `CHART=oci://…`, `REGISTRY=host:port`, `REGISTRY_CA=<PEM>`,
+ * `REGISTRY_AUTH_FILE=<config.json>` and `COSIGN_PUBLIC_KEY=<path>` before
+ * `KUBECONFIG=<path>`.
  */
 import { type ControlPlane, startControlPlane } from './control-plane';
 import { chartImage } from './worker-node';
@@ -50,17 +54,27 @@ async function main(): Promise<void> {
 
   cp = await startControlPlane({ withNode });
   if (signalled === undefined) {
-    if (cp.node) process.stdout.write(`IMAGE=${cp.node.images.operator}\n`);
+    if (cp.node && cp.registry && cp.release && cp.cosignKeys) {
+      process.stdout.write(
+        `IMAGE=${cp.node.images.operator}\nCHART=${cp.release.chartRef}\nREGISTRY=${cp.registry.address}\n` +
+          `REGISTRY_CA=${cp.registry.caPath}\nREGISTRY_AUTH_FILE=${cp.registry.authFile}\n` +
+          `COSIGN_PUBLIC_KEY=${cp.cosignKeys.publicKey}\n`,
+      );
+    }
     process.stdout.write(`KUBECONFIG=${cp.kubeconfigPath}\n`);
     console.error(
       `[cluster] Kubernetes ${cp.kubernetesVersion} at ${cp.server}, helm ${cp.helmVersion} at ${cp.helmPath}; Ctrl-C or SIGTERM to stop`,
     );
-    if (cp.node) {
+    if (cp.node && cp.release && cp.registry) {
       const image = chartImage(cp.node.images.operator);
       console.error(
-        `[cluster] node ${cp.node.network.nodeName} Ready; run the operator as a pod with\n` +
-          `  helm install kube9-operator ./helm/kube9-operator -n kube9-system --create-namespace ` +
-          `--set image.repository=${image.repository},image.tag=${image.tag},image.pullPolicy=Never`,
+        `[cluster] node ${cp.node.network.nodeName} Ready; run the operator as a pod, pulled from the registry, with\n` +
+          `  kubectl create namespace kube9-system\n` +
+          `  kubectl -n kube9-system create secret generic kube9-registry --type=kubernetes.io/dockerconfigjson ` +
+          `--from-file=.dockerconfigjson=${cp.registry.authFile}\n` +
+          `  helm install kube9-operator ${cp.release.chartRef} --version ${cp.release.version} -n kube9-system ` +
+          `--registry-config ${cp.registry.authFile} --ca-file ${cp.registry.caPath} ` +
+          `--set image.repository=${image.repository},imagePullSecrets[0].name=kube9-registry`,
       );
     }
     await stopRequested;

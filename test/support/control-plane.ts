@@ -17,6 +17,8 @@ import * as path from 'node:path';
 import { type Binaries, ensureBinaries } from './binaries';
 import { isAlive, ManagedProcess, STOP_GRACE_MS } from './managed-process';
 import { kubeconfigYaml, makeLeaf, makePki } from './pki';
+import { type TestRegistry, startRegistry } from './registry';
+import { type CosignKeyPair, makeCosignKeyPair, type Release, release } from './release';
 import {
   claimNodeNetwork,
   ensureImages,
@@ -58,6 +60,14 @@ export interface ControlPlane {
   auditLogPath?: string;
   /** The worker node, when started with `withNode`. */
   node?: WorkerNode;
+  /**
+   * With a node: the test OCI registry on the node's host-side address, the
+   * release that scripts/release.sh pushed there (image, chart, signature,
+   * SBOM attestation) and the key pair it was signed with.
+   */
+  registry?: TestRegistry;
+  release?: Release;
+  cosignKeys?: CosignKeyPair;
   /** Kills every process and removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -185,11 +195,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const processes: ManagedProcess[] = [];
   let net: NodeNetwork | undefined;
   let node: WorkerNode | undefined;
+  let registry: TestRegistry | undefined;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await node?.stop();
+      await registry?.stop();
       // Reverse start order: controller-manager, apiserver, etcd.
       for (const p of [...processes].reverse()) await p.stop(TEARDOWN_GRACE_MS);
       // node.stop() has cleaned up its slot; a slot claimed for a node that never started is released here.
@@ -203,10 +215,29 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     // The images take longest to build (minutes cold): start them first.
     const images = withNode ? ensureImages() : undefined;
     images?.catch(() => undefined); // awaited below; not unhandled if start-up fails first
+    let released: Promise<{ release: Release; keys: CosignKeyPair }> | undefined;
     if (withNode) {
       net = await claimNodeNetwork();
       // A node whose owner died held mounts in its control plane's directory; the claim removed them.
       await sweepStaleDirs();
+      // The registry lives in the node's directory, so test/node/leftovers.sh sees it if it outlives the node.
+      const registryDir = path.join(dir, `node-${net.slot}`, 'registry');
+      registry = await startRegistry({ dir: registryDir, host: net.hostIp });
+      const reg = registry;
+      // The operator reaches the node as a user's does: released to the registry (built,
+      // pushed, chart pushed, signed, SBOM attested), then pulled by the kubelet.
+      released = (async () => {
+        await images; // the same build; images.sh builds one thing at a time
+        const keys = await makeCosignKeyPair(binaries.binDir, registryDir);
+        const r = await release({
+          registry: `${reg.address}/kube9`,
+          key: keys.privateKey,
+          authFile: reg.authFile,
+          caPath: reg.caPath,
+        });
+        return { release: r, keys };
+      })();
+      released.catch(() => undefined); // awaited below
     }
     const host = net?.hostIp ?? '127.0.0.1';
     const serviceCidr = net?.serviceCidr ?? SERVICE_CIDR;
@@ -416,15 +447,22 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `) at ${server}, dir ${dir}`,
     );
 
-    if (net && images) {
+    let releasedValue: { release: Release; keys: CosignKeyPair } | undefined;
+    if (net && images && registry && released) {
       const built = await images;
+      const tRelease = performance.now();
+      releasedValue = await released;
+      console.log(
+        `[control-plane] released to ${registry.address} (waited ${s(performance.now() - tRelease)}): ${releasedValue.release.image}`,
+      );
       node = await startWorkerNode({
         net,
         cpDir: dir,
         binDir: binaries.binDir,
         server,
-        images: built.images,
+        images: { ...built.images, operator: releasedValue.release.imageTag },
         archives: built.archives,
+        registry: { address: registry.address, caPath: registry.caPath },
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
       });
@@ -432,6 +470,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
     return {
       node,
+      ...(registry && releasedValue
+        ? { registry, release: releasedValue.release, cosignKeys: releasedValue.keys }
+        : {}),
       ...(opts.auditLog ? { auditLogPath: file('audit.log') } : {}),
       dir,
       kubeconfigPath,

@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface TestRegistry {
   /** `host:port` */
   address: string;
-  /** The registry CA's PEM. */
+  /** The registry CA's PEM, alone in its folder (so that folder serves as a --cert-dir). */
   caPath: string;
   /** docker-style config.json holding `user`'s credentials for `address`. */
   authFile: string;
@@ -72,6 +72,9 @@ export async function startRegistry(opts: { dir: string; host: string; timeoutMs
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
   const file = (name: string) => path.join(dir, name);
   await makeServerPki(dir, 'kube9-test-registry-ca', [`IP:${host}`]);
+  // The CA alone in a folder of its own: buildah's and skopeo's --cert-dir read every *.crt and *.key there.
+  await fsp.mkdir(file('trust'));
+  await fsp.copyFile(file('ca.crt'), file('trust/ca.crt'));
   const user = 'kube9-release';
   const password = randomBytes(18).toString('base64url');
   try {
@@ -112,7 +115,7 @@ auth:
   );
   const authFile = file('auth.json');
   await fsp.writeFile(authFile, dockerConfigJson(address, user, password), { mode: 0o600 });
-  const ca = fs.readFileSync(file('ca.crt'));
+  const ca = fs.readFileSync(file('trust/ca.crt'));
   const basic = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const get: TestRegistry['get'] = (urlPath, getOpts = {}) =>
     new Promise((resolve, reject) => {
@@ -143,7 +146,8 @@ auth:
       if (registry.exited) throw new Error(`${registry.describeExit()}; the end of its log:\n${registry.tail()}`);
       const anonymous = await get('/v2/', { auth: false }).catch(() => undefined);
       if (anonymous?.status === 401) break;
-      if (performance.now() > deadline) throw new Error(`the registry did not answer on ${address}:\n${registry.tail()}`);
+      if (performance.now() > deadline)
+        throw new Error(`the registry did not answer on ${address}:\n${registry.tail()}`);
       await sleep(100);
     }
     const authed = await get('/v2/');
@@ -154,7 +158,7 @@ auth:
   }
   return {
     address,
-    caPath: file('ca.crt'),
+    caPath: file('trust/ca.crt'),
     authFile,
     user,
     password,

@@ -3,8 +3,12 @@
  * containerd v2 (built from its Go module) with runc and the CNI bridge
  * plugin (Debian's packages), the kubelet and kube-proxy (iptables mode), all
  * three in the node's own network namespace, plus kube-scheduler on the host.
- * The images it runs are built by test/node/images.sh and loaded with ctr;
- * nothing is ever pulled.
+ * The operator image is pulled, as on a user's node, from the test OCI
+ * registry (registry.ts; TLS with its own CA, which containerd trusts through
+ * its registry host configuration, and basic auth, whose credentials the
+ * kubelet takes from an image pull Secret). The stand-ins (pause, busybox) are
+ * built by test/node/images.sh and loaded with ctr. Nothing else can be
+ * pulled: the runtime's proxy for every other address is a closed port.
  *
  * One node per slot (0..7) at a time on a machine: the slot names the netns,
  * the veth pair, the address ranges (test/node/network.sh) and the kubelet's
@@ -59,7 +63,7 @@ export interface NodeNetwork {
 }
 
 export interface NodeImages {
-  /** `docker.io/kube9/kube9-operator:<version>-dev.<inputs hash>` */
+  /** `<registry>/kube9/kube9-operator:<version>`, pushed by scripts/release.sh; pulled by the kubelet. */
   operator: string;
   busybox: string;
   pause: string;
@@ -327,7 +331,8 @@ export async function releaseNodeNetwork(net: NodeNetwork): Promise<void> {
 
 /**
  * Runs test/node/images.sh (builds what is missing or out of date) and
- * returns the image references and their archives.
+ * returns the image references and the archives of those loaded with ctr
+ * (the stand-ins: pause and busybox).
  */
 export async function ensureImages(): Promise<{ images: NodeImages; archives: string[] }> {
   const script = path.join(repoRoot(), 'test', 'node', 'images.sh');
@@ -347,8 +352,8 @@ export async function ensureImages(): Promise<{ images: NodeImages; archives: st
     const m = /^(\w+)=(\S+) (\S+)$/.exec(line);
     if (!m) continue;
     found[m[1]] = m[2];
-    // The base image is only built from, never run.
-    if (m[1] !== 'base') archives.push(m[3]);
+    // The base image is only built from, never run; the operator reaches the node through the registry.
+    if (m[1] !== 'base' && m[1] !== 'operator') archives.push(m[3]);
   }
   for (const name of ['base', 'pause', 'busybox', 'operator']) {
     if (!found[name]) throw new Error(`${script} did not report the ${name} image:\n${stdout}`);
@@ -364,7 +369,10 @@ export interface WorkerNodeOptions {
   /** `https://<hostIp>:<port>` */
   server: string;
   images: NodeImages;
+  /** The image archives loaded with ctr (the stand-ins; not the operator). */
   archives: string[];
+  /** The test registry (`host:port` on the node's host-side address, and its CA): containerd trusts it for pulls. */
+  registry?: { address: string; caPath: string };
   /** GET as the admin; resolves with the status and the body. */
   adminGet(urlPath: string): Promise<{ status: number; body: string }>;
   timeoutMs: number;
@@ -444,6 +452,21 @@ export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNo
         2,
       ),
     );
+    // The registry's host configuration: its CA, pull and resolve only; TLS, no plain-http, no insecure flag.
+    const certsDir = file('containerd/certs.d');
+    if (opts.registry) {
+      const hostDir = path.join(certsDir, opts.registry.address);
+      await fsp.mkdir(hostDir, { recursive: true });
+      await fsp.writeFile(
+        path.join(hostDir, 'hosts.toml'),
+        `server = ${JSON.stringify(`https://${opts.registry.address}`)}
+
+[host.${JSON.stringify(`https://${opts.registry.address}`)}]
+  capabilities = ['pull', 'resolve']
+  ca = ${JSON.stringify(opts.registry.caPath)}
+`,
+      );
+    }
     await fsp.writeFile(
       file('containerd.toml'),
       `version = 3
@@ -462,6 +485,8 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
   snapshotter = 'overlayfs'
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = ${JSON.stringify(opts.images.pause)}
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = ${JSON.stringify(certsDir)}
 
 [plugins.'io.containerd.cri.v1.runtime']
   # This machine kind lacks CAP_SYS_RESOURCE, so runc cannot give a container
@@ -495,15 +520,16 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       'join-cgroup',
     ];
     const env = { PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` };
-    // Every image is loaded from .cache/images; a pull by mistake goes to a closed
-    // port and fails at once instead of reaching out.
+    // Only the test registry is reached directly; any other pull goes to a
+    // closed port and fails at once instead of reaching out.
+    const direct = opts.registry ? opts.registry.address.replace(/:\d+$/, '') : '';
     const noPull = {
       HTTP_PROXY: CLOSED_PROXY,
       HTTPS_PROXY: CLOSED_PROXY,
       http_proxy: CLOSED_PROXY,
       https_proxy: CLOSED_PROXY,
-      NO_PROXY: '',
-      no_proxy: '',
+      NO_PROXY: direct,
+      no_proxy: direct,
     };
     const containerd = new ManagedProcess(
       'containerd',

@@ -1,0 +1,286 @@
+/*
+ * `npm run release` as a maintainer runs it, against a registry of its own
+ * (test/support/registry.ts: Debian's docker-registry, TLS with a test CA,
+ * basic auth), and what a careful user then checks: the chart installs from
+ * oci://, the image signature verifies with the public key (and fails for an
+ * image re-pushed under the same tag), and the signed SBOM lists the Node
+ * binary and every npm package bundled into dist/ with its version.
+ *
+ * The pods of the real operator, pulled from such a registry with an image
+ * pull Secret, run in test/real-pod.e2e-spec.ts.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from './support/binaries';
+import { createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
+import { type TestRegistry, startRegistry } from './support/registry';
+import {
+  cosignPath,
+  type CosignKeyPair,
+  makeCosignKeyPair,
+  type Release,
+  release,
+  runReleaseScript,
+} from './support/release';
+
+const execFileAsync = promisify(execFile);
+const root = repoRoot();
+const binDir = path.join(root, '.cache', 'bin', 'current');
+
+let dir: string;
+let registry: TestRegistry;
+let keys: CosignKeyPair;
+let released: Release;
+const namespaces: string[] = [];
+
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kube9-release-'));
+  registry = await startRegistry({ dir: path.join(dir, 'registry'), host: '127.0.0.1' });
+  keys = await makeCosignKeyPair(binDir, dir);
+});
+
+afterAll(async () => {
+  for (const namespace of namespaces) {
+    await runHelm(['uninstall', 'kube9-operator', '-n', namespace, '--ignore-not-found']);
+    await deleteTestNamespace(namespace);
+  }
+  await registry?.stop();
+  if (dir) await fsp.rm(dir, { recursive: true, force: true });
+});
+
+/** cosign with the registry's credentials and CA, as a user who has them. */
+async function cosign(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dockerConfig = path.join(dir, 'docker');
+  await fsp.mkdir(dockerConfig, { recursive: true });
+  await fsp.copyFile(registry.authFile, path.join(dockerConfig, 'config.json'));
+  try {
+    const { stdout, stderr } = await execFileAsync(cosignPath(binDir), args, {
+      env: { ...process.env, DOCKER_CONFIG: dockerConfig, SSL_CERT_FILE: registry.caPath },
+      maxBuffer: 64 << 20,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+async function catalog(): Promise<string[]> {
+  const answer = await registry.get('/v2/_catalog');
+  expect(answer.status).toBe(200);
+  return (JSON.parse(answer.body) as { repositories: string[] }).repositories;
+}
+
+it('keeps the chart version and appVersion in step with package.json', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const chart = fs.readFileSync(path.join(root, 'helm', 'kube9-operator', 'Chart.yaml'), 'utf8');
+  const field = (name: string) => new RegExp(`^${name}:\\s*"?([^"\\s]+)"?\\s*$`, 'm').exec(chart)?.[1];
+  expect({ version: field('version'), appVersion: field('appVersion') }).toEqual({
+    version: pkg.version,
+    appVersion: pkg.version,
+  });
+});
+
+it('stops before pushing anything when the registry refuses the login, and names the registry', async () => {
+  const wrong = registry.authFileFor(registry.user, 'not-the-password', 'wrong-auth');
+  const result = await runReleaseScript({
+    registry: `${registry.address}/kube9`,
+    key: keys.privateKey,
+    authFile: wrong,
+    caPath: registry.caPath,
+  });
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain(`the registry ${registry.address} refused the login`);
+  expect(result.stderr).toContain('nothing was pushed');
+  expect(result.stderr).not.toContain('not-the-password');
+  expect(await catalog()).toEqual([]);
+}, 60_000);
+
+it('rejects a registry that is not HOST[:PORT]/NAMESPACE, naming what is allowed', async () => {
+  const result = await runReleaseScript({
+    registry: registry.address,
+    key: keys.privateKey,
+    authFile: registry.authFile,
+  });
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain(`--registry '${registry.address}' is not HOST[:PORT]/NAMESPACE`);
+});
+
+it('pushes the image, the chart, the signature and the SBOM attestation, and prints every digest', async () => {
+  released = await release({
+    registry: `${registry.address}/kube9`,
+    key: keys.privateKey,
+    authFile: registry.authFile,
+    caPath: registry.caPath,
+  });
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  expect(released.version).toBe(pkg.version);
+  expect(released.imageTag).toBe(`${registry.address}/kube9/kube9-operator:${pkg.version}`);
+  expect(released.chartRef).toBe(`oci://${registry.address}/kube9/kube9-operator`);
+  expect((await catalog()).sort()).toEqual(['kube9/kube9-operator', 'kube9/kube9-operator/kube9-operator'].sort());
+  // Each printed digest is what the registry holds.
+  const accept = [
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+  ].join(', ');
+  for (const printed of [released.image, released.chart, released.signature, released.attestation]) {
+    const [name, digest] = printed.replace(/^oci:\/\//, '').split('@');
+    const repository = name.slice(registry.address.length + 1).replace(/:[^/:]+$/, '');
+    const answer = await registry.get(`/v2/${repository}/manifests/${digest}`, { method: 'HEAD', accept });
+    expect({ printed, status: answer.status, digest: answer.headers['docker-content-digest'] }).toEqual({
+      printed,
+      status: 200,
+      digest,
+    });
+  }
+}, 900_000);
+
+it('installs the chart from oci:// with helm, and fails clearly for a version that does not exist', async () => {
+  const namespace = await createTestNamespace('release-oci');
+  namespaces.push(namespace);
+  const flags = ['--registry-config', registry.authFile, '--ca-file', registry.caPath];
+  const missing = await runHelm([
+    'install',
+    'kube9-operator',
+    released.chartRef,
+    '--version',
+    '9.9.9',
+    '-n',
+    namespace,
+    ...flags,
+  ]);
+  expect(missing.code).not.toBe(0);
+  expect(missing.stderr).toMatch(/9\.9\.9.*not found|not found.*9\.9\.9/);
+  const ok = await runHelm([
+    'install',
+    'kube9-operator',
+    released.chartRef,
+    '--version',
+    released.version,
+    '-n',
+    namespace,
+    ...flags,
+    '--set',
+    `image.repository=${released.imageTag.replace(/:[^:]+$/, '')}`,
+  ]);
+  expect(ok.stderr).toBe('');
+  expect(ok.code).toBe(0);
+  const manifest = await runHelm(['get', 'manifest', 'kube9-operator', '-n', namespace]);
+  expect(manifest.stdout).toContain(`image: "${released.imageTag}"`);
+}, 120_000);
+
+it('verifies the image signature with the public key, and not with another key', async () => {
+  const verified = await cosign([
+    'verify',
+    '--key',
+    keys.publicKey,
+    '--insecure-ignore-tlog=true',
+    '--output',
+    'json',
+    `${released.imageTag}@${released.imageDigest}`,
+  ]);
+  expect(verified.stderr).toContain('The signatures were verified against the specified public key');
+  expect(verified.code).toBe(0);
+  const claims = JSON.parse(verified.stdout) as { critical: { image: { 'docker-manifest-digest': string } } }[];
+  expect(claims.map((c) => c.critical.image['docker-manifest-digest'])).toEqual([released.imageDigest]);
+
+  const other = await makeCosignKeyPair(binDir, dir, 'other');
+  const refused = await cosign(['verify', '--key', other.publicKey, '--insecure-ignore-tlog=true', released.image]);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toMatch(/no matching signatures/);
+}, 120_000);
+
+it('signs the SBOM as an attestation listing the Node binary and every bundled npm package with its version', async () => {
+  const verified = await cosign([
+    'verify-attestation',
+    '--key',
+    keys.publicKey,
+    '--insecure-ignore-tlog=true',
+    '--type',
+    'spdxjson',
+    `${released.imageTag}@${released.imageDigest}`,
+  ]);
+  expect(verified.code).toBe(0);
+  const envelope = JSON.parse(verified.stdout.trim().split('\n')[0]) as { payload: string };
+  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as {
+    subject: { digest: { sha256: string } }[];
+    predicate: { packages: { name: string; versionInfo?: string; externalRefs?: { referenceLocator: string }[] }[] };
+  };
+  expect(statement.subject.map((s) => `sha256:${s.digest.sha256}`)).toEqual([released.imageDigest]);
+  const spdx = statement.predicate.packages;
+  const npm = new Set(
+    spdx
+      .flatMap((p) => p.externalRefs ?? [])
+      .map((r) => r.referenceLocator)
+      .filter((locator) => locator.startsWith('pkg:npm/'))
+      .map((locator) => decodeURIComponent(locator.slice('pkg:npm/'.length)).replace(/\?.*$/, ''))
+      .filter((purl) => !purl.startsWith('kube9-operator@')),
+  );
+
+  // What the bundle holds, from esbuild's metafiles and package-lock.json, worked out here on its own.
+  await execFileAsync('npm', ['run', 'build'], { cwd: root, maxBuffer: 64 << 20 });
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version: string }>;
+  };
+  const expected = new Set<string>();
+  const sbomDir = path.join(root, 'dist', 'sbom');
+  for (const name of fs.readdirSync(sbomDir).filter((n) => n.startsWith('metafile-'))) {
+    const meta = JSON.parse(fs.readFileSync(path.join(sbomDir, name), 'utf8')) as { inputs: Record<string, unknown> };
+    for (const input of Object.keys(meta.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(input);
+      if (!m) continue;
+      const dirInLock = input.slice(input.indexOf('node_modules/'), m.index + m[0].length - 1);
+      expect(lock.packages[dirInLock]).toBeDefined();
+      expected.add(`${m[1]}@${lock.packages[dirInLock].version}`);
+    }
+  }
+  expect(expected.size).toBeGreaterThan(50);
+  expect([...npm].sort()).toEqual([...expected].sort());
+
+  // The Node binary the image runs, as the image says (NODE_VERSION, as the node images set it).
+  const config = await execFileAsync('skopeo', [
+    'inspect',
+    '--config',
+    '--authfile',
+    registry.authFile,
+    '--cert-dir',
+    path.dirname(registry.caPath),
+    `docker://${released.imageTag}@${released.imageDigest}`,
+  ]);
+  const env = (JSON.parse(config.stdout) as { config: { Env: string[] } }).config.Env;
+  const nodeVersion = env.find((e) => e.startsWith('NODE_VERSION='))?.split('=')[1];
+  expect(nodeVersion).toMatch(/^22\./);
+  expect(spdx.filter((p) => p.name === 'node').map((p) => p.versionInfo)).toEqual([nodeVersion]);
+}, 300_000);
+
+it('fails verification for an image re-pushed under the same tag, but different', async () => {
+  // The busybox stand-in, pushed over the released tag: the tag now names an unsigned digest.
+  const busybox = path.join(root, '.cache', 'images', 'busybox.tar');
+  await execFileAsync('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-authfile',
+    registry.authFile,
+    '--dest-cert-dir',
+    path.dirname(registry.caPath),
+    `docker-archive:${busybox}`,
+    `docker://${released.imageTag}`,
+  ]);
+  const byTag = await cosign(['verify', '--key', keys.publicKey, '--insecure-ignore-tlog=true', released.imageTag]);
+  expect(byTag.code).not.toBe(0);
+  expect(byTag.stderr).toMatch(/no signatures found|no matching signatures/);
+  // The released digest itself still verifies.
+  const byDigest = await cosign([
+    'verify',
+    '--key',
+    keys.publicKey,
+    '--insecure-ignore-tlog=true',
+    `${released.imageTag}@${released.imageDigest}`,
+  ]);
+  expect(byDigest.code).toBe(0);
+}, 120_000);
