@@ -7,7 +7,10 @@
 #   2. builds the image from the Dockerfile (test/node/images.sh, buildah) and
 #      pushes it as HOST/NAMESPACE/kube9-operator:VERSION;
 #   3. packages the chart (`helm package`, version and appVersion = VERSION)
-#      and pushes it to oci://HOST/NAMESPACE (`helm push`);
+#      and pushes it to oci://HOST/NAMESPACE/charts (`helm push`), so it is
+#      installed from oci://HOST/NAMESPACE/charts/kube9-operator (its own
+#      repository: a chart and an image in one repository would share the tag
+#      VERSION, and the second push would take it from the first);
 #   4. signs the pushed image digest with cosign and the key pair given
 #      (`--key`, or COSIGN_KEY; its password in COSIGN_PASSWORD);
 #   5. makes an SPDX SBOM of the pushed image with syft and attaches it to the
@@ -114,11 +117,11 @@ log "pushed $image:$version ($image_digest)"
 
 # 3. The chart.
 "$helm" package "$root/helm/kube9-operator" --version "$version" --app-version "$version" -d "$work" >&2
-chart_out="$("$helm" push "$work/kube9-operator-$version.tgz" "oci://$registry" \
-  --registry-config "$auth_file" "${helm_ca[@]}" 2>&1)" || die "helm push to oci://$registry failed: $chart_out"
+chart_out="$("$helm" push "$work/kube9-operator-$version.tgz" "oci://$registry/charts" \
+  --registry-config "$auth_file" "${helm_ca[@]}" 2>&1)" || die "helm push to oci://$registry/charts failed: $chart_out"
 chart_digest="$(awk '/^Digest:/ { print $2 }' <<<"$chart_out")"
 [[ -n "$chart_digest" ]] || die "helm push did not report a digest: $chart_out"
-log "pushed oci://$registry/kube9-operator:$version ($chart_digest)"
+log "pushed oci://$registry/charts/kube9-operator:$version ($chart_digest)"
 
 # 4. The signature.
 "${go_env[@]}" "$cosign" sign --yes --key "$key" --tlog-upload=false "$image@$image_digest" >&2
@@ -139,6 +142,6 @@ digest_of() { # digest_of REFERENCE: the digest of the manifest it names, as the
 signature="$("${go_env[@]}" "$cosign" triangulate --type signature "$image@$image_digest")"
 attestation="$("${go_env[@]}" "$cosign" triangulate --type attestation "$image@$image_digest")"
 echo "IMAGE=$image:$version@$image_digest"
-echo "CHART=oci://$registry/kube9-operator:$version@$chart_digest"
+echo "CHART=oci://$registry/charts/kube9-operator:$version@$chart_digest"
 echo "SIGNATURE=$signature@$(digest_of "$signature")"
 echo "ATTESTATION=$attestation@$(digest_of "$attestation")"

@@ -4,6 +4,13 @@
  * the chart's environment and ServiceAccount token: adding a key by
  * `helm upgrade`, keeping it with --reuse-values, removing everything with
  * `helm uninstall`, and the exact reach of the chart's RBAC.
+ *
+ * The chart is installed as a user installs it, from an OCI registry
+ * (`helm install oci://… --version …`): this file packages it and pushes it
+ * with `helm package` and `helm push`, as `npm run release` does, to a test
+ * registry of its own (TLS with a test CA, basic auth) on loopback. This
+ * control plane has no node, so the image is neither pushed nor pulled here
+ * (test/real-pod.e2e-spec.ts and test/release.e2e-spec.ts do that).
  */
 import {
   ApiException,
@@ -14,6 +21,10 @@ import {
   V1ConfigMap,
   Watch,
 } from '@kubernetes/client-node';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   CHART_DIR,
   chartEnvironment,
@@ -26,6 +37,8 @@ import { TEST_KEYS } from './support/keys';
 import { OperatorProcess, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { readConfigMap, STATE_CONFIGMAP, statusWhere, STATUS_CONFIGMAP } from './support/status';
+import { repoRoot } from './support/binaries';
+import { type TestRegistry, startRegistry } from './support/registry';
 
 const RELEASE = 'kube9-operator';
 const INTERVAL_SECONDS = 10;
@@ -33,8 +46,27 @@ const INTERVAL_SECONDS = 10;
 let simulator: ServerSimulator;
 const namespaces: string[] = [];
 const operators: OperatorProcess[] = [];
+let registryDir: string;
+let registry: TestRegistry;
+/** `oci://…/kube9-operator` and the flags that name its version, credentials and CA. */
+let chartRef: string;
+let chartFlags: string[];
 
 beforeAll(async () => {
+  registryDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kube9-chart-registry-'));
+  registry = await startRegistry({ dir: path.join(registryDir, 'registry'), host: '127.0.0.1' });
+  const version = (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string })
+    .version;
+  const registryFlags = ['--registry-config', registry.authFile, '--ca-file', registry.caPath];
+  await helmOk(['package', CHART_DIR, '--version', version, '--app-version', version, '-d', registryDir]);
+  await helmOk([
+    'push',
+    path.join(registryDir, `kube9-operator-${version}.tgz`),
+    `oci://${registry.address}/kube9`,
+    ...registryFlags,
+  ]);
+  chartRef = `oci://${registry.address}/kube9/kube9-operator`;
+  chartFlags = ['--version', version, ...registryFlags];
   // The server's interval replaces the chart's once registered: keep it as short.
   simulator = new ServerSimulator({
     validKeys: [TEST_KEYS.upgrade, TEST_KEYS.chart],
@@ -51,7 +83,16 @@ afterEach(async () => {
   }
 });
 
-afterAll(() => simulator?.stop());
+afterAll(async () => {
+  await simulator?.stop();
+  await registry?.stop();
+  if (registryDir) await fsp.rm(registryDir, { recursive: true, force: true });
+});
+
+/** helm install (or upgrade) of the chart from the registry. */
+function install(namespace: string, set: Record<string, string>): Promise<string> {
+  return helmInstall(namespace, RELEASE, set, chartFlags, chartRef);
+}
 
 async function namespaceFor(prefix: string): Promise<string> {
   const namespace = await createTestNamespace(prefix);
@@ -95,14 +136,14 @@ async function secretHoldsKey(namespace: string, key: string): Promise<boolean> 
 describe('helm upgrade adds a key to a running free install', () => {
   it('goes enabled / pro within seconds in the same process; --reuse-values keeps the key', async () => {
     const namespace = await namespaceFor('upgrade');
-    await helmInstall(namespace, RELEASE, simulatorValues());
+    await install(namespace, simulatorValues());
     const operator = await startOperator(namespace);
     const pid = operator.child.pid;
     await statusWhere(namespace, 'operated / free', (s) => s.mode === 'operated' && s.apiKeyConfigured === false);
     const before = await readDeployment(namespace);
 
     const upgradeStartedAt = performance.now();
-    await helmInstall(namespace, RELEASE, { ...simulatorValues(), apiKey: TEST_KEYS.upgrade });
+    await install(namespace, { ...simulatorValues(), apiKey: TEST_KEYS.upgrade });
     const pro = await statusWhere(namespace, 'enabled / pro', (s) => s.registered === true, 10_000);
     const secondsToPro = (performance.now() - upgradeStartedAt) / 1000;
     console.log(`[chart-lifecycle] enabled / pro ${secondsToPro.toFixed(2)} s after helm upgrade --set apiKey began`);
@@ -123,7 +164,17 @@ describe('helm upgrade adds a key to a running free install', () => {
     expect(afterKey.metadata!.generation).toBe(before.metadata!.generation);
     expect(afterKey.spec!.template).toEqual(before.spec!.template);
 
-    await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reuse-values', '--set', 'logLevel=debug']);
+    await helmOk([
+      'upgrade',
+      RELEASE,
+      chartRef,
+      ...chartFlags,
+      '-n',
+      namespace,
+      '--reuse-values',
+      '--set',
+      'logLevel=debug',
+    ]);
     const reusedAt = new Date().toISOString();
     const after = await statusWhere(
       namespace,
@@ -148,11 +199,21 @@ describe('helm upgrade adds a key to a running free install', () => {
 
   it('a pod restarted by the --reuse-values upgrade (new log level) comes back pro with the kept key', async () => {
     const namespace = await namespaceFor('reuse');
-    await helmInstall(namespace, RELEASE, { ...simulatorValues(), apiKey: TEST_KEYS.upgrade });
+    await install(namespace, { ...simulatorValues(), apiKey: TEST_KEYS.upgrade });
     const first = await startOperator(namespace);
     await statusWhere(namespace, 'enabled / pro', (s) => s.registered === true);
 
-    await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reuse-values', '--set', 'logLevel=debug']);
+    await helmOk([
+      'upgrade',
+      RELEASE,
+      chartRef,
+      ...chartFlags,
+      '-n',
+      namespace,
+      '--reuse-values',
+      '--set',
+      'logLevel=debug',
+    ]);
     expect((await first.stop()).code).toBe(0);
     const restartedAt = new Date().toISOString();
     const second = await startOperator(namespace);
@@ -176,7 +237,7 @@ describe('helm upgrade adds a key to a running free install', () => {
 describe('helm uninstall', () => {
   it('removes the status and state ConfigMaps through their owner, the Deployment; nothing cluster-scoped is left', async () => {
     const namespace = await namespaceFor('uninstall');
-    await helmInstall(namespace, RELEASE, { ...simulatorValues(), apiKey: TEST_KEYS.chart });
+    await install(namespace, { ...simulatorValues(), apiKey: TEST_KEYS.chart });
     const operator = await startOperator(namespace);
     await statusWhere(namespace, 'enabled / pro', (s) => s.registered === true);
     await waitFor('the state ConfigMap', () => readConfigMap(namespace, STATE_CONFIGMAP));
@@ -247,7 +308,7 @@ describe("the chart ServiceAccount's reach (the real RBAC authorizer)", () => {
   beforeAll(async () => {
     namespace = await createTestNamespace('rbac');
     otherNamespace = await createTestNamespace('rbac-other');
-    await helmInstall(namespace, RELEASE, { apiKey: TEST_KEYS.chart });
+    await install(namespace, { apiKey: TEST_KEYS.chart });
     keySecret = (await chartEnvironment(namespace, RELEASE)).API_KEY_SECRET_NAME;
     const admin = adminKubeConfig().makeApiClient(CoreV1Api);
     await admin.createNamespacedSecret({

@@ -695,6 +695,84 @@ describe('the chart’s pod on a real node', () => {
     await core.deleteNamespace({ name: namespace });
   });
 
+  it('wrong pull credentials: the new pods show ErrImagePull/ImagePullBackOff with the registry’s refusal, and an old pod keeps serving a correct status', async () => {
+    const namespace = `${NAMESPACE}-pull`;
+    await core.createNamespace({
+      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+    });
+    await createPullSecret(namespace);
+    const wrong = cp.registry!.authFileFor(cp.registry!.user, 'not-the-password', 'wrong-pull');
+    await createPullSecret(namespace, `${PULL_SECRET}-wrong`, wrong);
+    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    const { holder } = await twoReplicasAndTheirLeader(namespace);
+    const oldPods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.map(
+      (p) => p.metadata!.name!,
+    );
+
+    // The upgrade names the wrong Secret and makes every new pod pull (the image is on the node already).
+    await helmOk([
+      'upgrade',
+      RELEASE,
+      ...chart(),
+      '-n',
+      namespace,
+      '--reuse-values',
+      '--set',
+      `imagePullSecrets[0].name=${PULL_SECRET}-wrong`,
+      '--set',
+      'image.pullPolicy=Always',
+    ]);
+    const refused = await waitFor(
+      'a new pod whose pull the registry refused',
+      async () => {
+        const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+        for (const pod of list.items.filter((p) => !oldPods.includes(p.metadata!.name!))) {
+          const reason = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+          if (reason !== 'ErrImagePull' && reason !== 'ImagePullBackOff') continue;
+          const events = await core.listNamespacedEvent({
+            namespace,
+            fieldSelector: `involvedObject.name=${pod.metadata!.name}`,
+          });
+          const failed = events.items.find((e) => e.reason === 'Failed' && /pull/i.test(e.message ?? ''));
+          if (failed) return { reason, message: failed.message! };
+        }
+        return undefined;
+      },
+      90_000,
+      500,
+    );
+    expect(refused.message).toContain(cp.registry!.address);
+    expect(refused.message).toMatch(/401 Unauthorized/);
+    expect(refused.message).not.toContain('not-the-password');
+
+    // An old pod still runs the old image, Ready, and the status stays correct and fresh.
+    const running = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.filter(
+      (p) => oldPods.includes(p.metadata!.name!) && isReady(p),
+    );
+    expect(running.length).toBeGreaterThanOrEqual(1);
+    expect(running[0].spec?.containers[0].image).toBe(cp.node!.images.operator);
+    expect(running[0].status?.containerStatuses?.[0].restartCount).toBe(0);
+    const leaderNow = await holder();
+    expect(running.map((p) => p.metadata!.name)).toContain(leaderNow);
+    const statusIn = async () => {
+      const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
+      return JSON.parse(cm.data!.status) as Record<string, any>;
+    };
+    const seen = (await statusIn()).lastUpdate as string;
+    const fresh = await waitFor(
+      'a status written after the failed upgrade',
+      async () => {
+        const st = await statusIn();
+        return st.lastUpdate !== seen ? st : undefined;
+      },
+      (INTERVAL_SECONDS + 10) * 1000,
+      500,
+    );
+    expect(fresh).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace, error: null });
+    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await core.deleteNamespace({ name: namespace });
+  });
+
   it('fails an image pull at once, at the runtime’s closed proxy, instead of reaching out', async () => {
     const name = 'pull-attempt';
     await core.createNamespacedPod({

@@ -1,17 +1,19 @@
 /*
  * `npm run demo`: the operator end to end on this machine, as a user would see it.
- * Starts the embedded control plane with a worker node (the operator image is
- * built from the Dockerfile and loaded into it) and the kube9-server simulator,
- * installs the chart with helm so the operator runs as a real pod, shows the
+ * Starts the embedded control plane with a worker node and a test OCI registry
+ * (`npm run release` pushes the image built from the Dockerfile, the chart, the
+ * signature and the SBOM there) and the kube9-server simulator, installs the
+ * chart with `helm install oci://…` and an image pull Secret, so the kubelet
+ * pulls the image and the operator runs as a real pod, shows the
  * free tier, then `helm upgrade` adds an API key and shows the pro tier.
  * Prints the commands to look for yourself and stays up until Ctrl-C.
  * `npm run demo -- --exit` stops after the pro tier is shown. Needs root.
  */
 import { randomBytes } from 'node:crypto';
-import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { ensureBinaries } from './binaries';
-import { CHART_DIR, helmInstall } from './chart';
+import { helmInstall } from './chart';
 import { type ControlPlane, startControlPlane } from './control-plane';
 import { adminKubeConfig } from './kube';
 import { waitFor } from './operator-process';
@@ -65,23 +67,39 @@ async function main(): Promise<void> {
     const serverUrl = await simulator.start();
     say(`kube9-server simulator listening at ${serverUrl}`);
 
-    await adminKubeConfig()
-      .makeApiClient(CoreV1Api)
-      .createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const registry = controlPlane.registry!;
+    const release = controlPlane.release!;
+    say(`released to the test registry ${registry.address}: ${release.image}; chart ${release.chart}`);
+    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    await core.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: 'kube9-registry' },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': fs.readFileSync(registry.authFile).toString('base64') },
+      },
+    });
+    say(`image pull Secret kube9-registry (kubernetes.io/dockerconfigjson) created in ${NAMESPACE}`);
     const image = chartImage(node.images.operator);
     const chartValues = {
       'image.repository': image.repository,
-      'image.tag': image.tag,
-      'image.pullPolicy': 'Never',
+      'imagePullSecrets[0].name': 'kube9-registry',
       serverUrl,
       allowInsecureServerUrl: 'true',
       statusUpdateIntervalSeconds: '10',
     };
+    const registryFlags = ['--registry-config', registry.authFile, '--ca-file', registry.caPath];
     say(
-      `helm install ${RELEASE} ${path.relative(process.cwd(), CHART_DIR)} -n ${NAMESPACE} --set image.tag=${chartValues['image.tag']},image.pullPolicy=Never (free tier: no API key)`,
+      `helm install ${RELEASE} ${release.chartRef} --version ${release.version} -n ${NAMESPACE} --set image.repository=${image.repository},imagePullSecrets[0].name=kube9-registry (free tier: no API key)`,
     );
-    await helmInstall(NAMESPACE, RELEASE, chartValues);
-    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    await helmInstall(
+      NAMESPACE,
+      RELEASE,
+      chartValues,
+      ['--version', release.version, ...registryFlags],
+      release.chartRef,
+    );
     const pod = await waitFor(
       'the operator pod Ready',
       async () => {
@@ -107,7 +125,13 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(free, null, 2));
 
     say("helm upgrade --reuse-values --set apiKey=… (the key goes into the chart's Secret; the operator watches it)");
-    await helmInstall(NAMESPACE, RELEASE, { apiKey }, ['--reuse-values']);
+    await helmInstall(
+      NAMESPACE,
+      RELEASE,
+      { apiKey },
+      ['--reuse-values', '--version', release.version, ...registryFlags],
+      release.chartRef,
+    );
     const upgradedAt = performance.now();
     const pro = await waitFor(
       'the pro-tier status',
@@ -132,6 +156,9 @@ Look for yourself (in another terminal):
   kubectl logs -n ${NAMESPACE} deploy/${RELEASE}       # the operator's JSON log lines
   curl -s http://${pod.status?.podIP}:8080/readyz           # the pod itself, from this machine
 Node logs (kubelet, containerd, kube-proxy): ${node.dir}
+Verify the image as a careful user would:
+  DOCKER_CONFIG=<a folder holding ${registry.authFile} as config.json> SSL_CERT_FILE=${registry.caPath} \\
+    .cache/bin/current/cosign verify --key ${controlPlane.cosignKeys!.publicKey} --insecure-ignore-tlog=true ${release.imageTag}@${release.imageDigest}
 `);
     say(`pro tier shown; ${exitWhenDone ? 'exiting (--exit)' : 'press Ctrl-C to stop and clean up'}`);
     if (exitWhenDone) await stop(0);

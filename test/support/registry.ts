@@ -77,17 +77,16 @@ export async function startRegistry(opts: { dir: string; host: string; timeoutMs
   await fsp.copyFile(file('ca.crt'), file('trust/ca.crt'));
   const user = 'kube9-release';
   const password = randomBytes(18).toString('base64url');
-  try {
-    // -B bcrypt, the only hash distribution's htpasswd accepts; -i reads the password from stdin.
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('htpasswd', ['-Bic', file('htpasswd'), user], (err) => (err ? reject(err) : resolve()));
-      child.stdin?.end(password);
+  // -B bcrypt, the only hash distribution's htpasswd accepts; -i reads the password from stdin.
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('htpasswd', ['-Bic', file('htpasswd'), user], (err) => {
+      if (!err) resolve();
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error('htpasswd is missing: run test/node/install-packages.sh (apache2-utils)', { cause: err }));
+      } else reject(new Error(`htpasswd failed: ${err.message}`, { cause: err }));
     });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new Error('htpasswd is missing: run test/node/install-packages.sh (apache2-utils)');
-    throw err;
-  }
+    child.stdin?.end(password);
+  });
   const port = await freePort(host);
   const address = `${host}:${port}`;
   await fsp.writeFile(

@@ -21,7 +21,7 @@ export interface CosignKeyPair {
 export interface Release {
   /** `HOST:PORT/NAMESPACE/kube9-operator:VERSION@sha256:…` */
   image: string;
-  /** `oci://HOST:PORT/NAMESPACE/kube9-operator:VERSION@sha256:…` */
+  /** `oci://HOST:PORT/NAMESPACE/charts/kube9-operator:VERSION@sha256:…` */
   chart: string;
   signature: string;
   attestation: string;
@@ -29,7 +29,7 @@ export interface Release {
   imageTag: string;
   /** The image digest (`sha256:…`). */
   imageDigest: string;
-  /** `oci://HOST:PORT/NAMESPACE/kube9-operator`, what `helm install` takes. */
+  /** `oci://HOST:PORT/NAMESPACE/charts/kube9-operator`, what `helm install` takes. */
   chartRef: string;
   version: string;
   /** Everything the script printed on stderr (its progress). */
