@@ -280,8 +280,25 @@ describe('the chart’s pod on a real node', () => {
   it('is Running and Ready under the restricted Pod Security Standard, with the kubelet’s probes passing and no restart', async () => {
     const t0 = performance.now();
     await helmOk(['install', RELEASE, ...chart(), '-n', NAMESPACE, ...imageValues()]);
+    await waitFor('the status ConfigMap', configMapStatus, 120_000, 100);
+    figures.push(
+      `helm install oci:// to status written, image not yet on the node ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     firstPod = await readyPod();
     figures.push(`helm install to pod Ready ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    // The kubelet's own account of the first pull from the registry, and of the start that followed.
+    const pullEvents = await core.listNamespacedEvent({
+      namespace: NAMESPACE,
+      fieldSelector: `involvedObject.name=${firstPod.metadata!.name}`,
+    });
+    const at = (reason: string) => pullEvents.items.find((e) => e.reason === reason);
+    const pulled = at('Pulled');
+    expect(pulled?.message).toContain(`Successfully pulled image "${cp.node!.images.operator}"`);
+    figures.push(`kubelet: ${pulled?.message}`);
+    const pulling = at('Pulling');
+    const started = at('Started');
+    const time = (e: typeof pulling) => new Date(e?.eventTime ?? e?.firstTimestamp ?? 0).getTime();
+    if (pulling && started) figures.push(`Pulling to Started ${((time(started) - time(pulling)) / 1000).toFixed(1)} s`);
     expect(firstPod.spec?.nodeName).toBe(cp.node!.network.nodeName);
     expect(firstPod.status?.podIP).toMatch(/^10\.214\./);
 
@@ -532,7 +549,17 @@ describe('the chart’s pod on a real node', () => {
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
     await createPullSecret(namespace);
+    const t0 = performance.now();
     await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await waitFor(
+      'the status ConfigMap',
+      () => core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace }).catch(() => undefined),
+      120_000,
+      100,
+    );
+    figures.push(
+      `helm install oci:// to status written, image already on the node ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const statusIn = async () => {
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });

@@ -259,7 +259,7 @@ it('signs the SBOM as an attestation listing the Node binary and every bundled n
     registry.authFile,
     '--cert-dir',
     path.dirname(registry.caPath),
-    `docker://${released.imageTag}@${released.imageDigest}`,
+    `docker://${released.imageTag.replace(/:[^:/]+$/, '')}@${released.imageDigest}`,
   ]);
   const env = (JSON.parse(config.stdout) as { config: { Env: string[] } }).config.Env;
   const nodeVersion = env.find((e) => e.startsWith('NODE_VERSION='))?.split('=')[1];
