@@ -524,7 +524,7 @@ describe('the Dockerfile', () => {
     ).toBe('USER 1000:1000');
   });
 
-  it('ships package.json and the bundle with its warmed cache and its out-of-bundle data; no node_modules', () => {
+  it('ships package.json and the bundle with its warmed cache, its out-of-bundle data and its SBOM lockfile; no node_modules', () => {
     const files = walk(app).sort();
 
     expect(readdirSync(app).sort()).toEqual(['dist', 'package.json']);
@@ -537,6 +537,8 @@ describe('the Dockerfile', () => {
         .sort(),
       'dist/main.js',
       'dist/main.js.map',
+      // The bundled npm packages as an npm lockfile, for the SBOM (scripts/bundle.js).
+      'dist/sbom/package-lock.json',
       'package.json',
     ]);
     expect(files.filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
