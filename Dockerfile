@@ -24,6 +24,9 @@
 # base images made from Debian's packages (see the README, "The images"), and
 # the end-to-end tests run the image as the chart's pod on a real worker node,
 # the arm64 one under qemu (test/real-pod.e2e-spec.ts, test/arm64-pod.e2e-spec.ts).
+# `--platform=$TARGETPLATFORM` on the target's stages is what every builder
+# does anyway; it is spelled out for buildah 1.28 (Debian 12), whose
+# FROM --platform=$BUILDPLATFORM otherwise sticks to the stages after it.
 # What this machine needs to reach the npm registry (a CA bundle, an npmrc) is
 # mounted into the build stage's RUN steps at build time, never written here.
 
@@ -64,7 +67,7 @@ RUN npm run build && mkdir dist/.compile-cache
 # V8's flags (dist/.compile-cache/bootstrap-v22.x.y-<arch>-<flags>-<bundle>). A
 # cache whose V8 flags differ (e.g. NODE_OPTIONS=--max-old-space-size) is not
 # used: the operator then starts cold and writes its own cache in /tmp.
-FROM ${NODE_RUNTIME_IMAGE} AS code-cache
+FROM --platform=$TARGETPLATFORM ${NODE_RUNTIME_IMAGE} AS code-cache
 WORKDIR /app
 # Owned by uid 1000 here, so that it can write the cache (this stage is not shipped).
 COPY --from=build --chown=1000:1000 /app/dist ./dist
@@ -74,7 +77,7 @@ USER 1000:1000
 RUN ["/nodejs/bin/node", "scripts/warm-code-cache.js", "--no-opt", "dist/main.js"]
 
 # --- runtime -------------------------------------------------------------------
-FROM ${NODE_RUNTIME_IMAGE}
+FROM --platform=$TARGETPLATFORM ${NODE_RUNTIME_IMAGE}
 ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app

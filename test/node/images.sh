@@ -226,9 +226,12 @@ build_runtime_arch() { # ARCH
   found="$(find "$r" ! -type d \( -name sh -o -name bash -o -name dash -o -name busybox -o -name 'apt*' -o -name dpkg -o -name npm -o -name npx \) -print)"
   [[ -z "$found" ]] || { echo "images.sh: the runtime stand-in holds $found" >&2; return 1; }
   (cd "$r" && tar --numeric-owner --sort=name -cf "$tmp/rootfs.tar" .)
-  c="$(bh from --signature-policy "$policy" --arch "$arch" --os linux scratch)"
+  # arm64 images are variant v8, as --platform linux/arm64 means (and as distroless's are).
+  local variant=()
+  [[ "$arch" == arm64 ]] && variant=(--variant v8)
+  c="$(bh from --signature-policy "$policy" --arch "$arch" --os linux "${variant[@]}" scratch)"
   bh add "$c" "$tmp/rootfs.tar" / >/dev/null
-  bh config --arch "$arch" --os linux \
+  bh config --arch "$arch" --os linux "${variant[@]}" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     --entrypoint '["/nodejs/bin/node"]' --workingdir / \
@@ -256,7 +259,7 @@ build_runtime() {
   bh manifest rm "$list" >/dev/null 2>&1 || true
   bh manifest create "$list" >/dev/null
   for arch in "${ARCHES[@]}"; do
-    bh manifest add --arch "$arch" --os linux "$list" "containers-storage:$RUNTIME_REPO:latest-$arch" >/dev/null
+    bh manifest add --arch "$arch" --os linux $([[ "$arch" == arm64 ]] && echo --variant v8) "$list" "containers-storage:$RUNTIME_REPO:latest-$arch" >/dev/null
   done
   rm -f "$out/runtime.oci.tar.tmp"
   bh manifest push --signature-policy "$policy" --quiet --all "$list" "oci-archive:$out/runtime.oci.tar.tmp:latest" >/dev/null
@@ -348,6 +351,8 @@ build_operator() {
   bh manifest rm "$list" >/dev/null 2>&1 || true
   # buildah 1.28 (Debian 12) does not set BUILDPLATFORM itself, as BuildKit and
   # newer buildah do: it is given, this machine's platform (the base stand-in's).
+  # (Its FROM --platform also sticks to the stages after it; hence the
+  # Dockerfile's FROM --platform=$TARGETPLATFORM on the target's stages.)
   local arch
   for arch in "${ARCHES[@]}"; do
     bh rmi "$list-$arch" >/dev/null 2>&1 || true
@@ -359,7 +364,7 @@ build_operator() {
   done
   bh manifest create "$list" >/dev/null
   for arch in "${ARCHES[@]}"; do
-    bh manifest add --arch "$arch" --os linux "$list" "containers-storage:$list-$arch" >/dev/null
+    bh manifest add --arch "$arch" --os linux $([[ "$arch" == arm64 ]] && echo --variant v8) "$list" "containers-storage:$list-$arch" >/dev/null
   done
   # The OCI image index with both platforms, as an OCI layout and its archive.
   rm -rf "$tmp/index"
