@@ -4,8 +4,8 @@
 # code-cache stage, the arm64 pod of test/arm64-pod.e2e-spec.ts), and undoes
 # only what it did.
 #
-#   test/node/qemu-binfmt.sh hold PID      PID needs qemu until release
-#   test/node/qemu-binfmt.sh release PID   PID is done
+#   test/node/qemu-binfmt.sh hold ID       ID (PID or PID-name) needs qemu until release
+#   test/node/qemu-binfmt.sh release ID    ID is done
 #   test/node/qemu-binfmt.sh status        prints the state (for leftovers.sh)
 #
 # hold mounts binfmt_misc if it is not mounted, and registers qemu-aarch64 from
@@ -45,16 +45,17 @@ aarch64_handler() {
 }
 
 prune() {
-  local holder
+  local holder name
   for holder in "$state"/holders/*; do
     [[ -e "$holder" ]] || continue
-    kill -0 "$(basename "$holder")" 2>/dev/null || rm -f "$holder"
+    name="$(basename "$holder")"
+    kill -0 "${name%%-*}" 2>/dev/null || rm -f "$holder"
   done
 }
 
 case "${1:-}" in
   hold)
-    pid="${2:?hold needs the PID of the holder}"
+    pid="${2:?hold needs the holder: PID or PID-name}"
     prune
     if [[ ! -e "$misc/register" ]]; then
       mount -t binfmt_misc binfmt_misc "$misc"
@@ -78,7 +79,7 @@ case "${1:-}" in
     touch "$state/holders/$pid"
     ;;
   release)
-    pid="${2:?release needs the PID of the holder}"
+    pid="${2:?release needs the holder: PID or PID-name}"
     rm -f "$state/holders/$pid"
     prune
     if compgen -G "$state/holders/*" >/dev/null; then exit 0; fi

@@ -59,12 +59,31 @@ export interface NodeNetwork {
 }
 
 export interface NodeImages {
-  /** `docker.io/kube9/kube9-operator:<version>-dev.<inputs hash>` */
+  /** `docker.io/kube9/kube9-operator:<version>-dev.<inputs hash>`: the one tag; the node holds its linux/amd64 image. */
   operator: string;
   busybox: string;
   pause: string;
   base: string;
+  /** The runtime base's stand-in (a manifest list in .cache/containers); never run. */
+  runtime: string;
+  /** The one tag's manifest list, in buildah's storage under .cache/containers (what a release pushes). */
+  operatorIndex: string;
+  /** `docker.io/kube9/kube9-operator@sha256:<digest of the linux/arm64 manifest in the index>` */
+  operatorArm64: string;
 }
+
+/** images.sh's names of the images, as NodeImages names them. */
+const IMAGE_NAMES: Record<string, keyof NodeImages> = {
+  base: 'base',
+  runtime: 'runtime',
+  pause: 'pause',
+  busybox: 'busybox',
+  operator: 'operator',
+  operator_index: 'operatorIndex',
+  operator_arm64: 'operatorArm64',
+};
+/** The images the node loads at start: the ones it runs on its own platform. */
+const NODE_LOADS: (keyof NodeImages)[] = ['pause', 'busybox', 'operator'];
 
 /** The chart's `image.repository` and `image.tag` for an image reference such as `docker.io/kube9/kube9-operator:0.1.0-dev.<hash>`. */
 export function chartImage(ref: string): { repository: string; tag: string } {
@@ -121,6 +140,9 @@ function networkOf(slot: number): NodeNetwork {
 }
 
 const networkScript = () => path.join(repoRoot(), 'test', 'node', 'network.sh');
+const qemuScript = () => path.join(repoRoot(), 'test', 'node', 'qemu-binfmt.sh');
+/** The node's name as a holder of qemu-aarch64's binfmt_misc handler (test/node/qemu-binfmt.sh). */
+const qemuHolder = (ownerPid: string | number, slot: number) => `${ownerPid}-node-${slot}`;
 const slotDir = (slot: number) => path.join(SLOTS_DIR, `slot-${slot}`);
 const cgroupName = (slot: number) => `kube9-node-${slot}`;
 
@@ -255,10 +277,13 @@ async function restoreSysctls(saved: Record<string, string>): Promise<void> {
  */
 async function cleanUpSlot(slot: number): Promise<void> {
   const state = slotDir(slot);
+  const owner = (await fsp.readFile(path.join(state, 'owner.pid'), 'utf8').catch(() => '')).trim();
   await removeCgroupTree(cgroupName(slot));
   const nodeDir = await fsp.readFile(path.join(state, 'node-dir'), 'utf8').catch(() => '');
   if (nodeDir.trim()) await unmountBelow(nodeDir.trim());
   await run('bash', [networkScript(), 'down', String(slot)]);
+  // Undoes the qemu registration if this node made it and no one else holds it.
+  await run('bash', [qemuScript(), 'release', qemuHolder(owner || '0', slot)]);
   await fsp.rm(state, { recursive: true, force: true });
   // The kernel settings are the machine's: put them back when the last node is gone.
   const others = (await fsp.readdir(SLOTS_DIR).catch(() => [] as string[])).filter((n) => n.startsWith('slot-'));
@@ -329,7 +354,11 @@ export async function releaseNodeNetwork(net: NodeNetwork): Promise<void> {
  * Runs test/node/images.sh (builds what is missing or out of date) and
  * returns the image references and their archives.
  */
-export async function ensureImages(): Promise<{ images: NodeImages; archives: string[] }> {
+export async function ensureImages(): Promise<{
+  images: NodeImages;
+  archives: string[];
+  archiveOf: Record<keyof NodeImages, string>;
+}> {
   const script = path.join(repoRoot(), 'test', 'node', 'images.sh');
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 2] });
@@ -341,19 +370,55 @@ export async function ensureImages(): Promise<{ images: NodeImages; archives: st
       code === 0 ? resolve(out) : reject(new Error(`${script} failed (exit ${code}); its output is above`)),
     );
   });
-  const found: Record<string, string> = {};
-  const archives: string[] = [];
+  const found: Partial<NodeImages> = {};
+  const archiveOf: Partial<Record<keyof NodeImages, string>> = {};
   for (const line of stdout.trim().split('\n')) {
     const m = /^(\w+)=(\S+) (\S+)$/.exec(line);
-    if (!m) continue;
-    found[m[1]] = m[2];
-    // The base image is only built from, never run.
-    if (m[1] !== 'base') archives.push(m[3]);
+    const name = m && IMAGE_NAMES[m[1]];
+    if (!name) continue;
+    found[name] = m[2];
+    archiveOf[name] = m[3];
   }
-  for (const name of ['base', 'pause', 'busybox', 'operator']) {
-    if (!found[name]) throw new Error(`${script} did not report the ${name} image:\n${stdout}`);
+  for (const [reported, name] of Object.entries(IMAGE_NAMES)) {
+    if (!found[name]) throw new Error(`${script} did not report the ${reported} image:\n${stdout}`);
   }
-  return { images: found as unknown as NodeImages, archives };
+  // The base images are only built from, and the index and the arm64 image are
+  // not for the node's own platform (see loadArm64Image).
+  const archives = NODE_LOADS.map((name) => archiveOf[name]!);
+  return {
+    images: found as NodeImages,
+    archives,
+    archiveOf: archiveOf as Record<keyof NodeImages, string>,
+  };
+}
+
+/**
+ * Puts the operator's linux/arm64 image into the node's containerd, as a pull of
+ * `<repository>@sha256:<arm64 manifest digest>` from a registry would: an image
+ * record of that name whose target is the arm64 manifest itself (the CRI then
+ * runs it on this amd64 node; a record of the index would resolve to amd64).
+ * `archive` is images.sh's operator_arm64 OCI archive (index.json naming only
+ * that manifest), `ref` its reference. The one place the arm64 image comes from
+ * an archive instead of a registry.
+ */
+export async function loadArm64Image(node: WorkerNode, ref: string, archive: string): Promise<void> {
+  const at = ref.indexOf('@sha256:');
+  if (at < 0) throw new Error(`loadArm64Image: ${ref} is not <repository>@sha256:<digest>`);
+  await node.ctr([
+    'images',
+    'import',
+    '--local',
+    '--platform',
+    'linux/arm64',
+    '--digests',
+    '--base-name',
+    ref.slice(0, at),
+    archive,
+  ]);
+  const listed = await node.ctr(['images', 'list', '--quiet']);
+  if (!listed.split('\n').includes(ref)) {
+    throw new Error(`loadArm64Image: ${archive} did not give the node ${ref}; it has:\n${listed}`);
+  }
 }
 
 export interface WorkerNodeOptions {
@@ -482,6 +547,10 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
         SystemdCgroup = false
 `,
     );
+
+    // arm64 images run under qemu-user: registered in binfmt_misc (F flag) unless
+    // an aarch64 handler is there already; undone on stop if this node did it.
+    await run('bash', [qemuScript(), 'hold', qemuHolder(process.pid, net.slot)]);
 
     // containerd (and so its shims and every container) runs in the cgroup
     // tree of this slot, so stop() finds every process it left.
