@@ -393,6 +393,32 @@ export async function ensureImages(): Promise<{
 }
 
 /**
+ * The host pid of a container's PID 1 on the node of `slot`, from the pod's cgroup (the node runs in
+ * this machine's kernel). `containerID` as the pod's status gives it (`containerd://<id>`).
+ */
+export function containerHostPid(slot: number, containerID: string): number {
+  const id = containerID.replace(/^containerd:\/\//, '');
+  const root = `${CGROUP_ROOT}/pids/${cgroupName(slot)}`;
+  const find = (dir: string): string | undefined => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const sub = path.join(dir, entry.name);
+      if (entry.name.includes(id)) return sub;
+      const found = find(sub);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const dir = find(root);
+  if (!dir) throw new Error(`no cgroup for container ${id} under ${root}`);
+  const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+  // PID 1 of the container is the one whose NSpid ends in 1.
+  const pid1 = pids.find((pid) => /^NSpid:.*\s1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
+  if (!pid1) throw new Error(`no PID 1 among ${pids.join(', ')} of container ${id}`);
+  return pid1;
+}
+
+/**
  * Puts the operator's linux/arm64 image into the node's containerd, as a pull of
  * `<repository>@sha256:<arm64 manifest digest>` from a registry would: an image
  * record of that name whose target is the arm64 manifest itself (the CRI then
