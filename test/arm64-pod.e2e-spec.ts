@@ -23,7 +23,7 @@ import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
-import { chartImage, containerHostPid, ensureImages, loadArm64Image, type NodeImages } from './support/worker-node';
+import { chartImage, containerHostPid, loadArm64Image, type NodeImages } from './support/worker-node';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-arm64';
@@ -53,10 +53,9 @@ beforeAll(async () => {
     configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
   });
   await simulator.start();
-  // images.sh has built them for the node already: this only reads their names.
-  const built = await ensureImages();
-  images = built.images;
-  await loadArm64Image(cp.node!, images.operatorArm64, built.archiveOf.operatorArm64);
+  // As images.sh built them for this node (not again: another run may have rebuilt them since).
+  images = cp.node!.images;
+  await loadArm64Image(cp.node!, images.operatorArm64, cp.node!.archiveOf.operatorArm64);
   for (const name of [NAMESPACE, AMD64_NAMESPACE]) {
     await core.createNamespace({
       body: {

@@ -425,6 +425,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         server,
         images: built.images,
         archives: built.archives,
+        archiveOf: built.archiveOf,
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
       });

@@ -94,6 +94,8 @@ export function chartImage(ref: string): { repository: string; tag: string } {
 export interface WorkerNode {
   network: NodeNetwork;
   images: NodeImages;
+  /** images.sh's archive of each image, the node's own loaded or not (see loadArm64Image). */
+  archiveOf: Record<keyof NodeImages, string>;
   /** The node's directory: containerd, kubelet and kube-proxy state and logs. */
   dir: string;
   logPath(component: 'containerd' | 'kubelet' | 'kube-proxy' | 'kube-scheduler'): string;
@@ -456,6 +458,7 @@ export interface WorkerNodeOptions {
   server: string;
   images: NodeImages;
   archives: string[];
+  archiveOf: Record<keyof NodeImages, string>;
   /** GET as the admin; resolves with the status and the body. */
   adminGet(urlPath: string): Promise<{ status: number; body: string }>;
   timeoutMs: number;
@@ -775,6 +778,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
     return {
       network: net,
       images: opts.images,
+      archiveOf: opts.archiveOf,
       dir,
       logPath: (component) => file(`${component}.log`),
       async guardCounters() {
