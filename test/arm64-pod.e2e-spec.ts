@@ -184,7 +184,12 @@ function mappedFiles(pid: number): Map<string, string> {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 6 || !fields[5].startsWith('/')) continue;
     const file = fields.slice(5).join(' ');
-    if (!files.has(file)) files.set(file, `/proc/${pid}/map_files/${fields[0]}`);
+    // map_files names a range without the leading zeros maps prints.
+    const range = fields[0]
+      .split('-')
+      .map((hex) => hex.replace(/^0+(?=.)/, ''))
+      .join('-');
+    if (!files.has(file)) files.set(file, `/proc/${pid}/map_files/${range}`);
   }
   return files;
 }
