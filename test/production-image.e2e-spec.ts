@@ -56,6 +56,7 @@ const HOST_UID = RUNS_AS_ROOT ? OPERATOR_UID : process.getuid!();
 
 interface CopyInstruction {
   from?: string;
+  chown?: string;
   sources: string[];
   destination: string;
 }
@@ -112,11 +113,10 @@ function copiesOf(stage: Stage): CopyInstruction[] {
     const words = args.split(/\s+/);
     const flags = words.filter((w) => w.startsWith('--'));
     const paths = words.filter((w) => !w.startsWith('--'));
-    // --chown=0:0 is what COPY does anyway (files are root's); another owner is not emulated.
-    const unknown = flags.filter((f) => !f.startsWith('--from=') && f !== '--chown=0:0');
+    const unknown = flags.filter((f) => !f.startsWith('--from=') && !f.startsWith('--chown='));
     if (unknown.length) throw new Error(`COPY flags not emulated: ${unknown.join(' ')}`);
-    const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length);
-    return { from, sources: paths.slice(0, -1), destination: paths.at(-1)! };
+    const flag = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+    return { from: flag('from'), chown: flag('chown'), sources: paths.slice(0, -1), destination: paths.at(-1)! };
   });
 }
 
@@ -411,6 +411,9 @@ function finalStageLayout(stage: Stage, build: string): string {
     throw new Error(`the final stage's WORKDIR is ${workdir}; the sandbox binds the layout at /app`);
   const app = tempDir('kube9-image-app-');
   for (const copy of copiesOf(stage)) {
+    // Root's, as COPY makes files without --chown: the layout here is made root's and read-only as a whole.
+    if (copy.chown !== undefined && copy.chown !== '0:0')
+      throw new Error(`COPY --chown=${copy.chown} into the final stage is not emulated`);
     const destination = path.join(app, path.relative('/app', path.resolve('/app', copy.destination)));
     const intoDirectory = copy.destination.endsWith('/') || copy.sources.length > 1;
     for (const source of copy.sources) {

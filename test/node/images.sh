@@ -200,11 +200,13 @@ build_runtime_arch() { # ARCH
     dpkg-deb -f "$deb" >"$tmp/root/var/lib/dpkg/status.d/$pkg"
   done
   local r="$tmp/root"
-  # What a runtime never reads: documentation, manuals, the CA package's update
-  # script (a shell script) and its per-certificate files once bundled.
+  # What a runtime never reads: documentation, manuals, shell scripts (the CA
+  # package's update script, base-files' motd script) and the CA package's
+  # per-certificate files once bundled.
   find "$r/usr/share/doc" -type f ! -name copyright -delete
   rm -rf "$r/usr/share/man" "$r/usr/share/lintian" "$r/usr/share/gdb" "$r/usr/share/gcc" "$r/usr/share/info" \
-    "$r/usr/sbin/update-ca-certificates" "$r/etc/ca-certificates" "$r/usr/share/bash-completion" "$r/usr/share/debconf"
+    "$r/usr/sbin/update-ca-certificates" "$r/etc/ca-certificates" "$r/usr/share/bash-completion" "$r/usr/share/debconf" \
+    "$r/etc/update-motd.d"
   find "$r/usr/share/doc" -type d -empty -delete
   mkdir -p "$r/etc/ssl/certs"
   cat "$r"/usr/share/ca-certificates/mozilla/*.crt >"$r/etc/ssl/certs/ca-certificates.crt"
