@@ -11,7 +11,7 @@
 #               under emulation.
 #   code-cache  on the target platform, from the runtime base: warms V8's code
 #               cache for the bundle with the target's own Node (for arm64 on
-#               an amd64 machine: under qemu-user emulation, about 20 s).
+#               an amd64 machine: under qemu-user emulation, about 10 s).
 #   (final)     the runtime base, a distroless Node image: Node, glibc,
 #               libstdc++, the CA bundle and tzdata; no shell, no package
 #               manager, no npm. Plus dist/ and package.json.
