@@ -16,7 +16,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { CHART_DIR } from './support/chart';
-import { expectReadOnlyRoot } from './support/container';
+import { READ_ONLY_ROOT, rootWrites } from './support/container';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
@@ -276,7 +276,7 @@ describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node
     expect(field('Gid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
     expect(field('CapEff')).toBe('0000000000000000');
     expect(field('NoNewPrivs')).toBe('1');
-    expectReadOnlyRoot(pid);
+    expect(rootWrites(pid)).toEqual(READ_ONLY_ROOT);
   });
 
   it('turns enabled / pro on `helm upgrade --set apiKey=…`, without a restart', async () => {

@@ -18,11 +18,14 @@ export function writeIn(pid: number, file: string): string {
   }
 }
 
-/** / and /app are read-only mounts in the container (EROFS even for root), /tmp is writable. */
-export function expectReadOnlyRoot(pid: number): void {
-  expect({
+/** Writes at /, /app and /tmp of the container: { '/': 'EROFS', '/app': 'EROFS', '/tmp': 'written' } for a read-only root. */
+export function rootWrites(pid: number): Record<string, string> {
+  return {
     '/': writeIn(pid, '/written-by-test'),
     '/app': writeIn(pid, '/app/written-by-test'),
     '/tmp': writeIn(pid, '/tmp/written-by-test'),
-  }).toEqual({ '/': 'EROFS', '/app': 'EROFS', '/tmp': 'written' });
+  };
 }
+
+/** What rootWrites gives for a read-only root with a writable /tmp (EROFS even for root: it is the mount's flag). */
+export const READ_ONLY_ROOT = { '/': 'EROFS', '/app': 'EROFS', '/tmp': 'written' };
