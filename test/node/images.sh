@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the container images the test worker node runs, with buildah (from
-# Debian's packages), and saves each as a docker-archive in .cache/images/.
-# An image is rebuilt only when its inputs change (a key file beside it).
+# Debian's packages), and saves each as a docker-archive or an OCI archive in
+# .cache/images/. An image is rebuilt only when its inputs change (a key file
+# beside it).
 #
 #   test/node/images.sh [base|runtime|pause|busybox|operator ...]   default: all
 #
