@@ -4,16 +4,18 @@
 #   npm run release -- --registry HOST[:PORT]/NAMESPACE [--version X.Y.Z] [--key cosign.key]
 #
 #   1. checks the registry login first (nothing is pushed when it is refused);
-#   2. builds the image from the Dockerfile (test/node/images.sh, buildah) and
-#      pushes it as HOST/NAMESPACE/kube9-operator:VERSION;
+#   2. builds the image from the Dockerfile for linux/amd64 and linux/arm64
+#      (test/node/images.sh, buildah) and pushes both under one tag, an OCI
+#      image index, as HOST/NAMESPACE/kube9-operator:VERSION;
 #   3. packages the chart (`helm package`, version and appVersion = VERSION)
 #      and pushes it to oci://HOST/NAMESPACE/charts (`helm push`), so it is
 #      installed from oci://HOST/NAMESPACE/charts/kube9-operator (its own
 #      repository: a chart and an image in one repository would share the tag
 #      VERSION, and the second push would take it from the first);
-#   4. signs the pushed image digest with cosign and the key pair given
+#   4. signs the pushed index digest with cosign and the key pair given
 #      (`--key`, or COSIGN_KEY; its password in COSIGN_PASSWORD);
-#   5. makes an SPDX SBOM of the pushed image with syft and attaches it to the
+#   5. makes an SPDX SBOM of the pushed image with syft (its linux/amd64 image:
+#      both hold the same bundle and Node version) and attaches it to the index
 #      digest as a signed cosign attestation (type spdxjson);
 #   6. prints every digest it pushed, one NAME=REFERENCE@DIGEST line each.
 #
@@ -101,15 +103,19 @@ log "logged in to $host as $user"
 
 # 2. The image.
 image="$registry/kube9-operator"
-built="$(bash "$root/test/node/images.sh" operator | awk -F'[= ]' '$1 == "operator" { print $2 }')"
-[[ -n "$built" ]] || die "test/node/images.sh did not report the operator image"
+# The one tag is an OCI image index for linux/amd64 and linux/arm64 (a buildah
+# manifest list that images.sh builds from the one Dockerfile).
+built="$(bash "$root/test/node/images.sh" operator | awk -F'[= ]' '$1 == "operator_index" { print $2 }')"
+[[ -n "$built" ]] || die "test/node/images.sh did not report the operator's image index"
 storage="$root/.cache/containers"
 
-# Pushes the local image $1 to $2 (docker://…); writes its digest to $3. The
-# only place an image is pushed.
+# Pushes the local manifest list $1, with every image in it, to $2 (docker://…)
+# as an OCI index; writes the index's digest to $3. The only place an image is
+# pushed.
 push_image() {
   buildah --root "$storage/storage" --runroot "$storage/run" --storage-driver overlay \
-    push --quiet --authfile "$auth_file" "${cert_args[@]}" --digestfile "$3" "$1" "docker://$2" >&2
+    manifest push --all --format oci --quiet --authfile "$auth_file" "${cert_args[@]}" --digestfile "$3" \
+    "$1" "docker://$2" >&2
 }
 push_image "$built" "$image:$version" "$work/image.digest"
 image_digest="$(cat "$work/image.digest")"
@@ -127,7 +133,7 @@ log "pushed oci://$registry/charts/kube9-operator:$version ($chart_digest)"
 "${go_env[@]}" "$cosign" sign --yes --key "$key" --tlog-upload=false "$image@$image_digest" >&2
 
 # 5. The SBOM, made from the pushed image, attested.
-"${go_env[@]}" SYFT_CHECK_FOR_APP_UPDATE=false "$syft" scan "registry:$image@$image_digest" \
+"${go_env[@]}" SYFT_CHECK_FOR_APP_UPDATE=false "$syft" scan --platform linux/amd64 "registry:$image@$image_digest" \
   --select-catalogers +javascript-lock-cataloger \
   --source-name kube9-operator --source-version "$version" \
   -o "spdx-json=$work/sbom.spdx.json" >&2

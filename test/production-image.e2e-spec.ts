@@ -5,8 +5,8 @@
  * warms it, and the stage's CMD runs in a bubblewrap sandbox shaped like the
  * pod: uid and gid 1000 (on the host too: bwrap is started through setpriv
  * when the tests run as root), PID 1 in its own PID namespace, a read-only
- * root with only /tmp writable, the Node 22 binary at /usr/local/bin/node as
- * in the node:22 images, and nothing of this repository visible but the
+ * root with only /tmp writable, the Node 22 binary at /nodejs/bin/node as
+ * in the distroless nodejs22 images, and nothing of this repository visible but the
  * layout at /app. The network is shared with the host, so the operator
  * reaches the test API server on 127.0.0.1 and listens on a free port instead
  * of the image's 8080.
@@ -44,7 +44,7 @@ const ROOT = repoRoot();
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const RELEASE = 'kube9-operator';
 const OPERATOR_UID = 1000;
-/** The node:22 images' PATH; the CMD's `node` is found through it. */
+/** The distroless images' PATH (the CMD names Node by its full path). */
 const IMAGE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const KUBECONFIG_DIR = '/var/run/kube9';
@@ -56,6 +56,7 @@ const HOST_UID = RUNS_AS_ROOT ? OPERATOR_UID : process.getuid!();
 
 interface CopyInstruction {
   from?: string;
+  chown?: string;
   sources: string[];
   destination: string;
 }
@@ -63,6 +64,8 @@ interface CopyInstruction {
 interface Stage {
   name?: string;
   image: string;
+  /** FROM --platform=…, as written (e.g. `$BUILDPLATFORM`). */
+  platform?: string;
   instructions: Array<{ keyword: string; args: string }>;
 }
 
@@ -89,8 +92,10 @@ function readDockerfile(file: string): Stage[] {
       const [name, value = ''] = rest.split('=');
       args[name] = value;
     } else if (upper === 'FROM') {
-      const [image, , name] = rest.replace(/\$\{(\w+)\}/g, (_, arg: string) => args[arg] ?? '').split(/\s+/);
-      stages.push({ image, name, instructions: [] });
+      const words = rest.replace(/\$\{(\w+)\}/g, (_, arg: string) => args[arg] ?? '').split(/\s+/);
+      const platform = words[0].startsWith('--platform=') ? words.shift()!.slice('--platform='.length) : undefined;
+      const [image, , name] = words;
+      stages.push({ image, name, platform, instructions: [] });
     } else {
       stages.at(-1)!.instructions.push({ keyword: upper, args: rest });
     }
@@ -108,9 +113,10 @@ function copiesOf(stage: Stage): CopyInstruction[] {
     const words = args.split(/\s+/);
     const flags = words.filter((w) => w.startsWith('--'));
     const paths = words.filter((w) => !w.startsWith('--'));
-    const unknown = flags.filter((f) => !f.startsWith('--from='));
+    const unknown = flags.filter((f) => !f.startsWith('--from=') && !f.startsWith('--chown='));
     if (unknown.length) throw new Error(`COPY flags not emulated: ${unknown.join(' ')}`);
-    return { from: flags[0]?.slice('--from='.length), sources: paths.slice(0, -1), destination: paths.at(-1)! };
+    const flag = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
+    return { from: flag('from'), chown: flag('chown'), sources: paths.slice(0, -1), destination: paths.at(-1)! };
   });
 }
 
@@ -186,13 +192,9 @@ function bwrapArgs(opts: SandboxOptions): string[] {
     '--ro-bind',
     '/usr',
     '/usr',
-    '--tmpfs',
-    '/usr/local',
     '--ro-bind',
     sandboxNode(),
-    '/usr/local/bin/node',
-    '--remount-ro',
-    '/usr/local',
+    '/nodejs/bin/node',
     '--symlink',
     'usr/bin',
     '/bin',
@@ -363,9 +365,10 @@ function makeReadable(dir: string): void {
 }
 
 /**
- * The build stage's /app after `npm run build` and its code-cache steps:
- * the repository's build output, the cache warmed by `PORT=0` and the CMD
- * as `warmUid` at /app, then made root's and world-readable.
+ * The code-cache stage's /app: the repository's build output, the cache warmed
+ * by the stage's RUN (scripts/warm-code-cache.js, which runs the CMD with
+ * PORT=0) as `warmUid` at /app, then made root's and world-readable (the final
+ * stage's COPY --chown=0:0).
  */
 async function buildStage(warmUid: number): Promise<string> {
   const dir = tempDir('kube9-image-build-');
@@ -377,20 +380,27 @@ async function buildStage(warmUid: number): Promise<string> {
   const cache = path.join(dir, 'dist', '.compile-cache');
   mkdirSync(cache);
   if (RUNS_AS_ROOT) chownSync(cache, OPERATOR_UID, OPERATOR_UID);
+  mkdirSync(path.join(dir, 'scripts'));
+  copyFileSync(path.join(ROOT, 'scripts', 'warm-code-cache.js'), path.join(dir, 'scripts', 'warm-code-cache.js'));
   const warm = await runSandbox({
     app: dir,
     writableApp: true,
     uid: warmUid,
-    env: { PATH: IMAGE_PATH, PORT: '0' },
-    command: cmd,
+    env: { PATH: IMAGE_PATH },
+    command: warmRun,
   });
-  if (warm.code !== 1 || !warm.output.includes('Invalid configuration: PORT=')) {
+  if (
+    warm.code !== 0 ||
+    !warm.output.includes('Invalid configuration: PORT=') ||
+    !warm.output.includes('cache written')
+  ) {
     throw new Error(
       `the code-cache warm-up did not stop at the configuration check (exit ${warm.code}): ${warm.output}`,
     );
   }
   if (RUNS_AS_ROOT) chownTree(cache, 0);
   makeReadable(cache);
+  rmSync(path.join(dir, 'scripts'), { recursive: true });
   return dir;
 }
 
@@ -401,13 +411,18 @@ function finalStageLayout(stage: Stage, build: string): string {
     throw new Error(`the final stage's WORKDIR is ${workdir}; the sandbox binds the layout at /app`);
   const app = tempDir('kube9-image-app-');
   for (const copy of copiesOf(stage)) {
+    // Root's, as COPY makes files without --chown: the layout here is made root's and read-only as a whole.
+    if (copy.chown !== undefined && copy.chown !== '0:0')
+      throw new Error(`COPY --chown=${copy.chown} into the final stage is not emulated`);
     const destination = path.join(app, path.relative('/app', path.resolve('/app', copy.destination)));
     const intoDirectory = copy.destination.endsWith('/') || copy.sources.length > 1;
     for (const source of copy.sources) {
-      if (copy.from !== undefined && copy.from !== 'build') throw new Error(`COPY --from=${copy.from} is not emulated`);
-      if (copy.from === 'build' && !source.startsWith('/app/'))
-        throw new Error(`COPY --from=build of ${source}: only /app is emulated`);
-      const from = copy.from === 'build' ? path.join(build, source.slice('/app/'.length)) : path.join(ROOT, source);
+      // The build and code-cache stages' /app are one directory here (buildStage).
+      const staged = copy.from === 'build' || copy.from === 'code-cache';
+      if (copy.from !== undefined && !staged) throw new Error(`COPY --from=${copy.from} is not emulated`);
+      if (staged && !source.startsWith('/app/'))
+        throw new Error(`COPY --from=${copy.from} of ${source}: only /app is emulated`);
+      const from = staged ? path.join(build, source.slice('/app/'.length)) : path.join(ROOT, source);
       if (!existsSync(from))
         throw new Error(`COPY source ${source} does not exist in the ${copy.from ?? 'context'} (${from})`);
       const target =
@@ -434,6 +449,9 @@ function secretDir(prefix: string, files: Record<string, string>): string {
 const stages = readDockerfile(path.join(ROOT, 'Dockerfile'));
 const finalStage = stages.at(-1)!;
 const buildStageDefinition = stages.find((s) => s.name === 'build')!;
+const codeCacheStage = stages.find((s) => s.name === 'code-cache')!;
+/** The code-cache stage's RUN, in exec form (its base has no shell). */
+const warmRun = JSON.parse(instructionsOf(codeCacheStage, 'RUN').at(-1)!) as string[];
 /** The image's environment: the node images' PATH, then the final stage's ENV. */
 const imageEnv = { PATH: IMAGE_PATH, ...envOf(finalStage) };
 const cmd = JSON.parse(instructionsOf(finalStage, 'CMD').at(-1)!) as string[];
@@ -465,11 +483,17 @@ afterAll(() => {
 });
 
 describe('the Dockerfile', () => {
-  it('final stage: node:22, uid 1000, CMD node --no-opt dist/main.js, port 8080, no HEALTHCHECK', () => {
-    expect(finalStage.image).toMatch(/^node:22(-|$)/);
-    expect(buildStageDefinition.image).toBe(finalStage.image);
+  it('final stage: distroless Node 22 for the target, uid 1000, CMD /nodejs/bin/node --no-opt dist/main.js, port 8080, no HEALTHCHECK', () => {
+    expect(finalStage.image).toBe('gcr.io/distroless/nodejs22-debian12');
+    expect(finalStage.platform).toBe('$TARGETPLATFORM');
+    // The bundle is built once, on the build machine's platform, with npm (which the runtime lacks).
+    expect(buildStageDefinition.image).toMatch(/^node:22(-|$)/);
+    expect(buildStageDefinition.platform).toBe('$BUILDPLATFORM');
+    expect(codeCacheStage.image).toBe(finalStage.image);
+    expect(codeCacheStage.platform).toBe('$TARGETPLATFORM');
     expect(instructionsOf(finalStage, 'USER')).toEqual(['1000:1000']);
-    expect(cmd).toEqual(['node', '--no-opt', 'dist/main.js']);
+    expect(instructionsOf(finalStage, 'ENTRYPOINT')).toEqual(['[]']);
+    expect(cmd).toEqual(['/nodejs/bin/node', '--no-opt', 'dist/main.js']);
     expect(instructionsOf(finalStage, 'EXPOSE')).toEqual(['8080']);
     expect(instructionsOf(finalStage, 'HEALTHCHECK')).toEqual([]);
   });
@@ -510,10 +534,11 @@ describe('the Dockerfile', () => {
     }
   });
 
-  it("build stage: warms the code cache as uid 1000, the final stage's user", () => {
-    const steps = buildStageDefinition.instructions.map((i) => `${i.keyword} ${i.args}`);
+  it("code-cache stage: warms the code cache with the CMD's Node and flags, as uid 1000, the final stage's user", () => {
+    const steps = codeCacheStage.instructions.map((i) => `${i.keyword} ${i.args}`);
     // With the CMD's flags: the code cache is used only under the V8 flags that wrote it.
-    const warm = steps.findIndex((step) => step.startsWith(`RUN PORT=0 ${cmd.join(' ')} `));
+    expect(warmRun).toEqual([cmd[0], 'scripts/warm-code-cache.js', ...cmd.slice(1)]);
+    const warm = steps.findIndex((step) => step.startsWith('RUN ['));
 
     expect(warm).toBeGreaterThan(-1);
     expect(

@@ -19,8 +19,9 @@ import { promisify } from 'node:util';
 import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { READ_ONLY_ROOT, rootWrites } from './support/container';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
-import { chartImage, CLOSED_PROXY, SYSCTLS_FILE } from './support/worker-node';
+import { chartImage, CLOSED_PROXY, containerHostPid, SYSCTLS_FILE } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { OUTPUT_LOG, productionNodeFlags, waitFor } from './support/operator-process';
@@ -229,27 +230,9 @@ async function viaServiceProxy(route: string): Promise<{ status: number; body: s
   });
 }
 
-/** The host pid of the operator container's PID 1, from the pod's cgroup (the node runs in this machine's kernel). */
+/** The host pid of the operator container's PID 1. */
 function containerPid(pod: V1Pod): number {
-  const id = pod.status!.containerStatuses![0].containerID!.replace(/^containerd:\/\//, '');
-  const root = `/sys/fs/cgroup/pids/kube9-node-${cp.node!.network.slot}`;
-  const find = (dir: string): string | undefined => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (!entry.isDirectory()) continue;
-      const sub = path.join(dir, entry.name);
-      if (entry.name.includes(id)) return sub;
-      const found = find(sub);
-      if (found) return found;
-    }
-    return undefined;
-  };
-  const dir = find(root);
-  if (!dir) throw new Error(`no cgroup for container ${id} under ${root}`);
-  const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
-  // PID 1 of the container is the one whose NSpid ends in 1.
-  const pid1 = pids.find((pid) => /^NSpid:.*\s1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
-  if (!pid1) throw new Error(`no PID 1 among ${pids.join(', ')} of container ${id}`);
-  return pid1;
+  return containerHostPid(cp.node!.network.slot, pod.status!.containerStatuses![0].containerID!);
 }
 
 function memoryCgroup(pid: number): string {
@@ -366,31 +349,11 @@ describe('the chart’s pod on a real node', () => {
     expect(field('Seccomp')).toBe('2'); // SECCOMP_MODE_FILTER
     expect(field('NSpid')?.split(/\s+/).at(-1)).toBe('1');
     expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([
-      'node',
+      '/nodejs/bin/node',
       ...productionNodeFlags(),
       'dist/main.js',
     ]);
-
-    // Inside the container's mount namespace, as its user: / is read-only, /tmp is not.
-    const inContainer = (script: string) =>
-      execFileAsync('nsenter', [
-        '--target',
-        String(pid),
-        '--mount',
-        '--setuid',
-        '1000',
-        '--setgid',
-        '1000',
-        '--',
-        '/bin/sh',
-        '-c',
-        script,
-      ]);
-    await expect(inContainer('echo x > /app/written-by-test')).rejects.toThrow(/Read-only file system/);
-    await expect(inContainer('echo x > /written-by-test')).rejects.toThrow(/Read-only file system/);
-    await expect(
-      inContainer('echo x > /tmp/written-by-test && cat /tmp/written-by-test && rm /tmp/written-by-test'),
-    ).resolves.toMatchObject({ stdout: 'x\n' });
+    expect(rootWrites(pid)).toEqual(READ_ONLY_ROOT);
   });
 
   it('turns pro on `helm upgrade --set apiKey=…` without a restart', async () => {

@@ -2,7 +2,9 @@
 # Installs, from Debian's packages, what the test worker node and its image
 # builds need and this machine lacks: runc, the CNI plugins, iptables (for
 # kube-proxy), nftables and iproute2 (the node's network and its guard),
-# buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
+# buildah and mmdebstrap (the images), qemu-user-static (the arm64 image: its
+# build's code-cache stage and its pod; test/node/qemu-binfmt.sh registers it),
+# busybox-static (the `helm test` image),
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
 # docker-registry and apache2-utils (htpasswd) for the test OCI registry,
 # skopeo for `npm run release` and its tests.
@@ -17,6 +19,7 @@ declare -A wanted=(
   [ip]=iproute2
   [buildah]=buildah
   [mmdebstrap]=mmdebstrap
+  [qemu-aarch64-static]=qemu-user-static
   [busybox]=busybox-static
   [nsenter]=util-linux
   [openssl]=openssl

@@ -3,7 +3,7 @@
 # finds any of it: processes (containerd, its shims, kubelet, kube-proxy,
 # kube-scheduler, containers), mounts of the test clusters' directories,
 # network namespaces, veth devices, routes of the node ranges, nftables
-# tables, cgroups, and slot records.
+# tables, cgroups, slot records, and qemu-aarch64's binfmt_misc handler.
 #
 #   test/node/leftovers.sh [SLOT]    default: every slot
 set -uo pipefail
@@ -32,6 +32,11 @@ report slots "$(ls -d /run/kube9-node/slot-$pattern 2>/dev/null || true)"
 # The kernel settings the kubelet changed are put back when the last node stops.
 if ! ls -d /run/kube9-node/slot-* >/dev/null 2>&1; then
   report kernel-settings-not-restored "$(ls /run/kube9-node/sysctls.json 2>/dev/null || true)"
+fi
+# qemu-aarch64's binfmt_misc handler (test/node/qemu-binfmt.sh), held by this slot's node while it ran.
+report qemu-holder "$(ls /run/kube9-qemu/holders 2>/dev/null | grep -E "^[0-9]+-node-$pattern$" || true)"
+if ! ls /run/kube9-qemu/holders/* >/dev/null 2>&1; then
+  report qemu-not-undone "$(ls /run/kube9-qemu/registered /run/kube9-qemu/mounted 2>/dev/null || true)"
 fi
 if [[ $found == 0 ]]; then
   echo "no leftovers${slot:+ of slot $slot}"

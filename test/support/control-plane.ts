@@ -463,6 +463,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         images: { ...built.images, operator: releasedValue.release.imageTag },
         archives: built.archives,
         registry: { address: registry.address, caPath: registry.caPath },
+        archiveOf: built.archiveOf,
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
       });

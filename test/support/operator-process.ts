@@ -95,8 +95,8 @@ export function productionNodeFlags(): string[] {
   const dockerfile = readFileSync(path.join(repoRoot(), 'Dockerfile'), 'utf8');
   const cmd = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].at(-1);
   const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
-  if (args[0] !== 'node' || args.at(-1) !== 'dist/main.js')
-    throw new Error(`Dockerfile: CMD is not ["node", <flags>..., "dist/main.js"]: ${cmd?.[1]}`);
+  if (!/(^|\/)node$/.test(args[0] ?? '') || args.at(-1) !== 'dist/main.js')
+    throw new Error(`Dockerfile: CMD is not ["<path>/node", <flags>..., "dist/main.js"]: ${cmd?.[1]}`);
   return args.slice(1, -1);
 }
 

@@ -63,12 +63,32 @@ export interface NodeNetwork {
 }
 
 export interface NodeImages {
-  /** `<registry>/kube9/kube9-operator:<version>`, pushed by scripts/release.sh; pulled by the kubelet. */
+  /** `<registry>/kube9/kube9-operator:<version>`, the one tag (an OCI index for linux/amd64 and linux/arm64) pushed by scripts/release.sh; the kubelet pulls its linux/amd64 image. */
   operator: string;
   busybox: string;
   pause: string;
   base: string;
+  /** The runtime base's stand-in (a manifest list in .cache/containers); never run. */
+  runtime: string;
+  /** The one tag's manifest list, in buildah's storage under .cache/containers (what a release pushes). */
+  operatorIndex: string;
+  /** `docker.io/kube9/kube9-operator@sha256:<digest of the linux/arm64 manifest in the index>` */
+  operatorArm64: string;
 }
+
+/** images.sh's names of the images, as NodeImages names them. */
+const IMAGE_NAMES: Record<string, keyof NodeImages> = {
+  base: 'base',
+  runtime: 'runtime',
+  pause: 'pause',
+  busybox: 'busybox',
+  operator: 'operator',
+  operator_index: 'operatorIndex',
+  operator_arm64: 'operatorArm64',
+};
+/** The images the node loads at start: the ones it runs on its own platform. */
+// The operator is not loaded: the kubelet pulls it from the test registry.
+const NODE_LOADS: (keyof NodeImages)[] = ['pause', 'busybox'];
 
 /** The chart's `image.repository` and `image.tag` for an image reference such as `docker.io/kube9/kube9-operator:0.1.0-dev.<hash>`. */
 export function chartImage(ref: string): { repository: string; tag: string } {
@@ -79,6 +99,8 @@ export function chartImage(ref: string): { repository: string; tag: string } {
 export interface WorkerNode {
   network: NodeNetwork;
   images: NodeImages;
+  /** images.sh's archive of each image, the node's own loaded or not (see loadArm64Image). */
+  archiveOf: Record<keyof NodeImages, string>;
   /** The node's directory: containerd, kubelet and kube-proxy state and logs. */
   dir: string;
   logPath(component: 'containerd' | 'kubelet' | 'kube-proxy' | 'kube-scheduler'): string;
@@ -125,6 +147,9 @@ function networkOf(slot: number): NodeNetwork {
 }
 
 const networkScript = () => path.join(repoRoot(), 'test', 'node', 'network.sh');
+const qemuScript = () => path.join(repoRoot(), 'test', 'node', 'qemu-binfmt.sh');
+/** The node's name as a holder of qemu-aarch64's binfmt_misc handler (test/node/qemu-binfmt.sh). */
+const qemuHolder = (ownerPid: string | number, slot: number) => `${ownerPid}-node-${slot}`;
 const slotDir = (slot: number) => path.join(SLOTS_DIR, `slot-${slot}`);
 const cgroupName = (slot: number) => `kube9-node-${slot}`;
 
@@ -259,10 +284,13 @@ async function restoreSysctls(saved: Record<string, string>): Promise<void> {
  */
 async function cleanUpSlot(slot: number): Promise<void> {
   const state = slotDir(slot);
+  const owner = (await fsp.readFile(path.join(state, 'owner.pid'), 'utf8').catch(() => '')).trim();
   await removeCgroupTree(cgroupName(slot));
   const nodeDir = await fsp.readFile(path.join(state, 'node-dir'), 'utf8').catch(() => '');
   if (nodeDir.trim()) await unmountBelow(nodeDir.trim());
   await run('bash', [networkScript(), 'down', String(slot)]);
+  // Undoes the qemu registration if this node made it and no one else holds it.
+  await run('bash', [qemuScript(), 'release', qemuHolder(owner || '0', slot)]);
   await fsp.rm(state, { recursive: true, force: true });
   // The kernel settings are the machine's: put them back when the last node is gone.
   const others = (await fsp.readdir(SLOTS_DIR).catch(() => [] as string[])).filter((n) => n.startsWith('slot-'));
@@ -334,7 +362,11 @@ export async function releaseNodeNetwork(net: NodeNetwork): Promise<void> {
  * returns the image references and the archives of those loaded with ctr
  * (the stand-ins: pause and busybox).
  */
-export async function ensureImages(): Promise<{ images: NodeImages; archives: string[] }> {
+export async function ensureImages(): Promise<{
+  images: NodeImages;
+  archives: string[];
+  archiveOf: Record<keyof NodeImages, string>;
+}> {
   const script = path.join(repoRoot(), 'test', 'node', 'images.sh');
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 2] });
@@ -346,19 +378,81 @@ export async function ensureImages(): Promise<{ images: NodeImages; archives: st
       code === 0 ? resolve(out) : reject(new Error(`${script} failed (exit ${code}); its output is above`)),
     );
   });
-  const found: Record<string, string> = {};
-  const archives: string[] = [];
+  const found: Partial<NodeImages> = {};
+  const archiveOf: Partial<Record<keyof NodeImages, string>> = {};
   for (const line of stdout.trim().split('\n')) {
     const m = /^(\w+)=(\S+) (\S+)$/.exec(line);
-    if (!m) continue;
-    found[m[1]] = m[2];
-    // The base image is only built from, never run; the operator reaches the node through the registry.
-    if (m[1] !== 'base' && m[1] !== 'operator') archives.push(m[3]);
+    const name = m && IMAGE_NAMES[m[1]];
+    if (!name) continue;
+    found[name] = m[2];
+    archiveOf[name] = m[3];
   }
-  for (const name of ['base', 'pause', 'busybox', 'operator']) {
-    if (!found[name]) throw new Error(`${script} did not report the ${name} image:\n${stdout}`);
+  for (const [reported, name] of Object.entries(IMAGE_NAMES)) {
+    if (!found[name]) throw new Error(`${script} did not report the ${reported} image:\n${stdout}`);
   }
-  return { images: found as unknown as NodeImages, archives };
+  // The base images are only built from, and the index and the arm64 image are
+  // not for the node's own platform (see loadArm64Image).
+  const archives = NODE_LOADS.map((name) => archiveOf[name]!);
+  return {
+    images: found as NodeImages,
+    archives,
+    archiveOf: archiveOf as Record<keyof NodeImages, string>,
+  };
+}
+
+/**
+ * The host pid of a container's PID 1 on the node of `slot`, from the pod's cgroup (the node runs in
+ * this machine's kernel). `containerID` as the pod's status gives it (`containerd://<id>`).
+ */
+export function containerHostPid(slot: number, containerID: string): number {
+  const id = containerID.replace(/^containerd:\/\//, '');
+  const root = `${CGROUP_ROOT}/pids/${cgroupName(slot)}`;
+  const find = (dir: string): string | undefined => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const sub = path.join(dir, entry.name);
+      if (entry.name.includes(id)) return sub;
+      const found = find(sub);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const dir = find(root);
+  if (!dir) throw new Error(`no cgroup for container ${id} under ${root}`);
+  const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').map(Number);
+  // PID 1 of the container is the one whose NSpid ends in 1.
+  const pid1 = pids.find((pid) => /^NSpid:.*\s1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
+  if (!pid1) throw new Error(`no PID 1 among ${pids.join(', ')} of container ${id}`);
+  return pid1;
+}
+
+/**
+ * Puts the operator's linux/arm64 image into the node's containerd, as a pull of
+ * `<repository>@sha256:<arm64 manifest digest>` from a registry would: an image
+ * record of that name whose target is the arm64 manifest itself (the CRI then
+ * runs it on this amd64 node; a record of the index would resolve to amd64).
+ * `archive` is images.sh's operator_arm64 OCI archive (index.json naming only
+ * that manifest), `ref` its reference. The one place the arm64 image comes from
+ * an archive instead of a registry.
+ */
+export async function loadArm64Image(node: WorkerNode, ref: string, archive: string): Promise<void> {
+  const at = ref.indexOf('@sha256:');
+  if (at < 0) throw new Error(`loadArm64Image: ${ref} is not <repository>@sha256:<digest>`);
+  await node.ctr([
+    'images',
+    'import',
+    '--local',
+    '--platform',
+    'linux/arm64',
+    '--digests',
+    '--base-name',
+    ref.slice(0, at),
+    archive,
+  ]);
+  const listed = await node.ctr(['images', 'list', '--quiet']);
+  if (!listed.split('\n').includes(ref)) {
+    throw new Error(`loadArm64Image: ${archive} did not give the node ${ref}; it has:\n${listed}`);
+  }
 }
 
 export interface WorkerNodeOptions {
@@ -373,6 +467,7 @@ export interface WorkerNodeOptions {
   archives: string[];
   /** The test registry (`host:port` on the node's host-side address, and its CA): containerd trusts it for pulls. */
   registry?: { address: string; caPath: string };
+  archiveOf: Record<keyof NodeImages, string>;
   /** GET as the admin; resolves with the status and the body. */
   adminGet(urlPath: string): Promise<{ status: number; body: string }>;
   timeoutMs: number;
@@ -507,6 +602,10 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
         SystemdCgroup = false
 `,
     );
+
+    // arm64 images run under qemu-user: registered in binfmt_misc (F flag) unless
+    // an aarch64 handler is there already; undone on stop if this node did it.
+    await run('bash', [qemuScript(), 'hold', qemuHolder(process.pid, net.slot)]);
 
     // containerd (and so its shims and every container) runs in the cgroup
     // tree of this slot, so stop() finds every process it left.
@@ -706,6 +805,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
     return {
       network: net,
       images: opts.images,
+      archiveOf: opts.archiveOf,
       dir,
       logPath: (component) => file(`${component}.log`),
       async guardCounters() {

@@ -1,0 +1,336 @@
+/*
+ * The linux/arm64 image, proven running, not only built: the chart's pod on
+ * the real worker node (an amd64 machine) runs the arm64 manifest of the one
+ * tag, pinned by its digest, under qemu-user (registered in binfmt_misc by
+ * test/node/qemu-binfmt.sh when the node starts). The pod becomes Ready under
+ * the restricted Pod Security Standard, publishes operated/free, and turns
+ * enabled/pro on `helm upgrade --set apiKey`; its process is shown to run the
+ * aarch64 loader and Node. Start-up under emulation is reported as a figure.
+ *
+ * Until the test registry lands, the node gets the arm64 image from images.sh's
+ * OCI archive (loadArm64Image in test/support/worker-node.ts), as a pull by
+ * digest would give it. Needs root; starts its own control plane with a node.
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { CHART_DIR } from './support/chart';
+import { READ_ONLY_ROOT, rootWrites } from './support/container';
+import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { runHelm } from './support/kube';
+import { TEST_KEYS } from './support/keys';
+import { waitFor } from './support/operator-process';
+import { ServerSimulator } from './support/server-simulator';
+import { STATUS_CONFIGMAP } from './support/status';
+import { chartImage, containerHostPid, loadArm64Image, type NodeImages } from './support/worker-node';
+
+const RELEASE = 'kube9-operator';
+const NAMESPACE = 'kube9-arm64';
+const AMD64_NAMESPACE = 'kube9-amd64';
+const INTERVAL_SECONDS = 10;
+const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+const AARCH64 = 183;
+const X86_64 = 62;
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let simulator: ServerSimulator;
+let images: NodeImages;
+const figures: string[] = [];
+
+jest.setTimeout(300_000);
+
+beforeAll(async () => {
+  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  core = kc.makeApiClient(CoreV1Api);
+  simulator = new ServerSimulator({
+    host: cp.node!.network.hostIp,
+    validKeys: [TEST_KEYS.chart],
+    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
+  });
+  await simulator.start();
+  // As images.sh built them for this node (not again: another run may have rebuilt them since).
+  images = cp.node!.images;
+  await loadArm64Image(cp.node!, images.operatorArm64, cp.node!.archiveOf.operatorArm64);
+  for (const name of [NAMESPACE, AMD64_NAMESPACE]) {
+    await core.createNamespace({
+      body: {
+        metadata: {
+          name,
+          labels: {
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/enforce-version': 'latest',
+          },
+        },
+      },
+    });
+  }
+}, 1_600_000);
+
+afterAll(async () => {
+  if (figures.length) console.log(`[arm64-pod] ${figures.join('; ')}`);
+  await simulator?.stop();
+  await cp?.stop();
+});
+
+async function helmOk(args: string[]): Promise<string> {
+  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 240_000 });
+  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function commonValues(): string[] {
+  return [
+    '--set',
+    'image.pullPolicy=Never',
+    '--set',
+    'tests.image.pullPolicy=Never',
+    '--set',
+    `serverUrl=${simulator.url}`,
+    '--set',
+    'allowInsecureServerUrl=true',
+    '--set',
+    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+  ];
+}
+
+/** The arm64 manifest, by its digest, as a user pins it: `image.repository` and `image.digest`. */
+function arm64Values(): string[] {
+  const [repository, digest] = images.operatorArm64.split('@');
+  return ['--set', `image.repository=${repository}`, '--set', `image.digest=${digest}`, ...commonValues()];
+}
+
+function amd64Values(): string[] {
+  const image = chartImage(images.operator);
+  return ['--set', `image.repository=${image.repository}`, '--set', `image.tag=${image.tag}`, ...commonValues()];
+}
+
+function isReady(pod: V1Pod): boolean {
+  return (
+    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+async function readyPod(namespace: string, timeoutMs = 240_000): Promise<V1Pod> {
+  return waitFor(
+    `a Ready operator pod in ${namespace}`,
+    async () => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+      return list.items.find((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test' && isReady(p));
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+async function configMapStatus(namespace: string): Promise<Record<string, any> | undefined> {
+  try {
+    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
+    return cm.data?.status ? (JSON.parse(cm.data.status) as Record<string, any>) : undefined;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 404) return undefined;
+    throw err;
+  }
+}
+
+async function viaServiceProxy(namespace: string, route: string): Promise<{ status: number; body: string }> {
+  const url = new URL(
+    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${namespace}/services/${RELEASE}:http/proxy${route}`,
+  );
+  const opts: https.RequestOptions = { method: 'GET', timeout: 10_000 };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const pidOf = (pod: V1Pod) => containerHostPid(cp.node!.network.slot, pod.status!.containerStatuses![0].containerID!);
+
+/** When the process started, in ms since the epoch (from /proc: clock ticks since boot, 100 a second). */
+function processStartMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[19]); // field 22, starttime
+  const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]);
+  return btime * 1000 + ticks * 10;
+}
+
+function elfMachine(file: string): number {
+  const header = Buffer.alloc(20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, header, 0, 20, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return header.subarray(0, 4).toString('latin1') === '\x7fELF' ? header.readUInt16LE(18) : -1;
+}
+
+/** The files mapped into a process (/proc/<pid>/maps), each with one of its map_files entries to open it by. */
+function mappedFiles(pid: number): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length < 6 || !fields[5].startsWith('/')) continue;
+    const file = fields.slice(5).join(' ');
+    // map_files names a range without the leading zeros maps prints.
+    const range = fields[0]
+      .split('-')
+      .map((hex) => hex.replace(/^0+(?=.)/, ''))
+      .join('-');
+    if (!files.has(file)) files.set(file, `/proc/${pid}/map_files/${range}`);
+  }
+  return files;
+}
+
+/** Resident memory of the process and the working set of its memory cgroup (usage less inactive file pages). */
+function memoryOf(pid: number): { rss: number; workingSet: number } {
+  const rss = Number(/^VmRSS:\s*(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+  const line = fs
+    .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => /:memory:/.test(l))!;
+  const dir = path.join('/sys/fs/cgroup/memory', line.split(':')[2]);
+  const usage = Number(fs.readFileSync(path.join(dir, 'memory.usage_in_bytes'), 'utf8'));
+  const inactive = Number(
+    /^total_inactive_file (\d+)$/m.exec(fs.readFileSync(path.join(dir, 'memory.stat'), 'utf8'))![1],
+  );
+  return { rss, workingSet: usage - inactive };
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Installs the release in `namespace` and measures: helm install to Ready, process start to the first status write. */
+async function installAndTime(namespace: string, values: string[]) {
+  const t0 = Date.now();
+  await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...values]);
+  const pod = await readyPod(namespace);
+  const readyMs = Date.now() - t0;
+  const pid = pidOf(pod);
+  const status = await waitFor('the first status write', () => configMapStatus(namespace), 60_000, 100);
+  const firstWriteMs = Date.parse(status.lastUpdate as string) - processStartMs(pid);
+  return { pod, pid, status, readyMs, firstWriteMs };
+}
+
+describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node', () => {
+  let pod: V1Pod;
+  let pid: number;
+
+  it('is pinned by the digest of the index’s arm64 manifest, becomes Ready and publishes operated / free', async () => {
+    const installed = await installAndTime(NAMESPACE, arm64Values());
+    pod = installed.pod;
+    pid = installed.pid;
+    figures.push(
+      `arm64 under qemu: helm install to pod Ready ${(installed.readyMs / 1000).toFixed(1)} s, ` +
+        `process start to first status write ${installed.firstWriteMs} ms`,
+    );
+
+    expect(pod.spec?.containers[0].image).toBe(images.operatorArm64);
+    expect(pod.status?.containerStatuses?.[0].imageID).toContain(images.operatorArm64.split('@')[1]);
+    expect(installed.status).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: NAMESPACE });
+    const proxied = await viaServiceProxy(NAMESPACE, '/api/v1/status');
+    expect(proxied.status).toBe(200);
+    expect(JSON.parse(proxied.body)).toMatchObject({ mode: 'operated', tier: 'free' });
+  });
+
+  it('runs the aarch64 loader and Node: its process is qemu-aarch64 with both mapped, and no x86-64 loader', () => {
+    const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    const mapped = mappedFiles(pid);
+    const machines = Object.fromEntries([...mapped].map(([file, handle]) => [file, elfMachine(handle)]));
+    figures.push(
+      `arm64 process: exe ${exe}; cmdline ${JSON.stringify(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean))}; ` +
+        `mapped ELF ${JSON.stringify(machines)}`,
+    );
+
+    // The kernel ran the binfmt_misc handler for aarch64 ELF: the host's qemu-user, static (no loader of its own).
+    expect(path.basename(exe)).toMatch(/^qemu-aarch64(-static)?$/);
+    expect(elfMachine(`/proc/${pid}/exe`)).toBe(X86_64);
+    // The guest: the image's Node and aarch64 loader, mapped by qemu and opened here through map_files.
+    expect(machines['/nodejs/bin/node']).toBe(AARCH64);
+    const loaders = Object.keys(machines).filter((file) => /\/ld-linux[^/]*\.so/.test(file));
+    expect(loaders.length).toBeGreaterThan(0);
+    expect(loaders.map((file) => [file, machines[file]])).toEqual(loaders.map((file) => [file, AARCH64]));
+    expect(loaders.filter((file) => file.includes('x86-64'))).toEqual([]);
+    // And what it maps is the image's own file: the same bytes as /nodejs/bin/node in the container.
+    expect(fs.statSync(mapped.get('/nodejs/bin/node')!).size).toBe(
+      fs.statSync(`/proc/${pid}/root/nodejs/bin/node`).size,
+    );
+    expect(elfMachine(`/proc/${pid}/root/nodejs/bin/node`)).toBe(AARCH64);
+  });
+
+  it('runs as uid/gid 1000, with no capabilities, no-new-privs and a read-only root', () => {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1].trim();
+    expect(field('Uid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+    expect(field('Gid')?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+    expect(field('CapEff')).toBe('0000000000000000');
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(rootWrites(pid)).toEqual(READ_ONLY_ROOT);
+  });
+
+  it('turns enabled / pro on `helm upgrade --set apiKey=…`, without a restart', async () => {
+    const t0 = Date.now();
+    await helmOk([
+      'upgrade',
+      RELEASE,
+      CHART_DIR,
+      '-n',
+      NAMESPACE,
+      '--reuse-values',
+      '--set',
+      `apiKey=${TEST_KEYS.chart}`,
+    ]);
+    const status = await waitFor(
+      'the pro tier',
+      async () => {
+        const s = await configMapStatus(NAMESPACE);
+        return s?.tier === 'pro' && s.registered ? s : undefined;
+      },
+      120_000,
+      250,
+    );
+    figures.push(`arm64: helm upgrade --set apiKey to pro ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', apiKeyConfigured: true });
+    const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+    expect(now.status?.containerStatuses?.[0].restartCount).toBe(0);
+    expect(pidOf(now)).toBe(pid);
+  });
+
+  it('idle memory, arm64 under qemu against amd64 on the same node (reported, not asserted)', async () => {
+    const amd64 = await installAndTime(AMD64_NAMESPACE, amd64Values());
+    expect(amd64.status).toMatchObject({ mode: 'operated', tier: 'free' });
+    expect(elfMachine(`/proc/${amd64.pid}/exe`)).toBe(X86_64);
+    expect(fs.readlinkSync(`/proc/${amd64.pid}/exe`)).toBe('/nodejs/bin/node');
+    // Idle: past start-up and the code-cache write a cold start does 10 s in.
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    const arm = memoryOf(pid);
+    const amd = memoryOf(amd64.pid);
+    figures.push(
+      `amd64 (same node): helm install to Ready ${(amd64.readyMs / 1000).toFixed(1)} s, process start to first write ${amd64.firstWriteMs} ms; ` +
+        `idle RSS / cgroup working set: amd64 ${mib(amd.rss)} / ${mib(amd.workingSet)}, arm64 under qemu ${mib(arm.rss)} / ${mib(arm.workingSet)} ` +
+        `(qemu's own memory included)`,
+    );
+    await helmOk(['uninstall', RELEASE, '-n', AMD64_NAMESPACE, '--wait', '--timeout', '120s']);
+  });
+
+  it('passes `helm test` (busybox pod: no shell needed in the operator image)', async () => {
+    const tested = await runHelm(['test', RELEASE, '-n', NAMESPACE, '--logs'], {
+      kubeconfig: cp.kubeconfigPath,
+      timeoutMs: 180_000,
+    });
+    expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(tested.stdout).toMatch(/OK: .* answers with a mode/);
+    await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+  });
+});
