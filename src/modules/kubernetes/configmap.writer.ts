@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
+import { ConfigurationOptions, V1ConfigMap, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import { OperatorConfig } from '../config/operator-config';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
@@ -34,26 +34,18 @@ export class ConfigMapWriter {
   ) {}
 
   async put(object: OwnedConfigMap): Promise<void> {
-    const { name, namespace } = object.metadata;
     const ownerReference = await this.deploymentOwnerReference();
-    const body: V1ConfigMap = {
+    const body = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { ...object.metadata, ...(ownerReference ? { ownerReferences: [ownerReference] } : {}) },
       data: object.data,
     };
-    const asLeader = leaderWriteOptions(() => this.leadership.leadsUntil());
-    try {
-      await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
-    } catch (error) {
-      if (kubeStatusCode(error) !== 404) throw error;
-      try {
-        await this.kube.core.createNamespacedConfigMap({ namespace, body }, asLeader);
-      } catch (createError) {
-        if (kubeStatusCode(createError) !== 409) throw createError;
-        await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
-      }
-    }
+    await putConfigMap(
+      this.kube,
+      body,
+      leaderWriteOptions(() => this.leadership.leadsUntil()),
+    );
   }
 
   /** The ConfigMap's data, or undefined when it does not exist. */
@@ -75,9 +67,7 @@ export class ConfigMapWriter {
     const name = this.config.deploymentName;
     if (!name || this.ownerLookupDone) return this.ownerReference;
     try {
-      const deployment = await this.kube.apps.readNamespacedDeployment({ name, namespace: this.config.namespace });
-      const uid = deployment.metadata?.uid;
-      if (uid) this.ownerReference = { apiVersion: 'apps/v1', kind: 'Deployment', name, uid };
+      this.ownerReference = await deploymentOwnerReference(this.kube, this.config.namespace, name);
       this.ownerLookupDone = true;
     } catch (error) {
       const code = kubeStatusCode(error);
@@ -89,4 +79,38 @@ export class ConfigMapWriter {
     }
     return this.ownerReference;
   }
+}
+
+/**
+ * One whole-object write of a ConfigMap: a PUT without a resourceVersion; a 404 creates it, and a
+ * create that races with another writer (409) is followed by one more PUT.
+ */
+export async function putConfigMap(
+  kube: Pick<KubernetesClients, 'core'>,
+  body: V1ConfigMap & { metadata: V1ObjectMeta & { name: string; namespace: string } },
+  options?: ConfigurationOptions,
+): Promise<void> {
+  const { name, namespace } = body.metadata;
+  try {
+    await kube.core.replaceNamespacedConfigMap({ name, namespace, body }, options);
+  } catch (error) {
+    if (kubeStatusCode(error) !== 404) throw error;
+    try {
+      await kube.core.createNamespacedConfigMap({ namespace, body }, options);
+    } catch (createError) {
+      if (kubeStatusCode(createError) !== 409) throw createError;
+      await kube.core.replaceNamespacedConfigMap({ name, namespace, body }, options);
+    }
+  }
+}
+
+/** The owner reference to the operator's Deployment `name`, so that deleting it deletes what it owns. */
+export async function deploymentOwnerReference(
+  kube: Pick<KubernetesClients, 'apps'>,
+  namespace: string,
+  name: string,
+): Promise<V1OwnerReference | undefined> {
+  const deployment = await kube.apps.readNamespacedDeployment({ name, namespace });
+  const uid = deployment.metadata?.uid;
+  return uid ? { apiVersion: 'apps/v1', kind: 'Deployment', name, uid } : undefined;
 }
