@@ -6,6 +6,7 @@ import {
   delayUntilAllowed,
   initialState,
   RegistrationState,
+  requestFingerprint,
   viewOf,
   withAttempt,
 } from './registration-state';
@@ -188,5 +189,24 @@ describe('viewOf', () => {
       apiKeyConfigured: false,
       registered: false,
     });
+  });
+});
+
+describe('requestFingerprint', () => {
+  const body = {
+    operatorVersion: '0.1.0',
+    clusterIdentifier: `sha256:${'a'.repeat(64)}`,
+    kubernetesVersion: '1.31.2',
+    approximateNodeCount: 3,
+  };
+
+  it('changes with the server URL and with each value of the body, and only then', () => {
+    const base = requestFingerprint('https://api.kube9.dev', body);
+
+    expect(requestFingerprint('https://api.kube9.dev', { ...body })).toBe(base);
+    expect(requestFingerprint('https://eu.kube9.dev', body)).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, operatorVersion: '0.2.0' })).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, kubernetesVersion: '1.32.0' })).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, approximateNodeCount: 4 })).not.toBe(base);
   });
 });

@@ -19,6 +19,7 @@ import {
   initialState,
   RegistrationPolicy,
   RegistrationState,
+  requestFingerprint,
   viewOf,
   withAttempt,
 } from './registration-state';
@@ -43,6 +44,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   /** Clamped server settings already warned about: each is logged once, not on every answer. */
   private readonly warned = new Set<string>();
   private keysStarted = false;
+  /** requestFingerprint of the request last sent. */
+  private sentRequest?: string;
 
   constructor(
     private readonly config: OperatorConfig,
@@ -144,6 +147,24 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.applyServerConfiguration();
     this.publish();
     this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
+    if (this.state.rejectedRequest) void this.retryIfRequestChanged(this.generation);
+  }
+
+  /**
+   * SPEC section 3: a request rejected with a 400 is sent again as soon as what it depends on has
+   * changed (the server URL, the operator version, the cluster's version or node count), not
+   * only when the key does. Looked at when the saved state is resumed (a restart, an upgrade).
+   */
+  private async retryIfRequestChanged(generation: number): Promise<void> {
+    const rejected = this.state?.rejectedRequest;
+    const body = await this.requestBody().catch(() => undefined);
+    if (!body || !rejected || generation !== this.generation || this.state?.rejectedRequest !== rejected) return;
+    if (requestFingerprint(this.config.serverUrl, body) === rejected) return;
+    this.logger.log(
+      'The server URL or the request has changed since kube9-server rejected it (400): registering again',
+    );
+    this.state = { ...this.state, rejectedRequest: undefined, nextAttemptAt: this.clock.now() };
+    this.scheduleAt(this.state.nextAttemptAt!);
   }
 
   /** The one place the next attempt is scheduled (and so the one that tells the metrics when). */
@@ -193,15 +214,20 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.scheduleAt(this.state.nextAttemptAt!);
   }
 
+  private async requestBody(): Promise<RegistrationRequestDto> {
+    return {
+      operatorVersion: OPERATOR_VERSION,
+      clusterIdentifier: this.facts.clusterIdentifier(),
+      kubernetesVersion: await this.facts.kubernetesVersion(),
+      approximateNodeCount: await this.facts.approximateNodeCount(),
+    };
+  }
+
   private async register(key: string): Promise<RegistrationOutcome> {
     let body: RegistrationRequestDto;
     try {
-      body = {
-        operatorVersion: OPERATOR_VERSION,
-        clusterIdentifier: this.facts.clusterIdentifier(),
-        kubernetesVersion: await this.facts.kubernetesVersion(),
-        approximateNodeCount: await this.facts.approximateNodeCount(),
-      };
+      body = await this.requestBody();
+      this.sentRequest = requestFingerprint(this.config.serverUrl, body);
     } catch (error) {
       return {
         kind: 'transient',
@@ -214,7 +240,10 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
 
   private record(outcome: RegistrationOutcome): void {
     const before = this.state!;
-    const after = applyOutcome(before, outcome, this.clock.now(), this.policy);
+    const after = {
+      ...applyOutcome(before, outcome, this.clock.now(), this.policy),
+      rejectedRequest: outcome.kind === 'rejected' ? this.sentRequest : undefined,
+    };
     this.state = after;
     this.applyServerConfiguration();
     this.publish();
