@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ConfigurationOptions, V1ConfigMap, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import { V1OwnerReference } from '@kubernetes/client-node';
 import { OperatorConfig } from '../config/operator-config';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
+import { leaderWriteOptions } from './leader-write';
+import { deploymentOwnerReference, putConfigMap } from './owned-objects';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
-import { leaderWriteOptions } from './leader-write';
 
 export interface OwnedConfigMap {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
@@ -79,38 +80,4 @@ export class ConfigMapWriter {
     }
     return this.ownerReference;
   }
-}
-
-/**
- * One whole-object write of a ConfigMap: a PUT without a resourceVersion; a 404 creates it, and a
- * create that races with another writer (409) is followed by one more PUT.
- */
-export async function putConfigMap(
-  kube: Pick<KubernetesClients, 'core'>,
-  body: V1ConfigMap & { metadata: V1ObjectMeta & { name: string; namespace: string } },
-  options?: ConfigurationOptions,
-): Promise<void> {
-  const { name, namespace } = body.metadata;
-  try {
-    await kube.core.replaceNamespacedConfigMap({ name, namespace, body }, options);
-  } catch (error) {
-    if (kubeStatusCode(error) !== 404) throw error;
-    try {
-      await kube.core.createNamespacedConfigMap({ namespace, body }, options);
-    } catch (createError) {
-      if (kubeStatusCode(createError) !== 409) throw createError;
-      await kube.core.replaceNamespacedConfigMap({ name, namespace, body }, options);
-    }
-  }
-}
-
-/** The owner reference to the operator's Deployment `name`, so that deleting it deletes what it owns. */
-export async function deploymentOwnerReference(
-  kube: Pick<KubernetesClients, 'apps'>,
-  namespace: string,
-  name: string,
-): Promise<V1OwnerReference | undefined> {
-  const deployment = await kube.apps.readNamespacedDeployment({ name, namespace });
-  const uid = deployment.metadata?.uid;
-  return uid ? { apiVersion: 'apps/v1', kind: 'Deployment', name, uid } : undefined;
 }

@@ -1,6 +1,6 @@
 import { OPERATOR_VERSION } from '../../common/operator-version';
 import { ConfigError, StatusTarget } from '../config/load-operator-config';
-import { deploymentOwnerReference, putConfigMap } from '../kubernetes/configmap.writer';
+import { deploymentOwnerReference, putConfigMap } from '../kubernetes/owned-objects';
 import { describeKubeError } from '../kubernetes/kube-errors';
 import { createKubernetesClients, KubernetesClients, loadKubeConfig } from '../kubernetes/kubernetes-clients';
 import { NO_REGISTRATION } from './dto/registration-view.dto';

@@ -87,19 +87,28 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     await Promise.race([last, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WRITE_TIMEOUT_MS).unref())]);
   }
 
-  /** The document as readers see it now: the one last written, or the current one when writing fails. */
-  current(): OperatorStatusDto {
+  /**
+   * The document as readers see it now: the one last written, or the current one when writing
+   * fails. A follower serves the leader's document as its watch delivered it (SPEC section 9),
+   * and nothing (undefined: see unavailableReason) until the watch has delivered one: never its
+   * own document, which would show this replica's mode as the cluster's.
+   */
+  current(): OperatorStatusDto | undefined {
     if (!this.leadership.isLeader()) {
-      const served = followerView({
+      return followerView({
         watched: this.leaderStatus.latest(),
         lost: this.leaderStatus.watchLost(),
         nowMs: this.clock.now(),
         graceMs: this.intervalSeconds * 1000,
       });
-      return served ?? this.compose(this.leaderStatus.problem());
     }
     if (this.published && this.writeError === null) return this.published;
     return this.compose(this.writeError);
+  }
+
+  /** Why current() has no document: a follower that has not seen the leader's yet. */
+  unavailableReason(): string {
+    return this.leaderStatus.problem();
   }
 
   /** Called by the registration module on every change of its state. */
@@ -174,7 +183,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
    * losing the Lease.
    */
   private announce(): void {
-    this.metrics.statusServed(this.current());
+    const served = this.current();
+    if (served) this.metrics.statusServed(served);
   }
 
   private configMapFor(document: OperatorStatusDto) {
