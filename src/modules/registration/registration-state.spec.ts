@@ -2,9 +2,9 @@ import { RegistrationResponseDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
 import {
   applyOutcome,
-  DEFAULT_POLICY,
   delayUntilAllowed,
   initialState,
+  registrationPolicy,
   RegistrationState,
   requestFingerprint,
   viewOf,
@@ -33,7 +33,7 @@ const transient: RegistrationOutcome = {
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;
-  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, DEFAULT_POLICY, noJitter);
+  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, registrationPolicy(), noJitter);
   return current;
 }
 
@@ -63,7 +63,7 @@ describe('applyOutcome: the SPEC answer table', () => {
     };
 
     const state = applyOutcome(initialState('fp'), withoutInterval, NOW, {
-      ...DEFAULT_POLICY,
+      ...registrationPolicy(),
       own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 },
     });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { backoffDelay } from '../../common/backoff';
+import { OperatorConfig } from '../config/operator-config';
 import { RegistrationView } from '../status/dto/registration-view.dto';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
@@ -85,10 +86,21 @@ export interface RegistrationPolicy {
   own: Settings;
 }
 
-export const DEFAULT_POLICY: RegistrationPolicy = {
-  backoffBaseSeconds: 300,
-  own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 },
-};
+/** The policy of a configuration; its defaults are the config module's (OperatorConfig), never a copy. */
+export function registrationPolicy(
+  config: Pick<
+    OperatorConfig,
+    'registrationBackoffBaseSeconds' | 'statusUpdateIntervalSeconds' | 'reregistrationIntervalHours'
+  > = new OperatorConfig(),
+): RegistrationPolicy {
+  return {
+    backoffBaseSeconds: config.registrationBackoffBaseSeconds,
+    own: {
+      statusUpdateIntervalSeconds: config.statusUpdateIntervalSeconds,
+      reregistrationIntervalHours: config.reregistrationIntervalHours,
+    },
+  };
+}
 
 /** The "5 transient failures in a row: free tier" rule (SPEC section 3); the status asks, through the view. */
 export function hasGivenUp(state: Pick<RegistrationState, 'consecutiveTransientFailures'>): boolean {
@@ -103,7 +115,7 @@ export function applyOutcome(
   state: RegistrationState,
   outcome: RegistrationOutcome,
   now: number,
-  policy: RegistrationPolicy = DEFAULT_POLICY,
+  policy: RegistrationPolicy = registrationPolicy(),
   random: () => number = Math.random,
 ): RegistrationState {
   switch (outcome.kind) {

@@ -18,6 +18,7 @@ import {
   delayUntilAllowed,
   initialState,
   RegistrationPolicy,
+  registrationPolicy,
   RegistrationState,
   requestFingerprint,
   viewOf,
@@ -62,13 +63,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   ) {}
 
   private get policy(): RegistrationPolicy {
-    return {
-      backoffBaseSeconds: this.config.registrationBackoffBaseSeconds,
-      own: {
-        statusUpdateIntervalSeconds: this.config.statusUpdateIntervalSeconds,
-        reregistrationIntervalHours: this.config.reregistrationIntervalHours,
-      },
-    };
+    return registrationPolicy(this.config);
   }
 
   /**

@@ -36,7 +36,6 @@ import {
 export class StatusService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StatusService.name);
   private registration: RegistrationView = NO_REGISTRATION;
-  private intervalSeconds: number;
   private published?: OperatorStatusDto;
   /** Why the latest status write failed; null when it succeeded (or none was attempted yet). */
   private writeError: string | null = null;
@@ -56,7 +55,7 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly leaderStatus: LeaderStatusWatch,
     private readonly metrics: OperatorMetrics,
   ) {
-    this.intervalSeconds = config.statusUpdateIntervalSeconds;
+    loop.intervalChanged(config.statusUpdateIntervalSeconds);
     metrics.statusIntervalChanged(this.intervalSeconds);
     leadership.register({
       started: () => void this.publish(),
@@ -72,9 +71,14 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
+  /** The interval the loop runs at now; the StatusLoopRecord is its one holder. */
+  private get intervalSeconds(): number {
+    return this.loop.read().intervalSeconds;
+  }
+
   onApplicationBootstrap(): void {
     this.announce();
-    this.loop.started(this.clock.now(), this.intervalSeconds);
+    this.loop.started(this.clock.now());
     this.timers.every(STATUS_PUBLISH_TIMER, this.intervalSeconds * 1000, () => this.publish());
     void this.publish();
   }
@@ -121,7 +125,6 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   setPublishIntervalSeconds(seconds: number): void {
     if (seconds === this.intervalSeconds) return;
     this.logger.log(`Status interval changed from ${this.intervalSeconds} s to ${seconds} s`);
-    this.intervalSeconds = seconds;
     this.loop.intervalChanged(seconds);
     this.metrics.statusIntervalChanged(seconds);
     if (!this.stopped) this.timers.every(STATUS_PUBLISH_TIMER, seconds * 1000, () => this.publish());
