@@ -1,10 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { V1OwnerReference } from '@kubernetes/client-node';
 import { OperatorConfig } from '../config/operator-config';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
-import { leaderWriteOptions } from './leader-write';
 import { deploymentOwnerReference, putConfigMap } from './owned-objects';
+import { WriteFence } from './write-fence';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 
@@ -18,9 +17,8 @@ export interface OwnedConfigMap {
  * resourceVersion in the steady state (no read first, so no 409 from a stale version);
  * a 404 creates the object, and a create that races with another writer (409) is
  * followed by one more PUT. Each carries an owner reference to the operator's Deployment,
- * so deleting the Deployment (helm uninstall) garbage-collects them. Only the leader writes, and
- * each request must be answered within its time as leader (leader-write.ts): a request refused
- * for that is not sent, and one in flight is abandoned (LeaseTimeUpError).
+ * so deleting the Deployment (helm uninstall) garbage-collects them. Each request goes through the
+ * WriteFence: only the leader's are sent (LeaseTimeUpError otherwise).
  */
 @Injectable()
 export class ConfigMapWriter {
@@ -31,7 +29,7 @@ export class ConfigMapWriter {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
-    private readonly leadership: LeaderElectionService,
+    private readonly fence: WriteFence,
   ) {}
 
   async put(object: OwnedConfigMap): Promise<void> {
@@ -42,11 +40,7 @@ export class ConfigMapWriter {
       metadata: { ...object.metadata, ...(ownerReference ? { ownerReferences: [ownerReference] } : {}) },
       data: object.data,
     };
-    await putConfigMap(
-      this.kube,
-      body,
-      leaderWriteOptions(() => this.leadership.leadsUntil()),
-    );
+    await putConfigMap(this.kube, body, this.fence.options());
   }
 
   /** The ConfigMap's data, or undefined when it does not exist. */

@@ -6,6 +6,7 @@ import { EventRecorder } from './event.recorder';
 import { createKubernetesClients, loadKubeConfig } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 import { SecretWatcher } from './secret.watcher';
+import { WriteFence } from './write-fence';
 
 /**
  * Provides the one set of Kubernetes clients (a test swaps KUBERNETES_CLIENTS), the cluster
@@ -24,7 +25,8 @@ import { SecretWatcher } from './secret.watcher';
     ConfigMapWriter,
     EventRecorder,
     SecretWatcher,
+    WriteFence,
   ],
-  exports: [KUBERNETES_CLIENTS, ClusterFactsService, ConfigMapWriter, EventRecorder, SecretWatcher],
+  exports: [KUBERNETES_CLIENTS, ClusterFactsService, ConfigMapWriter, EventRecorder, SecretWatcher, WriteFence],
 })
 export class KubernetesModule {}

@@ -6,6 +6,7 @@ import { deploymentOwnerReference } from '../kubernetes/owned-objects';
 import { describeKubeError, kubeStatusCode } from '../kubernetes/kube-errors';
 import { KubernetesClients } from '../kubernetes/kubernetes-clients';
 import { KUBERNETES_CLIENTS } from '../kubernetes/kubernetes.constants';
+import { WriteFence } from '../kubernetes/write-fence';
 import {
   decideLeaseAttempt,
   LEASE_TIMING,
@@ -52,7 +53,11 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
     private readonly config: OperatorConfig,
     private readonly timers: NamedTimers,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
-  ) {}
+    fence: WriteFence,
+  ) {
+    // The one fence of every write of the operator: open only while this replica leads.
+    fence.holdsUntil(() => this.leadsUntil());
+  }
 
   get enabled(): boolean {
     return this.config.leaderElection;
