@@ -18,7 +18,7 @@ import { StatusLoopRecord } from '../status/status-loop.record';
 import { STATUS_PUBLISH_TIMER } from '../status/status.constants';
 import { StatusService } from '../status/status.service';
 import { HealthController } from './health.controller';
-import { StatusLoopHealthIndicator } from './status-loop.health';
+import { StatusLoopHealthIndicator } from '../status/status-loop.health';
 
 const INTERVAL_SECONDS = 10;
 
