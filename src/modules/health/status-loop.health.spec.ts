@@ -7,7 +7,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Test, TestingModule } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FakeTimers, settle } from '@test/unit/fakes';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';

@@ -1,7 +1,7 @@
 import { ConfigurationOptions, HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { apiError, FakeLeadership, fenceOf, networkError } from '../../../test/unit/fakes';
+import { apiError, FakeLeadership, fenceOf, networkError } from '@test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from './configmap.writer';
 import { WriteFence } from './write-fence';

@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { registerSecret } from '../../common/secret-redaction';
-import { apiError, FakeLeadership, fenceOf } from '../../../test/unit/fakes';
+import { apiError, FakeLeadership, fenceOf } from '@test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { WriteFence } from './write-fence';
 import { EventRecorder } from './event.recorder';

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { generateTestTls } from '../../../test/support/server-simulator';
+import { generateTestTls } from '@test/support/server-simulator';
 import { cleanError } from '../../common/error-text';
 import { loadOperatorConfig } from '../config/load-operator-config';
 import { ConfigModule } from '../config/config.module';

@@ -9,7 +9,7 @@ import {
   FakeMetrics,
   FakeTimers,
   settle,
-} from '../../../test/unit/fakes';
+} from '@test/unit/fakes';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
