@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { V1ConfigMap, Watch } from '@kubernetes/client-node';
+import { V1ConfigMap } from '@kubernetes/client-node';
 import { backoffDelay } from '../../common/backoff';
 import { Clock, CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
@@ -73,7 +73,7 @@ export class LeaderStatusWatch implements OnApplicationBootstrap, OnApplicationS
     const path = `/api/v1/namespaces/${this.config.namespace}/configmaps`;
     const query = { fieldSelector: `metadata.name=${STATUS_CONFIGMAP_NAME}`, allowWatchBookmarks: true };
     try {
-      const watch = new Watch(this.kube.kubeConfig);
+      const watch = this.kube.watch();
       Object.assign(watch, { requestTimeoutMs: WATCH_INACTIVITY_TIMEOUT_MS });
       this.abort = await watch.watch(
         path,
