@@ -12,6 +12,7 @@ import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { RegistrationClient } from './registration.client';
+import { narrateAttempt } from './registration-narration';
 import { attemptOutcomeLabel, RegistrationOutcome } from './registration-outcome';
 import {
   applyOutcome,
@@ -108,7 +109,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       const hadKey = previous.configured;
       this.state = this.state ? { ...initialState(''), recentAttempts: this.state.recentAttempts } : undefined;
       this.applyServerConfiguration();
-      this.publish();
+      this.tellStatus();
       if (reading.problem) {
         this.logger.warn(reading.problem);
         if (reading.configured) void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, reading.problem);
@@ -140,7 +141,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       this.logger.log('API key configured: registering with kube9-server');
     }
     this.applyServerConfiguration();
-    this.publish();
+    this.tellStatus();
     this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
     if (this.state.rejectedRequest) void this.retryIfRequestChanged(this.generation);
   }
@@ -201,7 +202,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       const label = attemptOutcomeLabel(outcome);
       if (label) this.metrics.registrationAttempted(label);
       if (generation !== this.generation || this.stopped) return;
-      this.record(outcome);
+      this.settle(outcome);
     } finally {
       this.attempting = false;
     }
@@ -233,7 +234,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     return this.client.register(key, body);
   }
 
-  private record(outcome: RegistrationOutcome): void {
+  /** Applies an answer: the new state, the status told, the story logged and recorded as an Event. */
+  private settle(outcome: RegistrationOutcome): void {
     const before = this.state!;
     const after = {
       ...applyOutcome(before, outcome, this.clock.now(), this.policy),
@@ -241,32 +243,10 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     };
     this.state = after;
     this.applyServerConfiguration();
-    this.publish();
-    const next = after.nextAttemptAt ? new Date(after.nextAttemptAt).toISOString() : 'never';
-    switch (outcome.kind) {
-      case 'registered':
-        this.logger.log(
-          `Registered with kube9-server as ${after.clusterId} (${outcome.response.status}); next re-registration at ${next}`,
-        );
-        if (!before.registered || before.error !== null) {
-          void this.events.record(
-            'Normal',
-            EVENT_REASONS.Registered,
-            `Registered with kube9-server as ${after.clusterId}; tier pro`,
-          );
-        }
-        return;
-      case 'refused':
-      case 'rejected':
-        this.logger.error(
-          `${outcome.reason}; next attempt at ${next}${outcome.kind === 'rejected' && outcome.details ? `; details: ${outcome.details}` : ''}`,
-        );
-        void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, outcome.reason);
-        return;
-      default:
-        this.logger.warn(`${after.error}; next attempt at ${next}`);
-        void this.events.record('Warning', EVENT_REASONS.RegistrationFailed, `${after.error}; next attempt at ${next}`);
-    }
+    this.tellStatus();
+    const { level, line, event } = narrateAttempt(before, after, outcome);
+    this.logger[level](line);
+    if (event) void this.events.record(event.type, event.reason, event.note);
   }
 
   /**
@@ -284,7 +264,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.status.setPublishIntervalSeconds(settings.statusUpdateIntervalSeconds);
   }
 
-  private publish(): void {
+  /** Tells the status feature what it shows of the registration. */
+  private tellStatus(): void {
     this.status.setRegistration(viewOf(this.state, this.key.configured, this.key.problem));
   }
 }
