@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from './cluster-facts.service';
 import { ConfigMapWriter } from './configmap.writer';
@@ -12,7 +12,6 @@ import { WriteFence } from './write-fence';
  * Provides the one set of Kubernetes clients (a test swaps KUBERNETES_CLIENTS), the cluster
  * facts, idempotent ConfigMap writes, Events and Secret watches.
  */
-@Global()
 @Module({
   providers: [
     {
