@@ -3,7 +3,7 @@ import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
-import { STATUS_CONFIGMAP_NAME } from '../status/status.constants';
+import { STATUS_CONFIGMAP_NAME } from '../config/config.constants';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
