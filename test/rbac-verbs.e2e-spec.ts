@@ -90,18 +90,18 @@ const USES: Use[] = [
       permission: { group: '', resource: 'secrets', verb: 'get', names: [KEY_SECRET] },
     },
   },
-  // GET /api/v1/namespaces/<ns>/secrets?watch=true&fieldSelector=metadata.name=<key Secret>
+  // GET /api/v1/namespaces/<ns>/secrets?watch=true&fieldSelector=metadata.name=<key Secret> (SecretWatcher, through the WatchLoop)
   {
-    file: 'modules/kubernetes/secret.watcher.ts',
+    file: 'modules/kubernetes/watch-loop.ts',
     call: 'Watch.watch',
     needs: {
       scope: 'namespace',
       permission: { group: '', resource: 'secrets', verb: 'watch', names: [KEY_SECRET] },
     },
   },
-  // GET /api/v1/namespaces/<ns>/configmaps?watch=true&fieldSelector=metadata.name=kube9-operator-status
+  // GET /api/v1/namespaces/<ns>/configmaps?watch=true&fieldSelector=metadata.name=kube9-operator-status (LeaderStatusWatch, through the WatchLoop)
   {
-    file: 'modules/status/leader-status.watch.ts',
+    file: 'modules/kubernetes/watch-loop.ts',
     call: 'Watch.watch',
     needs: {
       scope: 'namespace',
