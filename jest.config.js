@@ -11,4 +11,6 @@ module.exports = {
   testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.sim-spec\\.ts$'],
   collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
   setupFiles: [...shared.setupFiles, '<rootDir>/test/unit/quiet-logs.ts'],
+  // Specs import the test helpers as @test/… (tsconfig.json paths), not through ../../../test.
+  moduleNameMapper: { '^@test/(.*)$': '<rootDir>/test/$1' },
 };

@@ -1,7 +1,8 @@
 /*
  * The operator's footprint on the real control plane (etcd + kube-apiserver,
  * no controller-manager, so that nothing else writes ConfigMaps):
- *   - start of the process to the first status ConfigMap write (median of runs)
+ *   - start of the process to the first status ConfigMap write: the moment the API server has
+ *     stored it, as a watch opened before the start sees it (median of runs)
  *   - resident memory (VmRSS) after 60 s idle in the free tier (median of as many
  *     operators, run side by side in their own namespaces), against a bare
  *     Node 22 process measured in the same run
@@ -12,10 +13,13 @@
  *   - with --sample-minutes N: one idle operator for N minutes, sampled each
  *     minute (VmRSS, RssAnon, RssFile, and V8's heap after the latest full GC
  *     from --trace-gc), to show what grows and whether it levels off
+ * With --builds a,b (built dist directories, default `dist`) every figure is taken for each
+ * build in the same run, the start-ups interleaved and the idle operators side by side, so that
+ * a before/after comparison sees the same machine load.
  * Prints figures; asserts nothing.
- *   npm run bench:footprint [-- --runs 5 --idle 60 --burst 30 --sample-minutes 0 --node-flags "..."]
+ *   npm run bench:footprint [-- --runs 5 --idle 60 --burst 30 --sample-minutes 0 --node-flags "..." --builds dist]
  */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as https from 'node:https';
@@ -36,6 +40,12 @@ const NODE_FLAGS = flagsAt > 0 ? process.argv[flagsAt + 1].split(' ').filter(Boo
 const IDLE_SECONDS = arg('idle', 60);
 const BURST_SECONDS = arg('burst', 30);
 const SAMPLE_MINUTES = arg('sample-minutes', 0);
+const buildsAt = process.argv.indexOf('--builds');
+/** Each build's entry point, by its directory as given. */
+const BUILDS = (buildsAt > 0 ? process.argv[buildsAt + 1] : 'dist')
+  .split(',')
+  .filter(Boolean)
+  .map((directory) => ({ label: directory, entry: path.resolve(directory, 'main.js') }));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -108,6 +118,33 @@ async function requestCounters(controlPlane: ControlPlane): Promise<Map<string, 
   return counters;
 }
 
+/**
+ * The time the API server stored the ConfigMap `name`: a watch opened before the operator starts
+ * sees its ADDED event (stored, then sent; the delay of that sending is counted, in the
+ * operator's disfavour). `ready` resolves once the watch is open.
+ */
+function storedAt(kubeConfig: KubeConfig, namespace: string, name: string) {
+  let opened: Promise<{ abort: () => void }>;
+  const at = new Promise<number>((resolve, reject) => {
+    opened = new Watch(kubeConfig).watch(
+      `/api/v1/namespaces/${namespace}/configmaps`,
+      { fieldSelector: `metadata.name=${name}` },
+      (type: string, object: V1ConfigMap) => {
+        if (type === 'ADDED' && object.metadata?.name === name) resolve(Date.now());
+      },
+      (error: unknown) => {
+        if (error) reject(error instanceof Error ? error : new Error('the watch ended with an error'));
+      },
+    );
+  });
+  at.catch(() => undefined);
+  return {
+    at,
+    ready: opened!,
+    stop: () => void opened.then((request) => request.abort()),
+  };
+}
+
 async function bareNodeRss(): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await sleep(3_000);
@@ -129,46 +166,45 @@ async function main(): Promise<void> {
       STATUS_UPDATE_INTERVAL_SECONDS: String(INTERVAL_SECONDS),
     };
 
-    const startups: number[] = [];
+    const startups = new Map<string, number[]>(BUILDS.map((build) => [build.label, []]));
     for (let run = 0; run < RUNS; run++) {
-      await core
-        .deleteNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE })
-        .catch(() => undefined);
-      const spawnedAtWall = Date.now();
-      const operator = await startOperator(env, NODE_FLAGS);
-      let lastUpdate: string | undefined;
-      while (!lastUpdate) {
-        await sleep(50);
-        if (operator.child.exitCode !== null)
-          throw new Error(
-            `the operator exited (${operator.child.exitCode}) before its first write:\n${operator.output()}`,
-          );
-        if (Date.now() - spawnedAtWall > 30_000) throw new Error('no status ConfigMap within 30 s of the start');
-        const configMap = await core
-          .readNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE })
+      for (const build of BUILDS) {
+        await core
+          .deleteNamespacedConfigMap({ name: 'kube9-operator-status', namespace: NAMESPACE })
           .catch(() => undefined);
-        lastUpdate = configMap?.data?.status
-          ? (JSON.parse(configMap.data.status) as { lastUpdate: string }).lastUpdate
-          : undefined;
+        const stored = storedAt(kubeConfig, NAMESPACE, 'kube9-operator-status');
+        await stored.ready;
+        const spawnedAtWall = Date.now();
+        const operator = await startOperator(env, NODE_FLAGS, build.entry);
+        const storedAtWall = await Promise.race([
+          stored.at,
+          operator.exited.then(() => {
+            throw new Error(`the operator exited before its first write:\n${operator.output()}`);
+          }),
+          sleep(30_000).then(() => {
+            throw new Error('no status ConfigMap within 30 s of the start');
+          }),
+        ]).finally(() => stored.stop());
+        startups.get(build.label)!.push(storedAtWall - spawnedAtWall);
+        await operator.stop();
       }
-      // The document's lastUpdate is taken just before its PUT: spawn to the first write,
-      // without the cost of this loop's own polling.
-      startups.push(Date.parse(lastUpdate) - spawnedAtWall);
-      await operator.stop();
     }
-    console.log(
-      `start of process -> first ConfigMap write: median ${median(startups).toFixed(0)} ms over ${RUNS} runs (${startups.map((ms) => ms.toFixed(0)).join(', ')} ms)`,
-    );
+    for (const [label, runs] of startups)
+      console.log(
+        `[${label}] start of process -> status ConfigMap stored by the API server: median ${median(runs).toFixed(0)} ms over ${RUNS} runs (${runs.map((ms) => ms.toFixed(0)).join(', ')} ms)`,
+      );
 
     const baseline = await bareNodeRss();
-    // Idle operators side by side, each in its own namespace; requests are counted for the first.
-    const idleEnvs = [env];
-    for (let run = 1; run < RUNS; run++) {
-      const namespace = `${NAMESPACE}-${run}`;
-      await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
-      idleEnvs.push({ ...env, OPERATOR_NAMESPACE: namespace });
+    // Idle operators side by side, each in its own namespace; requests are counted for all.
+    const idleRuns: { label: string; env: Record<string, string>; entry: string }[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      for (const build of BUILDS) {
+        const namespace = `${NAMESPACE}-${idleRuns.length + 1}`;
+        await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+        idleRuns.push({ label: build.label, env: { ...env, OPERATOR_NAMESPACE: namespace }, entry: build.entry });
+      }
     }
-    const idle = await Promise.all(idleEnvs.map((idleEnv) => startOperator(idleEnv, NODE_FLAGS)));
+    const idle = await Promise.all(idleRuns.map((run) => startOperator(run.env, NODE_FLAGS, run.entry)));
     await sleep(Math.max(0, IDLE_SECONDS * 1000 - 3 * INTERVAL_SECONDS * 1000 - 500));
     const before = await requestCounters(controlPlane);
     await sleep(3 * INTERVAL_SECONDS * 1000);
@@ -176,9 +212,12 @@ async function main(): Promise<void> {
     const rss = idle.map((operator) => rssMiB(operator.child.pid!));
     await Promise.all(idle.map((operator) => operator.stop()));
 
-    console.log(
-      `resident memory after ${IDLE_SECONDS} s idle (free tier): median ${median(rss).toFixed(1)} MiB of ${rss.length} (${rss.map((m) => m.toFixed(1)).join(', ')}); bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(median(rss) / baseline).toFixed(2)})`,
-    );
+    for (const build of BUILDS) {
+      const own = rss.filter((_, index) => idleRuns[index].label === build.label);
+      console.log(
+        `[${build.label}] resident memory after ${IDLE_SECONDS} s idle (free tier): median ${median(own).toFixed(1)} MiB of ${own.length} (${own.map((m) => m.toFixed(1)).join(', ')}); bare Node ${process.version}: ${baseline.toFixed(1)} MiB (ratio ${(median(own) / baseline).toFixed(2)})`,
+      );
+    }
     const deltas = [...after]
       .map(([key, value]) => [key, value - (before.get(key) ?? 0)] as const)
       .filter(([, delta]) => delta > 0);
@@ -187,8 +226,8 @@ async function main(): Promise<void> {
       `Kubernetes API requests over 3 intervals of ${INTERVAL_SECONDS} s, per operator: ${total} (${(total / 3).toFixed(2)} per interval): ${deltas.map(([key, delta]) => `${key}=${delta}`).join(', ') || 'none'} (all ${idle.length})`,
     );
 
-    if (BURST_SECONDS > 0) {
-      const operator = await startOperator(env, NODE_FLAGS);
+    for (const build of BURST_SECONDS > 0 ? BUILDS : []) {
+      const operator = await startOperator(env, NODE_FLAGS, build.entry);
       await sleep(10_000);
       const startRss = rssMiB(operator.child.pid!);
       let peak = startRss;
@@ -202,7 +241,7 @@ async function main(): Promise<void> {
       }
       await operator.stop();
       console.log(
-        `burst of ${BURST_SECONDS} s (${answers} answers, ${(answers / BURST_SECONDS).toFixed(0)}/s): RSS ${startRss.toFixed(1)} MiB before, peak ${peak.toFixed(1)} MiB; after it (MiB) ${afterBurst.join(', ')}`,
+        `[${build.label}] burst of ${BURST_SECONDS} s (${answers} answers, ${(answers / BURST_SECONDS).toFixed(0)}/s): RSS ${startRss.toFixed(1)} MiB before, peak ${peak.toFixed(1)} MiB; after it (MiB) ${afterBurst.join(', ')}`,
       );
     }
 
@@ -210,10 +249,10 @@ async function main(): Promise<void> {
       // The operator's code cache is keyed by the V8 flags: one short run with --trace-gc warms it,
       // so the sampled run starts as a production one does (a warm cache), not cold.
       const flags = [...NODE_FLAGS, '--trace-gc'];
-      const warmUp = await startOperator(env, flags);
+      const warmUp = await startOperator(env, flags, BUILDS[0].entry);
       await sleep(5_000);
       await warmUp.stop();
-      const operator = await startOperator(env, flags);
+      const operator = await startOperator(env, flags, BUILDS[0].entry);
       const pid = operator.child.pid!;
       for (let minute = 0; minute <= SAMPLE_MINUTES; minute++) {
         if (minute > 0) await sleep(60_000);
@@ -226,7 +265,9 @@ async function main(): Promise<void> {
       }
       await operator.stop();
     }
-    console.log(`node flags: ${NODE_FLAGS.join(' ') || '(none)'}; operator: ${path.join('dist', 'main.js')}`);
+    console.log(
+      `node flags: ${NODE_FLAGS.join(' ') || '(none)'}; operators: ${BUILDS.map((build) => build.entry).join(', ')}`,
+    );
   } finally {
     await controlPlane.stop();
   }

@@ -12,7 +12,7 @@ import { RegistrationResponseDto } from '../src/modules/registration/dto/registr
 import { RegistrationOutcome } from '../src/modules/registration/registration-outcome';
 import {
   applyOutcome,
-  DEFAULT_POLICY,
+  registrationPolicy,
   delayUntilAllowed,
   initialState,
   withAttempt,
@@ -53,7 +53,7 @@ function attemptsOf(firstAttemptAt: number, random: () => number): number[] {
       state,
       up ? success : failure,
       at,
-      { ...DEFAULT_POLICY, backoffBaseSeconds: BASE_SECONDS },
+      { ...registrationPolicy(), backoffBaseSeconds: BASE_SECONDS },
       random,
     );
     if (up) return attempts;

@@ -2,7 +2,8 @@
 # The project's whole test suite (the README's test command is `npm test`):
 # lint, type-check, build, unit tests, the simulator's tests, then the end-to-end
 # tests against a real control plane (built from Go modules on first use).
-# Ends with one line "N passed, N failed" summing every jest run.
+# Ends with one line "N passed, N failed, N skipped" summing every jest run, naming any suite
+# that left no result.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,14 +32,30 @@ npx jest --json --outputFile="$results/unit.json" || status=1
 step "end-to-end tests against the real control plane (test/*.e2e-spec.ts)"
 npx jest --config test/jest-e2e.config.js --json --outputFile="$results/e2e.json" || status=1
 
+# Every suite must leave its result file: one that did not (jest crashed, or never ran) is
+# named and counted as a failure, so the summary never reads clean over a missing suite.
 node -e '
   const fs = require("fs");
-  let passed = 0, failed = 0, suites = 0;
-  for (const file of fs.readdirSync(process.argv[1])) {
-    const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
-    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites; suites += r.numTotalTestSuites;
+  const [dir, ...expected] = process.argv.slice(1);
+  let passed = 0, failed = 0, skipped = 0;
+  const missing = [];
+  for (const suite of expected) {
+    const file = `${dir}/${suite}.json`;
+    if (!fs.existsSync(file)) {
+      missing.push(suite);
+      failed += 1;
+      continue;
+    }
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+    skipped += r.numPendingTests + r.numTodoTests;
+    if (r.numTotalTestSuites === 0) {
+      missing.push(`${suite} (no test suite ran)`);
+      failed += 1;
+    }
   }
-  if (suites === 0) failed += 1;
-  console.log(`\n${passed} passed, ${failed} failed`);
-' "$results" || status=1
+  const note = missing.length ? `; no result from: ${missing.join(", ")}` : "";
+  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped${note}`);
+' "$results" unit e2e || status=1
 exit $status

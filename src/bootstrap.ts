@@ -6,24 +6,30 @@ import { JsonLogger } from './common/json-logger';
 import { ConfigError } from './modules/config/load-operator-config';
 import { readOperatorConfigFromEnvironment } from './modules/config/read-environment';
 import { OperatorConfig } from './modules/config/operator-config';
+import { publishInvalidConfiguration } from './modules/status/invalid-configuration.status';
 
 /** SIGTERM to exit: stop schedules, write a last status, close HTTP; forced after this long. */
 const SHUTDOWN_DEADLINE_MS = 9_000;
 
-function configOrExit(): OperatorConfig {
+/**
+ * The validated configuration; an invalid one is first written to the status ConfigMap as
+ * unhealthy (within 5 s, SPEC section 2), then logged in one line, and the process exits 1.
+ */
+async function configOrExit(): Promise<OperatorConfig> {
   try {
     return readOperatorConfigFromEnvironment();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    const published = await publishInvalidConfiguration(error);
     process.stderr.write(
-      `${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}`, context: 'Bootstrap' })}\n`,
+      `${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}; ${published}`, context: 'Bootstrap' })}\n`,
     );
     process.exit(1);
   }
 }
 
 async function bootstrap(): Promise<void> {
-  const config = configOrExit();
+  const config = await configOrExit();
   const logger = new JsonLogger(config.logLevel);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger,

@@ -15,6 +15,7 @@
 import {
   ApiException,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
   RbacAuthorizationV1Api,
@@ -25,6 +26,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as https from 'node:https';
 import {
   CHART_DIR,
   chartEnvironment,
@@ -285,6 +287,80 @@ describe('helm uninstall', () => {
     expect((await runHelm(['list', '-n', namespace, '-q'])).stdout.trim()).toBe('');
   });
 });
+
+describe('helm uninstall with leader election', () => {
+  it('leaves nothing in the namespace: the Lease goes with the Deployment, like the ConfigMaps', async () => {
+    const namespace = await namespaceFor('uninstall-lease');
+    await helmInstall(namespace, RELEASE, { ...simulatorValues(), replicaCount: '2' });
+    const operator = await startOperator(namespace);
+    await statusWhere(namespace, 'operated / free', (s) => s.tier === 'free');
+    const deployment = await readDeployment(namespace);
+    const lease = await adminKubeConfig()
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ name: 'kube9-operator-leader', namespace });
+    expect(lease.metadata!.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'Deployment', name: RELEASE, uid: deployment.metadata!.uid }),
+    ]);
+    expect((await operator.stop()).code).toBe(0);
+
+    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait']);
+
+    const left = await waitFor(
+      'nothing of the release in the namespace',
+      async () => {
+        const objects = await everyObjectIn(namespace);
+        return objects.length === 0 ? objects : undefined;
+      },
+      30_000,
+      500,
+    ).catch(async () => everyObjectIn(namespace));
+    expect(left).toEqual([]);
+  });
+});
+
+/**
+ * Every object in `namespace`, of every namespaced resource the API server serves (discovery),
+ * as Kind/name; but what every namespace holds (the default ServiceAccount, kube-root-ca.crt)
+ * and Events, which are history, not objects of the release (they expire after an hour).
+ */
+async function everyObjectIn(namespace: string): Promise<string[]> {
+  const kubeConfig = adminKubeConfig();
+  const options: https.RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const get = (path: string) =>
+    new Promise<any>((resolve, reject) => {
+      https
+        .get(new URL(path, kubeConfig.getCurrentCluster()!.server), options, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () =>
+            response.statusCode === 200
+              ? resolve(JSON.parse(body))
+              : reject(new Error(`GET ${path}: ${response.statusCode}`)),
+          );
+        })
+        .on('error', reject);
+    });
+  const groups = (await get('/apis')) as { groups: { preferredVersion: { groupVersion: string } }[] };
+  const bases = ['/api/v1', ...groups.groups.map((group) => `/apis/${group.preferredVersion.groupVersion}`)];
+  const found: string[] = [];
+  for (const base of bases) {
+    const { resources } = (await get(base)) as {
+      resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[];
+    };
+    for (const resource of resources) {
+      if (!resource.namespaced || resource.name.includes('/') || !resource.verbs.includes('list')) continue;
+      if (resource.kind === 'Event') continue;
+      const { items } = (await get(`${base}/namespaces/${namespace}/${resource.name}`)) as {
+        items: { metadata: { name: string } }[];
+      };
+      found.push(...items.map((item) => `${resource.kind}/${item.metadata.name}`));
+    }
+  }
+  return found
+    .filter((object) => object !== 'ServiceAccount/default' && object !== 'ConfigMap/kube-root-ca.crt')
+    .sort();
+}
 
 /** ClusterRoles and ClusterRoleBindings whose name contains `text` (test namespaces are unique). */
 async function clusterScopedNamesWith(text: string): Promise<string[]> {

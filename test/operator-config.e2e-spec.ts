@@ -2,7 +2,9 @@
  * Bad configuration stops the real process at start: exit code 1 and one line
  * that names the variable, the bad value (never a secret's) and what is allowed.
  */
+import { createTestNamespace, deleteTestNamespace } from './support/kube';
 import { startOperator } from './support/operator-process';
+import { readStatus } from './support/status';
 
 const cases: Array<[string, Record<string, string>, string]> = [
   [
@@ -77,5 +79,42 @@ describe('configuration errors stop the process', () => {
     expect(exit.code).toBe(1);
     expect(operator.output()).toContain('API_KEY (value hidden) must have the form kdy_prod_');
     expect(operator.output()).not.toContain('NOT-VALID-7f3a');
+  });
+});
+
+describe('an invalid configuration is written to the status ConfigMap before the exit (SPEC section 2)', () => {
+  let namespace: string;
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace('bad-config');
+  });
+
+  afterAll(async () => {
+    await deleteTestNamespace(namespace);
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['a bad status interval', { STATUS_UPDATE_INTERVAL_SECONDS: 'sixty' }, 'STATUS_UPDATE_INTERVAL_SECONDS="sixty"'],
+    [
+      'a bad server URL',
+      { SERVER_URL: 'ftp://api.kube9.dev' },
+      'SERVER_URL="ftp://api.kube9.dev" must be an https:// URL',
+    ],
+    ['a malformed API key (never shown)', { API_KEY: 'kdy_prod_NOT-VALID-7f3a' }, 'API_KEY (value hidden)'],
+  ])('%s: unhealthy with the error, then exit 1', async (_name, env, named) => {
+    const operator = await startOperator({
+      KUBECONFIG: process.env.KUBE9_TEST_KUBECONFIG!,
+      OPERATOR_NAMESPACE: namespace,
+      ...env,
+    });
+
+    const exit = await operator.exited;
+    const status = await readStatus(namespace);
+
+    expect(exit.code).toBe(1);
+    expect(status).toMatchObject({ health: 'unhealthy', mode: 'operated', tier: 'free', namespace });
+    expect(status!.error).toContain(`Invalid configuration: ${named}`);
+    expect(JSON.stringify(status)).not.toContain('NOT-VALID-7f3a');
+    expect(operator.output()).toContain(`status ConfigMap ${namespace}/kube9-operator-status set to unhealthy`);
   });
 });

@@ -40,9 +40,9 @@ interface Use {
 }
 
 const USES: Use[] = [
-  // ConfigMapWriter.put: PUT, then POST on a 404, then PUT again on a 409; for both ConfigMaps.
+  // putConfigMap (ConfigMapWriter.put, the invalid-configuration status): PUT, then POST on a 404, then PUT again on a 409.
   {
-    file: 'modules/kubernetes/configmap.writer.ts',
+    file: 'modules/kubernetes/owned-objects.ts',
     call: 'CoreV1Api.replaceNamespacedConfigMap',
     needs: {
       scope: 'namespace',
@@ -55,7 +55,7 @@ const USES: Use[] = [
     },
   },
   {
-    file: 'modules/kubernetes/configmap.writer.ts',
+    file: 'modules/kubernetes/owned-objects.ts',
     call: 'CoreV1Api.createNamespacedConfigMap',
     needs: { scope: 'namespace', permission: { group: '', resource: 'configmaps', verb: 'create' } },
   },
@@ -68,9 +68,9 @@ const USES: Use[] = [
       permission: { group: '', resource: 'configmaps', verb: 'get', names: [STATE_CONFIGMAP_NAME] },
     },
   },
-  // The owner reference: OPERATOR_DEPLOYMENT_NAME, the chart's full name.
+  // The owner reference of the ConfigMaps and the Lease: OPERATOR_DEPLOYMENT_NAME, the chart's full name.
   {
-    file: 'modules/kubernetes/configmap.writer.ts',
+    file: 'modules/kubernetes/owned-objects.ts',
     call: 'AppsV1Api.readNamespacedDeployment',
     needs: {
       scope: 'namespace',
@@ -90,18 +90,18 @@ const USES: Use[] = [
       permission: { group: '', resource: 'secrets', verb: 'get', names: [KEY_SECRET] },
     },
   },
-  // GET /api/v1/namespaces/<ns>/secrets?watch=true&fieldSelector=metadata.name=<key Secret>
+  // GET /api/v1/namespaces/<ns>/secrets?watch=true&fieldSelector=metadata.name=<key Secret> (SecretWatcher, through the WatchLoop)
   {
-    file: 'modules/kubernetes/secret.watcher.ts',
+    file: 'modules/kubernetes/watch-loop.ts',
     call: 'Watch.watch',
     needs: {
       scope: 'namespace',
       permission: { group: '', resource: 'secrets', verb: 'watch', names: [KEY_SECRET] },
     },
   },
-  // GET /api/v1/namespaces/<ns>/configmaps?watch=true&fieldSelector=metadata.name=kube9-operator-status
+  // GET /api/v1/namespaces/<ns>/configmaps?watch=true&fieldSelector=metadata.name=kube9-operator-status (LeaderStatusWatch, through the WatchLoop)
   {
-    file: 'modules/status/leader-status.watch.ts',
+    file: 'modules/kubernetes/watch-loop.ts',
     call: 'Watch.watch',
     needs: {
       scope: 'namespace',

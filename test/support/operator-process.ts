@@ -101,18 +101,19 @@ export function productionNodeFlags(): string[] {
 }
 
 /**
- * Starts `node <the image's flags> dist/main.js` with exactly `env` (plus PATH and a free PORT unless
+ * Starts `node <the image's flags> dist/main.js` (or another build's `entry`) with exactly `env` (plus PATH and a free PORT unless
  * given). The environment of the test process is not inherited, so nothing
  * leaks in by accident.
  */
 export async function startOperator(
   env: Record<string, string>,
   nodeFlags: string[] = productionNodeFlags(),
+  entry = path.join(repoRoot(), 'dist', 'main.js'),
 ): Promise<OperatorProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, spawnedAt, output, exited } = spawnRecorded(
     process.execPath,
-    [...nodeFlags, path.join(repoRoot(), 'dist', 'main.js')],
+    [...nodeFlags, entry],
     { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
     repoRoot(),
   );

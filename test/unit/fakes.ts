@@ -10,6 +10,7 @@ import { WatchLoss } from '../../src/modules/status/follower-view';
 import { LeaderStatusWatch } from '../../src/modules/status/leader-status.watch';
 import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader-election/leader-election.service';
 import { OperatorMetrics } from '../../src/modules/metrics/operator-metrics.service';
+import { WriteFence } from '../../src/modules/kubernetes/write-fence';
 
 export class FakeClock implements Clock {
   constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
@@ -78,6 +79,13 @@ export class FakeLeadership implements Pick<LeaderElectionService, 'enabled' | '
   register(hooks: LeadershipHooks): void {
     this.hooks.push(hooks);
   }
+}
+
+/** The WriteFence as leader election sets it, from a FakeLeadership. */
+export function fenceOf(leadership: FakeLeadership): WriteFence {
+  const fence = new WriteFence();
+  fence.holdsUntil(() => leadership.leadsUntil());
+  return fence;
 }
 
 /** LeaderStatusWatch with nothing watched yet (only a follower would serve it). */

@@ -18,3 +18,6 @@ export const REREGISTRATION_INTERVAL_HOURS: Range = { min: 1, max: 720 };
 export const API_KEY_FORMAT = /^kdy_(prod|dev)_[a-z0-9]+$/;
 export const API_KEY_FORMAT_RULE =
   'must have the form kdy_prod_… or kdy_dev_… (lowercase letters and digits after the prefix)';
+
+/** The status ConfigMap (SPEC section 2), which Events regard when the Deployment's name is unknown. */
+export const STATUS_CONFIGMAP_NAME = 'kube9-operator-status';

@@ -4,8 +4,21 @@ import { SECRET_VARIABLES } from './config.constants';
 import { OperatorConfig } from './operator-config';
 import { outboundProxyFrom } from './outbound-proxy';
 
-/** A configuration problem: the message names the variable and the rule, never a secret value. */
+/** Where the status ConfigMap can still be written when the configuration is invalid. */
+export interface StatusTarget {
+  namespace: string;
+  deploymentName?: string;
+  inCluster: boolean;
+  kubeconfigPath?: string;
+}
+
+/**
+ * A configuration problem: the message names the variable and the rule, never a secret value.
+ * `statusTarget` is set when the variables that say where the status goes are valid themselves.
+ */
 export class ConfigError extends Error {
+  statusTarget?: StatusTarget;
+
   constructor(
     readonly variable: string,
     message: string,
@@ -14,6 +27,9 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** The properties that say where the status ConfigMap goes. */
+const TARGET_PROPERTIES = ['namespace', 'deploymentName', 'kubeconfigPath', 'kubernetesServiceHost'];
 
 type Env = Record<string, string | undefined>;
 
@@ -24,11 +40,24 @@ export function loadOperatorConfig(env: Env): OperatorConfig {
     excludeExtraneousValues: true,
     exposeDefaultValues: true,
   });
-  const [first] = validateSync(config, { skipMissingProperties: false, stopAtFirstError: true });
-  if (first) throw configErrorFrom(first, present);
-  checkServerUrl(config, present);
-  config.outboundProxy = outboundProxyFrom(present);
+  try {
+    const [first] = validateSync(config, { skipMissingProperties: false, stopAtFirstError: true });
+    if (first) throw configErrorFrom(first, present);
+    checkServerUrl(config, present);
+    config.outboundProxy = outboundProxyFrom(present);
+  } catch (error) {
+    if (error instanceof ConfigError) error.statusTarget = statusTargetOf(config);
+    throw error;
+  }
   return config;
+}
+
+/** Where the status goes, if every variable that says so is valid. */
+function statusTargetOf(config: OperatorConfig): StatusTarget | undefined {
+  const problems = validateSync(config, { skipMissingProperties: false });
+  if (problems.some((problem) => TARGET_PROPERTIES.includes(problem.property))) return undefined;
+  const { namespace, deploymentName, inCluster, kubeconfigPath } = config;
+  return { namespace, deploymentName, inCluster, kubeconfigPath };
 }
 
 function configErrorFrom(error: ValidationError, env: Env): ConfigError {

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { StatusLoopHealthIndicator } from './status-loop.health';
+import { StatusLoopHealthIndicator } from '../status/status-loop.health';
 
 /**
  * Kubernetes probes (SPEC section 4): 200 when up, 503 with the JSON reason when down. Neither

@@ -7,7 +7,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { Test, TestingModule } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FakeTimers, settle } from '@test/unit/fakes';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
@@ -18,7 +18,7 @@ import { StatusLoopRecord } from '../status/status-loop.record';
 import { STATUS_PUBLISH_TIMER } from '../status/status.constants';
 import { StatusService } from '../status/status.service';
 import { HealthController } from './health.controller';
-import { StatusLoopHealthIndicator } from './status-loop.health';
+import { StatusLoopHealthIndicator } from '../status/status-loop.health';
 
 const INTERVAL_SECONDS = 10;
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { clampNodeCount, clusterIdentifierFrom, kubernetesVersionFrom } from './cluster-identity';
-import { TEST_CA_PEM } from '../../../test/fixtures/test-ca.fixture';
+import { TEST_CA_PEM } from '@test/fixtures/test-ca.fixture';
 
 describe('clusterIdentifierFrom', () => {
   it('hashes the CA certificate, not the server URL, when there is a CA', () => {

@@ -1,10 +1,10 @@
 import { ConfigurationOptions, HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { apiError, FakeLeadership, networkError } from '../../../test/unit/fakes';
+import { apiError, FakeLeadership, fenceOf, networkError } from '@test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { ConfigMapWriter, OwnedConfigMap } from './configmap.writer';
+import { WriteFence } from './write-fence';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 import { LeaseTimeUpError } from './leader-write';
 
@@ -39,7 +39,7 @@ describe('ConfigMapWriter', () => {
           useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }),
         },
         { provide: KUBERNETES_CLIENTS, useValue: { core, apps } },
-        { provide: LeaderElectionService, useValue: leadership },
+        { provide: WriteFence, useValue: fenceOf(leadership) },
       ],
     }).compile();
     writer = moduleRef.get(ConfigMapWriter);

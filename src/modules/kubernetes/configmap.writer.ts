@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { V1ConfigMap, V1OwnerReference } from '@kubernetes/client-node';
+import { V1OwnerReference } from '@kubernetes/client-node';
 import { OperatorConfig } from '../config/operator-config';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
+import { deploymentOwnerReference, putConfigMap } from './owned-objects';
+import { WriteFence } from './write-fence';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
-import { leaderWriteOptions } from './leader-write';
 
 export interface OwnedConfigMap {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
@@ -17,9 +17,8 @@ export interface OwnedConfigMap {
  * resourceVersion in the steady state (no read first, so no 409 from a stale version);
  * a 404 creates the object, and a create that races with another writer (409) is
  * followed by one more PUT. Each carries an owner reference to the operator's Deployment,
- * so deleting the Deployment (helm uninstall) garbage-collects them. Only the leader writes, and
- * each request must be answered within its time as leader (leader-write.ts): a request refused
- * for that is not sent, and one in flight is abandoned (LeaseTimeUpError).
+ * so deleting the Deployment (helm uninstall) garbage-collects them. Each request goes through the
+ * WriteFence: only the leader's are sent (LeaseTimeUpError otherwise).
  */
 @Injectable()
 export class ConfigMapWriter {
@@ -30,30 +29,18 @@ export class ConfigMapWriter {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
-    private readonly leadership: LeaderElectionService,
+    private readonly fence: WriteFence,
   ) {}
 
   async put(object: OwnedConfigMap): Promise<void> {
-    const { name, namespace } = object.metadata;
     const ownerReference = await this.deploymentOwnerReference();
-    const body: V1ConfigMap = {
+    const body = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { ...object.metadata, ...(ownerReference ? { ownerReferences: [ownerReference] } : {}) },
       data: object.data,
     };
-    const asLeader = leaderWriteOptions(() => this.leadership.leadsUntil());
-    try {
-      await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
-    } catch (error) {
-      if (kubeStatusCode(error) !== 404) throw error;
-      try {
-        await this.kube.core.createNamespacedConfigMap({ namespace, body }, asLeader);
-      } catch (createError) {
-        if (kubeStatusCode(createError) !== 409) throw createError;
-        await this.kube.core.replaceNamespacedConfigMap({ name, namespace, body }, asLeader);
-      }
-    }
+    await putConfigMap(this.kube, body, this.fence.options());
   }
 
   /** The ConfigMap's data, or undefined when it does not exist. */
@@ -75,9 +62,7 @@ export class ConfigMapWriter {
     const name = this.config.deploymentName;
     if (!name || this.ownerLookupDone) return this.ownerReference;
     try {
-      const deployment = await this.kube.apps.readNamespacedDeployment({ name, namespace: this.config.namespace });
-      const uid = deployment.metadata?.uid;
-      if (uid) this.ownerReference = { apiVersion: 'apps/v1', kind: 'Deployment', name, uid };
+      this.ownerReference = await deploymentOwnerReference(this.kube, this.config.namespace, name);
       this.ownerLookupDone = true;
     } catch (error) {
       const code = kubeStatusCode(error);

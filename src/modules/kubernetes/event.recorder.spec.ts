@@ -1,8 +1,8 @@
 import { Test } from '@nestjs/testing';
 import { registerSecret } from '../../common/secret-redaction';
-import { apiError, FakeLeadership } from '../../../test/unit/fakes';
+import { apiError, FakeLeadership, fenceOf } from '@test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
+import { WriteFence } from './write-fence';
 import { EventRecorder } from './event.recorder';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 
@@ -19,7 +19,7 @@ describe('EventRecorder', () => {
           useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', deploymentName }),
         },
         { provide: KUBERNETES_CLIENTS, useValue: { core: { createNamespacedEvent } } },
-        { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: WriteFence, useValue: fenceOf(new FakeLeadership()) },
       ],
     }).compile();
     return moduleRef.get(EventRecorder);

@@ -3,12 +3,11 @@ import { CoreV1Event } from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { cleanError } from '../../common/error-text';
 import { OperatorConfig } from '../config/operator-config';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
-import { STATUS_CONFIGMAP_NAME } from '../status/status.constants';
+import { STATUS_CONFIGMAP_NAME } from '../config/config.constants';
 import { describeKubeError } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
-import { leaderWriteOptions } from './leader-write';
+import { WriteFence } from './write-fence';
 
 export const EVENT_REASONS = {
   Registered: 'Registered',
@@ -24,8 +23,9 @@ const REPORTING_CONTROLLER = 'kube9.dev/kube9-operator';
 /**
  * Kubernetes Events in the operator's namespace, so `kubectl get events` tells the story of
  * its registration. They regard the operator's Deployment when its name is known, else the
- * status ConfigMap. A failed event is logged at debug and otherwise ignored: events are
- * best-effort by nature and must not disturb the operator.
+ * status ConfigMap. A failed event (one of a replica that does not lead is not sent: WriteFence)
+ * is logged at debug and otherwise ignored: events are best-effort by nature and must not
+ * disturb the operator.
  */
 @Injectable()
 export class EventRecorder {
@@ -35,11 +35,10 @@ export class EventRecorder {
   constructor(
     private readonly config: OperatorConfig,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
-    private readonly leadership: LeaderElectionService,
+    private readonly fence: WriteFence,
   ) {}
 
   async record(type: 'Normal' | 'Warning', reason: EventReason, note: string): Promise<void> {
-    if (!this.leadership.isLeader()) return;
     const namespace = this.config.namespace;
     const involvedObject = this.config.deploymentName
       ? { apiVersion: 'apps/v1', kind: 'Deployment', name: this.config.deploymentName, namespace }
@@ -61,10 +60,7 @@ export class EventRecorder {
       reportingInstance: this.instance.slice(0, 128),
     };
     try {
-      await this.kube.core.createNamespacedEvent(
-        { namespace, body },
-        leaderWriteOptions(() => this.leadership.leadsUntil()),
-      );
+      await this.kube.core.createNamespacedEvent({ namespace, body }, this.fence.options());
     } catch (error) {
       this.logger.debug(describeKubeError(`record event ${reason}`, error));
     }

@@ -8,9 +8,10 @@ export const KUBERNETES_REQUEST_TIMEOUT_MS = 10_000;
 export const SECRET_WATCH_TIMEOUT_SECONDS = 1800;
 /**
  * client-node's Watch aborts a watch that receives nothing for 30 s. A quiet Secret sends
- * nothing but bookmarks (about one a minute), so that would re-open the watch twice a minute.
- * Five minutes still finds a dead connection, without extra requests in the steady state.
+ * nothing but bookmarks (about one a minute), and the status ConfigMap changes at least every
+ * 240 s, so that would re-open the watches twice a minute. Five minutes still finds a dead
+ * connection, without extra requests in the steady state.
  */
-export const SECRET_WATCH_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
-/** A dropped Secret watch is re-established after 1 s, doubling to 30 s while it keeps failing. */
-export const SECRET_WATCH_BACKOFF = { baseMs: 1_000, capMs: 30_000, jitter: 0.5 };
+export const WATCH_INACTIVITY_TIMEOUT_MS = 5 * 60_000;
+/** A dropped watch is re-established after 1 s, doubling to 30 s while it keeps failing. */
+export const WATCH_BACKOFF = { baseMs: 1_000, capMs: 30_000, jitter: 0.5 };

@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { NamedTimers } from '../../common/named-timers';
-import { apiError, FakeTimers, networkError, settle } from '../../../test/unit/fakes';
+import { apiError, FakeTimers, networkError, settle } from '@test/unit/fakes';
 import { KUBERNETES_CLIENTS } from './kubernetes.constants';
 import { SecretState, SecretWatcher } from './secret.watcher';
 

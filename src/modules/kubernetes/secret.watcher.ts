@@ -1,15 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { V1Secret } from '@kubernetes/client-node';
-import { backoffDelay } from '../../common/backoff';
 import { NamedTimers } from '../../common/named-timers';
 import { describeKubeError, kubeStatusCode } from './kube-errors';
 import { KubernetesClients } from './kubernetes-clients';
-import {
-  KUBERNETES_CLIENTS,
-  SECRET_WATCH_BACKOFF,
-  SECRET_WATCH_INACTIVITY_TIMEOUT_MS,
-  SECRET_WATCH_TIMEOUT_SECONDS,
-} from './kubernetes.constants';
+import { KUBERNETES_CLIENTS, SECRET_WATCH_TIMEOUT_SECONDS } from './kubernetes.constants';
+import { WatchLoop } from './watch-loop';
 
 /** What is known of a watched Secret. */
 export type SecretState =
@@ -54,20 +49,37 @@ export class SecretWatcher implements OnApplicationShutdown {
 
 class SecretWatch {
   private readonly logger = new Logger(SecretWatcher.name);
-  private readonly timer: string;
+  private readonly loop: WatchLoop<V1Secret>;
   private state?: SecretState;
   private resourceVersion?: string;
-  private abort?: AbortController;
-  private failures = 0;
   private stopped = false;
 
   constructor(
     private readonly ref: SecretRef,
     private readonly kube: KubernetesClients,
-    private readonly timers: NamedTimers,
+    timers: NamedTimers,
     private readonly onChange: (state: SecretState) => void,
   ) {
-    this.timer = `secret-watch:${ref.namespace}/${ref.name}`;
+    this.loop = new WatchLoop<V1Secret>(kube, timers, {
+      timer: `secret-watch:${ref.namespace}/${ref.name}`,
+      path: `/api/v1/namespaces/${ref.namespace}/secrets`,
+      query: () => ({
+        fieldSelector: `metadata.name=${ref.name}`,
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: SECRET_WATCH_TIMEOUT_SECONDS,
+      }),
+      onEvent: (phase, object) => this.onEvent(phase, object),
+      onFailure: (error, failures) => {
+        if (failures === 1)
+          this.logger.warn(
+            `Watch of Secret ${this.description} ended: ${describeKubeError(`watch Secret ${this.description}`, error)}`,
+          );
+        this.resourceVersion = undefined;
+      },
+      // Resumed from the last resourceVersion; re-read when the server has moved past it.
+      beforeReopen: () => (this.resourceVersion === undefined ? this.read() : Promise.resolve()),
+    });
   }
 
   private get description(): string {
@@ -78,17 +90,16 @@ class SecretWatch {
     try {
       await this.read();
     } catch (error) {
-      this.onEnd(error);
+      this.loop.ended(error);
       return this.state!;
     }
-    if (!this.stopped) await this.open();
+    if (!this.stopped) await this.loop.open();
     return this.state!;
   }
 
   stop(): void {
     this.stopped = true;
-    this.timers.clear(this.timer);
-    this.abort?.abort();
+    this.loop.stop();
   }
 
   private async read(): Promise<void> {
@@ -113,30 +124,7 @@ class SecretWatch {
     this.onChange(next);
   }
 
-  private async open(): Promise<void> {
-    const path = `/api/v1/namespaces/${this.ref.namespace}/secrets`;
-    const query = {
-      fieldSelector: `metadata.name=${this.ref.name}`,
-      resourceVersion: this.resourceVersion,
-      allowWatchBookmarks: true,
-      timeoutSeconds: SECRET_WATCH_TIMEOUT_SECONDS,
-    };
-    try {
-      const watch = this.kube.watch();
-      Object.assign(watch, { requestTimeoutMs: SECRET_WATCH_INACTIVITY_TIMEOUT_MS });
-      this.abort = await watch.watch(
-        path,
-        query,
-        (phase: string, object: V1Secret) => this.onEvent(phase, object),
-        (error: unknown) => this.onEnd(error),
-      );
-    } catch (error) {
-      this.onEnd(error);
-    }
-  }
-
   private onEvent(phase: string, object: V1Secret): void {
-    this.failures = 0;
     if (phase === 'ERROR') {
       this.resourceVersion = undefined;
       return;
@@ -148,33 +136,5 @@ class SecretWatch {
       );
     if (phase === 'ADDED' || phase === 'MODIFIED') this.update({ kind: 'present', secret: object });
     if (phase === 'DELETED') this.update({ kind: 'absent' });
-  }
-
-  /** Ends normally after SECRET_WATCH_TIMEOUT_SECONDS or with an error; either way it comes back (after 1 s at least). */
-  private onEnd(error: unknown): void {
-    if (this.stopped) return;
-    if (error && !(error instanceof Error && error.name === 'AbortError')) {
-      this.failures += 1;
-      if (this.failures === 1)
-        this.logger.warn(
-          `Watch of Secret ${this.description} ended: ${describeKubeError(`watch Secret ${this.description}`, error)}`,
-        );
-      this.resourceVersion = undefined;
-    }
-    const delay = error ? backoffDelay(Math.max(1, this.failures), SECRET_WATCH_BACKOFF) : SECRET_WATCH_BACKOFF.baseMs;
-    this.timers.after(this.timer, delay, () => this.restart());
-  }
-
-  private async restart(): Promise<void> {
-    if (this.stopped) return;
-    if (this.resourceVersion === undefined) {
-      try {
-        await this.read();
-      } catch (error) {
-        this.onEnd(error);
-        return;
-      }
-    }
-    await this.open();
   }
 }

@@ -1,9 +1,10 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { KubernetesModule } from '../kubernetes/kubernetes.module';
 import { LeaderElectionService } from './leader-election.service';
 
 /** The Lease election; every feature that writes asks LeaderElectionService.isLeader() first. */
-@Global()
 @Module({
+  imports: [KubernetesModule],
   providers: [LeaderElectionService],
   exports: [LeaderElectionService],
 })

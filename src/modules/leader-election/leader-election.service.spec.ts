@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { NamedTimers } from '../../common/named-timers';
 import { OperatorConfig } from '../config/operator-config';
 import { KUBERNETES_CLIENTS } from '../kubernetes/kubernetes.constants';
+import { WriteFence } from '../kubernetes/write-fence';
 import { LeaderElectionService } from './leader-election.service';
 
 const notFound = () => new ApiException(404, 'not found', '{}', {});
@@ -34,6 +35,7 @@ async function build(leaderElection: boolean, coordination: Record<string, jest.
       { provide: OperatorConfig, useValue: { leaderElection, podName: 'pod-a', namespace: 'kube9-system' } },
       { provide: NamedTimers, useValue: timers },
       { provide: KUBERNETES_CLIENTS, useValue: { coordination } },
+      WriteFence,
     ],
   }).compile();
   const service = module.get(LeaderElectionService);
@@ -152,5 +154,26 @@ describe('LeaderElectionService', () => {
     expect(release.spec).toMatchObject({ holderIdentity: '', leaseDurationSeconds: 1 });
     expect(stopped).toHaveBeenCalledTimes(1);
     expect(service.isLeader()).toBe(false);
+  });
+});
+
+describe('the WriteFence under leader election', () => {
+  it('is closed to every write of a replica that does not lead (the writers never ask)', async () => {
+    const fence = new WriteFence();
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        LeaderElectionService,
+        { provide: OperatorConfig, useValue: { leaderElection: true, podName: 'pod-a', namespace: 'kube9-system' } },
+        { provide: NamedTimers, useValue: { after: jest.fn(), clear: jest.fn() } },
+        { provide: KUBERNETES_CLIENTS, useValue: { coordination: {} } },
+        { provide: WriteFence, useValue: fence },
+      ],
+    }).compile();
+    moduleRef.get(LeaderElectionService);
+    const middleware = fence.options().middleware![0] as {
+      pre: (context: unknown) => { toPromise: () => Promise<unknown> };
+    };
+
+    await expect(middleware.pre({}).toPromise()).rejects.toThrow('does not hold the Lease');
   });
 });

@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { V1Lease } from '@kubernetes/client-node';
+import { V1Lease, V1OwnerReference } from '@kubernetes/client-node';
 import { NamedTimers } from '../../common/named-timers';
 import { OperatorConfig } from '../config/operator-config';
+import { deploymentOwnerReference } from '../kubernetes/owned-objects';
 import { describeKubeError, kubeStatusCode } from '../kubernetes/kube-errors';
 import { KubernetesClients } from '../kubernetes/kubernetes-clients';
 import { KUBERNETES_CLIENTS } from '../kubernetes/kubernetes.constants';
+import { WriteFence } from '../kubernetes/write-fence';
 import {
   decideLeaseAttempt,
   LEASE_TIMING,
@@ -43,12 +45,19 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
   private round?: Promise<void>;
   private stopped = false;
   private lastProblem?: string;
+  /** The Deployment that owns the Lease (SPEC section 5: helm uninstall leaves nothing), once read. */
+  private owner?: V1OwnerReference;
+  private ownerLookupDone = false;
 
   constructor(
     private readonly config: OperatorConfig,
     private readonly timers: NamedTimers,
     @Inject(KUBERNETES_CLIENTS) private readonly kube: KubernetesClients,
-  ) {}
+    fence: WriteFence,
+  ) {
+    // The one fence of every write of the operator: open only while this replica leads.
+    fence.holdsUntil(() => this.leadsUntil());
+  }
 
   get enabled(): boolean {
     return this.config.leaderElection;
@@ -122,6 +131,7 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
         if (this.leading) this.loseLeadership(`the Lease is held by ${decision.holder}`);
         this.reportProblem(undefined);
       } else {
+        await this.readOwner();
         const written =
           decision.action === 'create'
             ? await this.kube.coordination.createNamespacedLease({
@@ -201,6 +211,28 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
+  /**
+   * The owner reference to OPERATOR_DEPLOYMENT_NAME, as the ConfigMaps carry it, so that deleting
+   * the Deployment deletes the Lease. Until it has been read, the Lease is written without it; a
+   * transient failure is tried again at the next write, never in the way of the election.
+   */
+  private async readOwner(): Promise<void> {
+    const name = this.config.deploymentName;
+    if (!name || this.ownerLookupDone) return;
+    try {
+      this.owner = await deploymentOwnerReference(this.kube, this.config.namespace, name);
+      this.ownerLookupDone = true;
+    } catch (error) {
+      // A Deployment that is not there or may not be read stays so: said once, not asked again.
+      const code = kubeStatusCode(error);
+      if (code !== 403 && code !== 404) return;
+      this.ownerLookupDone = true;
+      this.logger.warn(
+        `${describeKubeError(`read Deployment ${this.config.namespace}/${name}`, error)}; the Lease will not be removed with the Deployment`,
+      );
+    }
+  }
+
   private fromLease(lease: V1Lease): { record: LeaseRecord; resourceVersion: string } {
     const spec = lease.spec ?? {};
     return {
@@ -219,7 +251,12 @@ export class LeaderElectionService implements OnApplicationBootstrap, OnApplicat
     return {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name: LEASE_NAME, namespace: this.config.namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+      metadata: {
+        name: LEASE_NAME,
+        namespace: this.config.namespace,
+        ...(resourceVersion ? { resourceVersion } : {}),
+        ...(this.owner ? { ownerReferences: [this.owner] } : {}),
+      },
       spec: {
         holderIdentity: record.holderIdentity,
         leaseDurationSeconds: record.leaseDurationSeconds,

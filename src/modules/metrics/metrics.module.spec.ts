@@ -2,11 +2,12 @@
  * GET /metrics as Prometheus scrapes it, from the real MetricsModule (prom-client through
  * @willsoto/nestjs-prometheus) on a real HTTP server; only leader election is swapped.
  */
-import { Global, INestApplication, Module } from '@nestjs/common';
+import { INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { register } from 'prom-client';
-import { FakeLeadership } from '../../../test/unit/fakes';
-import { parseMetrics, Scrape } from '../../../test/support/metrics';
+import { FakeLeadership } from '@test/unit/fakes';
+import { parseMetrics, Scrape } from '@test/support/metrics';
+import { LeaderElectionModule } from '../leader-election/leader-election.module';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { METRIC_NAMES, REGISTRATION_ATTEMPT_OUTCOMES } from './metrics.constants';
 import { MetricsModule } from './metrics.module';
@@ -29,10 +30,12 @@ describe('MetricsModule behind GET /metrics', () => {
   async function start(electionEnabled = false): Promise<void> {
     leadership = new FakeLeadership();
     leadership.enabled = electionEnabled;
-    @Global()
     @Module({ providers: [{ provide: LeaderElectionService, useValue: leadership }], exports: [LeaderElectionService] })
     class FakeLeadershipModule {}
-    const moduleRef = await Test.createTestingModule({ imports: [FakeLeadershipModule, MetricsModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MetricsModule] })
+      .overrideModule(LeaderElectionModule)
+      .useModule(FakeLeadershipModule)
+      .compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
     metrics = app.get(OperatorMetrics);

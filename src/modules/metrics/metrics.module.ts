@@ -1,5 +1,6 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { LeaderElectionModule } from '../leader-election/leader-election.module';
 import { HEALTH_STATES, METRIC_NAMES, METRICS_PATH } from './metrics.constants';
 import { OperatorMetrics } from './operator-metrics.service';
 
@@ -8,9 +9,8 @@ import { OperatorMetrics } from './operator-metrics.service';
  * registry with the standard process_* and nodejs_* metrics, and the operator's own, which the
  * other modules set through OperatorMetrics only.
  */
-@Global()
 @Module({
-  imports: [PrometheusModule.register({ path: METRICS_PATH, defaultMetrics: { enabled: true } })],
+  imports: [PrometheusModule.register({ path: METRICS_PATH, defaultMetrics: { enabled: true } }), LeaderElectionModule],
   providers: [
     makeGaugeProvider({
       name: METRIC_NAMES.info,

@@ -47,10 +47,12 @@ export function describeOutboundFailure(error: unknown, context: FailureContext)
   if (context.pastDeadline || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
     return `kube9-server at ${host} did not answer within ${REGISTRATION_TIMEOUT_MS / 1000} s; ${RETRYING}`;
   }
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+  if (tooLarge(error, code)) {
     return `kube9-server at ${host} sent an answer larger than ${MAX_RESPONSE_BYTES} bytes; treated as a server error`;
   }
-  const tunnel = /^Proxy response \((\d{3})\)/.exec(error instanceof Error ? error.message : '');
+  const tunnel = chain(error)
+    .map((cause) => /^Proxy response \((\d{3})\)/.exec(cause instanceof Error ? cause.message : ''))
+    .find(Boolean);
   if (tunnel && context.proxy) {
     const { label, variable } = context.proxy;
     const hint = tunnel[1] === '407' ? ' (check the user and password in the proxy URL)' : '';
@@ -78,7 +80,7 @@ export function outboundFailureKind(error: unknown, context: FailureContext): Tr
   const code = codeOf(error);
   if (context.pastDeadline || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')
     return 'timeout';
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'invalid_response';
+  if (tooLarge(error, code)) return 'invalid_response';
   return 'network_error';
 }
 
@@ -92,11 +94,43 @@ export function invalidProxyUrl(setting: ProxySetting | undefined, error: unknow
   );
 }
 
-/** An error's code, or its cause's (undici and Node put the system error there). */
+/**
+ * Codes of the layers that wrap the real failure: axios's (its fetch adapter turns every failure
+ * of undici's fetch into ERR_NETWORK) and undici's proxy wrappers. The system or TLS error is
+ * found among their causes.
+ */
+const WRAPPER_CODES = new Set([
+  'ERR_NETWORK',
+  'ERR_CANCELED',
+  'ERR_BAD_RESPONSE',
+  'UND_ERR_PRX_TLS',
+  'UND_ERR_PRX_CONN',
+]);
+
+/** An error's own code, or the first code among its causes that is not a wrapper's. */
 function codeOf(error: unknown): string | undefined {
-  const own = (error as { code?: unknown } | undefined)?.code;
-  if (typeof own === 'string' && own !== 'UND_ERR_PRX_TLS' && own !== 'UND_ERR_PRX_CONN') return own;
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  if (typeof cause === 'string') return cause;
-  return typeof own === 'string' ? own : undefined;
+  const codes = chain(error)
+    .map((cause) => (cause as { code?: unknown }).code)
+    .filter((code): code is string => typeof code === 'string');
+  return codes.find((code) => !WRAPPER_CODES.has(code)) ?? codes[0];
+}
+
+/** An answer larger than MAX_RESPONSE_BYTES: cut by axios (maxContentLength) or by undici (maxResponseSize). */
+function tooLarge(error: unknown, code: string | undefined): boolean {
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return true;
+  return chain(error).some(
+    (cause) => cause instanceof Error && /^maxContentLength size of \d+ exceeded$/.test(cause.message),
+  );
+}
+
+/** An error and its causes, outermost first (axios wraps fetch's error, which wraps undici's). */
+export function chain(error: unknown): object[] {
+  const found: object[] = [];
+  for (
+    let at = error;
+    typeof at === 'object' && at !== null && found.length < 8;
+    at = (at as { cause?: unknown }).cause
+  )
+    found.push(at);
+  return found;
 }

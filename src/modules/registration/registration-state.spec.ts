@@ -2,10 +2,11 @@ import { RegistrationResponseDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
 import {
   applyOutcome,
-  DEFAULT_POLICY,
   delayUntilAllowed,
   initialState,
+  registrationPolicy,
   RegistrationState,
+  requestFingerprint,
   viewOf,
   withAttempt,
 } from './registration-state';
@@ -32,7 +33,7 @@ const transient: RegistrationOutcome = {
 
 function failTransiently(state: RegistrationState, times: number): RegistrationState {
   let current = state;
-  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, DEFAULT_POLICY, noJitter);
+  for (let i = 0; i < times; i++) current = applyOutcome(current, transient, NOW, registrationPolicy(), noJitter);
   return current;
 }
 
@@ -62,7 +63,7 @@ describe('applyOutcome: the SPEC answer table', () => {
     };
 
     const state = applyOutcome(initialState('fp'), withoutInterval, NOW, {
-      ...DEFAULT_POLICY,
+      ...registrationPolicy(),
       own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 7 },
     });
 
@@ -188,5 +189,24 @@ describe('viewOf', () => {
       apiKeyConfigured: false,
       registered: false,
     });
+  });
+});
+
+describe('requestFingerprint', () => {
+  const body = {
+    operatorVersion: '0.1.0',
+    clusterIdentifier: `sha256:${'a'.repeat(64)}`,
+    kubernetesVersion: '1.31.2',
+    approximateNodeCount: 3,
+  };
+
+  it('changes with the server URL and with each value of the body, and only then', () => {
+    const base = requestFingerprint('https://api.kube9.dev', body);
+
+    expect(requestFingerprint('https://api.kube9.dev', { ...body })).toBe(base);
+    expect(requestFingerprint('https://eu.kube9.dev', body)).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, operatorVersion: '0.2.0' })).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, kubernetesVersion: '1.32.0' })).not.toBe(base);
+    expect(requestFingerprint('https://api.kube9.dev', { ...body, approximateNodeCount: 4 })).not.toBe(base);
   });
 });

@@ -2,11 +2,9 @@ import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationStateStore } from './registration-state.store';
 import { initialState } from './registration-state';
 import { toJson } from './saved-state';
-import { FakeLeadership } from '../../../test/unit/fakes';
 
 const CANARY = 'kdy_prod_canary0secret';
 const WARNING_START = 'ConfigMap kube9-system/kube9-operator-state holds no usable registration state';
@@ -18,7 +16,6 @@ async function storeReading(data: Record<string, string> | undefined) {
       RegistrationStateStore,
       { provide: OperatorConfig, useValue: { namespace: 'kube9-system' } },
       { provide: ConfigMapWriter, useValue: writer },
-      { provide: LeaderElectionService, useValue: new FakeLeadership() },
     ],
   }).compile();
   return module.get(RegistrationStateStore);

@@ -2,8 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { scryptSync } from 'node:crypto';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter } from '../kubernetes/configmap.writer';
+import { LeaseTimeUpError } from '../kubernetes/leader-write';
 import { describeKubeError } from '../kubernetes/kube-errors';
-import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationState } from './registration-state';
 import { parseSavedState, toJson } from './saved-state';
 import { STATE_CONFIGMAP_KEY, STATE_CONFIGMAP_NAME, STATE_LABELS } from './registration.constants';
@@ -20,7 +20,6 @@ export class RegistrationStateStore {
   constructor(
     private readonly config: OperatorConfig,
     private readonly writer: ConfigMapWriter,
-    private readonly leadership: LeaderElectionService,
   ) {}
 
   /** A slow, salted one-way fingerprint: enough to tell keys apart, useless to recover one. */
@@ -50,13 +49,14 @@ export class RegistrationStateStore {
   }
 
   async save(state: RegistrationState): Promise<void> {
-    if (!this.leadership.isLeader()) return;
     try {
       await this.writer.put({
         metadata: { name: STATE_CONFIGMAP_NAME, namespace: this.config.namespace, labels: { ...STATE_LABELS } },
         data: { [STATE_CONFIGMAP_KEY]: toJson(state) },
       });
     } catch (error) {
+      // The Lease was lost meanwhile: the successor saves its own state (WriteFence).
+      if (error instanceof LeaseTimeUpError) return this.logger.debug(`state not saved: ${error.message}`);
       this.logger.warn(
         `${describeKubeError(`write ConfigMap ${this.config.namespace}/${STATE_CONFIGMAP_NAME}`, error)}; a restart would not resume this registration state`,
       );

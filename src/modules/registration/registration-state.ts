@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { backoffDelay } from '../../common/backoff';
+import { OperatorConfig } from '../config/operator-config';
 import { RegistrationView } from '../status/dto/registration-view.dto';
+import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { ServerConfigurationDto } from './dto/registration-response.dto';
 import { RegistrationOutcome } from './registration-outcome';
 import {
@@ -22,6 +25,11 @@ export interface RegistrationState {
   clusterId?: string;
   consecutiveTransientFailures: number;
   refused: boolean;
+  /**
+   * The request kube9-server rejected with a 400 (requestFingerprint): it is sent again as soon
+   * as the server URL or a value of the body differs from it, without waiting out the 24 h.
+   */
+  rejectedRequest?: string;
   error: string | null;
   lastAttemptAt?: number;
   lastSuccessAt?: number;
@@ -29,6 +37,21 @@ export interface RegistrationState {
   serverConfiguration?: ServerConfigurationDto;
   /** Attempts within the last hour, so that no restart or key change exceeds the server's limit. */
   recentAttempts: number[];
+}
+
+/**
+ * What a registration request depends on, apart from the key: the server URL and the body's
+ * values, as a SHA-256 (it holds nothing secret; the hash only keeps the state short).
+ */
+export function requestFingerprint(serverUrl: string, body: RegistrationRequestDto): string {
+  const values = [
+    serverUrl,
+    body.operatorVersion,
+    body.clusterIdentifier,
+    body.kubernetesVersion,
+    body.approximateNodeCount,
+  ];
+  return `sha256:${createHash('sha256').update(JSON.stringify(values)).digest('hex')}`;
 }
 
 export function initialState(keyFingerprint: string): RegistrationState {
@@ -63,10 +86,21 @@ export interface RegistrationPolicy {
   own: Settings;
 }
 
-export const DEFAULT_POLICY: RegistrationPolicy = {
-  backoffBaseSeconds: 300,
-  own: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 },
-};
+/** The policy of a configuration; its defaults are the config module's (OperatorConfig), never a copy. */
+export function registrationPolicy(
+  config: Pick<
+    OperatorConfig,
+    'registrationBackoffBaseSeconds' | 'statusUpdateIntervalSeconds' | 'reregistrationIntervalHours'
+  > = new OperatorConfig(),
+): RegistrationPolicy {
+  return {
+    backoffBaseSeconds: config.registrationBackoffBaseSeconds,
+    own: {
+      statusUpdateIntervalSeconds: config.statusUpdateIntervalSeconds,
+      reregistrationIntervalHours: config.reregistrationIntervalHours,
+    },
+  };
+}
 
 /** The "5 transient failures in a row: free tier" rule (SPEC section 3); the status asks, through the view. */
 export function hasGivenUp(state: Pick<RegistrationState, 'consecutiveTransientFailures'>): boolean {
@@ -81,7 +115,7 @@ export function applyOutcome(
   state: RegistrationState,
   outcome: RegistrationOutcome,
   now: number,
-  policy: RegistrationPolicy = DEFAULT_POLICY,
+  policy: RegistrationPolicy = registrationPolicy(),
   random: () => number = Math.random,
 ): RegistrationState {
   switch (outcome.kind) {

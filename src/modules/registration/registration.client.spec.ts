@@ -3,12 +3,12 @@ import { Test } from '@nestjs/testing';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { generateTestTls } from '../../../test/support/server-simulator';
+import { generateTestTls } from '@test/support/server-simulator';
 import { cleanError } from '../../common/error-text';
 import { loadOperatorConfig } from '../config/load-operator-config';
-import { OperatorConfig } from '../config/operator-config';
+import { ConfigModule } from '../config/config.module';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
-import { RegistrationClient } from './registration.client';
+import { RegistrationClient, registrationHttpModule } from './registration.client';
 
 const KEY = 'kdy_dev_clientspec1';
 const PASSWORD = 'pr0xy-s3cret';
@@ -57,7 +57,8 @@ describe('RegistrationClient', () => {
 
   async function build(env: Record<string, string>): Promise<RegistrationClient> {
     const moduleRef = await Test.createTestingModule({
-      providers: [RegistrationClient, { provide: OperatorConfig, useValue: loadOperatorConfig(env) }],
+      imports: [ConfigModule.forRoot(loadOperatorConfig(env)), registrationHttpModule()],
+      providers: [RegistrationClient],
     }).compile();
     const built = moduleRef.get(RegistrationClient);
     client = built;

@@ -1,31 +1,60 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Dispatcher, EnvHttpProxyAgent, Pool, ProxyAgent, request } from 'undici';
+import { HttpModule, HttpModuleOptions, HttpService } from '@nestjs/axios';
+import { DynamicModule, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { AxiosError } from 'axios';
+import { firstValueFrom } from 'rxjs';
+import { Dispatcher, EnvHttpProxyAgent, fetch, Pool, ProxyAgent, Request, Response } from 'undici';
 import { USER_AGENT } from '../../common/operator-version';
 import { registerSecret } from '../../common/secret-redaction';
 import { OperatorConfig } from '../config/operator-config';
 import { OutboundProxy, ProxySetting } from '../config/outbound-proxy';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { outcomeFromAnswer, RegistrationOutcome } from './registration-outcome';
-import { describeOutboundFailure, invalidProxyUrl, outboundFailureKind } from './outbound-errors';
+import { chain, describeOutboundFailure, invalidProxyUrl, outboundFailureKind } from './outbound-errors';
 import { MAX_RESPONSE_BYTES, REGISTER_PATH, REGISTRATION_TIMEOUT_MS } from './registration.constants';
 
 /**
- * POST /v1/operator/register through undici. Never throws: every answer and every failure
- * becomes an outcome whose reason names what happened without the key, the request, its
- * headers or the proxy's credentials.
+ * The HttpModule of registration, the operator's one HTTP client apart from client-node's,
+ * configured from OperatorConfig. axios does the request: the whole-exchange deadline
+ * (`timeout`: the fetch adapter aborts connect, tunnel, TLS, headers and body alike), no
+ * redirects (`maxRedirects: 0`), answers cut at `maxContentLength`, every status an answer.
+ * Its fetch adapter runs on undici's fetch (the copy client-node brings too), so the proxy is an
+ * undici dispatcher, given per request by RegistrationClient.
+ */
+export function registrationHttpModule(): DynamicModule {
+  return HttpModule.registerAsync({
+    inject: [OperatorConfig],
+    useFactory: (config: OperatorConfig): HttpModuleOptions => ({
+      baseURL: registerUrl(config.serverUrl),
+      adapter: 'fetch',
+      env: { fetch, Request, Response } as unknown as HttpModuleOptions['env'],
+      timeout: REGISTRATION_TIMEOUT_MS,
+      maxRedirects: 0,
+      maxContentLength: MAX_RESPONSE_BYTES,
+      responseType: 'text',
+      // The answer is judged by outcomeFromAnswer, as text: axios neither parses nor rejects it.
+      transformResponse: (data: unknown) => data,
+      validateStatus: () => true,
+      headers: { 'Content-Type': 'application/json', 'User-Agent': USER_AGENT, Accept: 'application/json' },
+    }),
+  });
+}
+
+/**
+ * POST /v1/operator/register through @nestjs/axios's HttpService. Never throws: every answer and
+ * every failure becomes an outcome whose reason names what happened without the key, the
+ * request, its headers or the proxy's credentials.
  *
  * undici's EnvHttpProxyAgent does the proxy work (SPEC section 8): HTTPS_PROXY / HTTP_PROXY /
  * NO_PROXY matching, a CONNECT tunnel with TLS to kube9-server end to end, Proxy-Authorization
  * from the URL's user:password. TLS uses Node's default trust store, which holds the public CAs
- * plus those of NODE_EXTRA_CA_CERTS (Node loads that file at start-up). axios 1.21 tunnels too;
- * undici is used because client-node already brings it (axios left the bundle: 4.82 to 4.55 MB),
- * it takes the proxy settings as options (only the config module reads the environment), and its
- * clientFactory lets a failed connection to the proxy be told from one to kube9-server.
+ * plus those of NODE_EXTRA_CA_CERTS (Node loads that file at start-up). It takes the proxy
+ * settings as options (only the config module reads the environment), and its clientFactory lets
+ * a failed connection to the proxy be told from one to kube9-server. axios's own proxy support
+ * (its http adapter) reads the environment itself and cannot tell the two apart.
  */
 @Injectable()
 export class RegistrationClient implements OnApplicationShutdown {
   private readonly logger = new Logger(RegistrationClient.name);
-  private readonly url: string;
   private readonly host: string;
   private readonly dispatcher?: Dispatcher;
   /** Why no request can be sent (a proxy URL that does not parse); reported on every attempt. */
@@ -35,9 +64,11 @@ export class RegistrationClient implements OnApplicationShutdown {
   /** The proxy for kube9-server's scheme, as it may be shown. */
   private readonly proxy?: { label: string; variable: string };
 
-  constructor(config: OperatorConfig) {
+  constructor(
+    config: OperatorConfig,
+    private readonly http: HttpService,
+  ) {
     const base = new URL(config.serverUrl);
-    this.url = `${base.origin}${base.pathname.replace(/\/$/, '')}${REGISTER_PATH}`;
     this.host = base.host;
     const proxy = config.outboundProxy;
     hideCredentials(proxy);
@@ -58,36 +89,27 @@ export class RegistrationClient implements OnApplicationShutdown {
 
   async register(apiKey: string, body: RegistrationRequestDto): Promise<RegistrationOutcome> {
     if (!this.dispatcher) return { kind: 'transient', failure: 'not_sent', reason: this.configurationProblem! };
-    // A deadline for the whole exchange (connect, proxy tunnel, TLS, headers, body): aborting
-    // destroys the socket, so an answer trickled a byte at a time cannot hold it open.
-    const deadline = AbortSignal.timeout(REGISTRATION_TIMEOUT_MS);
     try {
-      const answer = await request(this.url, {
-        method: 'POST',
-        dispatcher: this.dispatcher,
-        headers: {
-          Authorization: `Bearer ${apiKey}`,
-          'Content-Type': 'application/json',
-          'User-Agent': USER_AGENT,
-          Accept: 'application/json',
-        },
-        body: JSON.stringify(body),
-        signal: deadline,
-      });
-      const text = await answer.body.text();
-      const retryAfter = answer.headers['retry-after'];
+      const answer = await firstValueFrom(
+        this.http.post<string>('', JSON.stringify(body), {
+          headers: { Authorization: `Bearer ${apiKey}` },
+          // undici's fetch takes its dispatcher from the init; Node's RequestInit type does not list it.
+          fetchOptions: { dispatcher: this.dispatcher } as unknown as RequestInit,
+        }),
+      );
+      const retryAfter: unknown = answer.headers['retry-after'];
       return outcomeFromAnswer(
-        answer.statusCode,
+        answer.status,
         typeof retryAfter === 'string' ? retryAfter : undefined,
-        text,
+        typeof answer.data === 'string' ? answer.data : '',
         Date.now(),
       );
     } catch (error) {
       const context = {
         host: this.host,
-        pastDeadline: deadline.aborted,
+        pastDeadline: error instanceof AxiosError && error.code === AxiosError.ETIMEDOUT,
         proxy: this.proxy,
-        atProxy: this.proxyFailures.has(error as object),
+        atProxy: chain(error).some((cause) => this.proxyFailures.has(cause)),
       };
       return {
         kind: 'transient',
@@ -113,6 +135,12 @@ export class RegistrationClient implements OnApplicationShutdown {
 }
 
 type ConnectCallback = (error: Error | null, socket: unknown) => void;
+
+/** kube9-server's registration URL: the server URL's origin and path, then the SPEC's path. */
+function registerUrl(serverUrl: string): string {
+  const base = new URL(serverUrl);
+  return `${base.origin}${base.pathname.replace(/\/$/, '')}${REGISTER_PATH}`;
+}
 
 /** The proxy as it may be shown: scheme, host and port, never the user or password. */
 function proxyLabel(setting: ProxySetting | undefined): { label: string; variable: string } | undefined {

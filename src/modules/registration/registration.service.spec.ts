@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
 import { NamedTimers } from '../../common/named-timers';
-import { FakeClock, FakeLeadership, FakeMetrics, FakeTimers, settle } from '../../../test/unit/fakes';
+import { FakeClock, FakeLeadership, FakeMetrics, FakeTimers, settle } from '@test/unit/fakes';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';

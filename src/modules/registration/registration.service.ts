@@ -12,13 +12,16 @@ import { StatusService } from '../status/status.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationRequestDto } from './dto/registration-request.dto';
 import { RegistrationClient } from './registration.client';
+import { narrateAttempt } from './registration-narration';
 import { attemptOutcomeLabel, RegistrationOutcome } from './registration-outcome';
 import {
   applyOutcome,
   delayUntilAllowed,
   initialState,
   RegistrationPolicy,
+  registrationPolicy,
   RegistrationState,
+  requestFingerprint,
   viewOf,
   withAttempt,
 } from './registration-state';
@@ -43,6 +46,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   /** Clamped server settings already warned about: each is logged once, not on every answer. */
   private readonly warned = new Set<string>();
   private keysStarted = false;
+  /** requestFingerprint of the request last sent. */
+  private sentRequest?: string;
 
   constructor(
     private readonly config: OperatorConfig,
@@ -59,13 +64,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
   ) {}
 
   private get policy(): RegistrationPolicy {
-    return {
-      backoffBaseSeconds: this.config.registrationBackoffBaseSeconds,
-      own: {
-        statusUpdateIntervalSeconds: this.config.statusUpdateIntervalSeconds,
-        reregistrationIntervalHours: this.config.reregistrationIntervalHours,
-      },
-    };
+    return registrationPolicy(this.config);
   }
 
   /**
@@ -110,7 +109,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       const hadKey = previous.configured;
       this.state = this.state ? { ...initialState(''), recentAttempts: this.state.recentAttempts } : undefined;
       this.applyServerConfiguration();
-      this.publish();
+      this.tellStatus();
       if (reading.problem) {
         this.logger.warn(reading.problem);
         if (reading.configured) void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, reading.problem);
@@ -142,8 +141,26 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       this.logger.log('API key configured: registering with kube9-server');
     }
     this.applyServerConfiguration();
-    this.publish();
+    this.tellStatus();
     this.scheduleAt(this.state.nextAttemptAt ?? this.clock.now());
+    if (this.state.rejectedRequest) void this.retryIfRequestChanged(this.generation);
+  }
+
+  /**
+   * SPEC section 3: a request rejected with a 400 is sent again as soon as what it depends on has
+   * changed (the server URL, the operator version, the cluster's version or node count), not
+   * only when the key does. Looked at when the saved state is resumed (a restart, an upgrade).
+   */
+  private async retryIfRequestChanged(generation: number): Promise<void> {
+    const rejected = this.state?.rejectedRequest;
+    const body = await this.requestBody().catch(() => undefined);
+    if (!body || !rejected || generation !== this.generation || this.state?.rejectedRequest !== rejected) return;
+    if (requestFingerprint(this.config.serverUrl, body) === rejected) return;
+    this.logger.log(
+      'The server URL or the request has changed since kube9-server rejected it (400): registering again',
+    );
+    this.state = { ...this.state, rejectedRequest: undefined, nextAttemptAt: this.clock.now() };
+    this.scheduleAt(this.state.nextAttemptAt!);
   }
 
   /** The one place the next attempt is scheduled (and so the one that tells the metrics when). */
@@ -185,7 +202,7 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
       const label = attemptOutcomeLabel(outcome);
       if (label) this.metrics.registrationAttempted(label);
       if (generation !== this.generation || this.stopped) return;
-      this.record(outcome);
+      this.settle(outcome);
     } finally {
       this.attempting = false;
     }
@@ -193,15 +210,20 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.scheduleAt(this.state.nextAttemptAt!);
   }
 
+  private async requestBody(): Promise<RegistrationRequestDto> {
+    return {
+      operatorVersion: OPERATOR_VERSION,
+      clusterIdentifier: this.facts.clusterIdentifier(),
+      kubernetesVersion: await this.facts.kubernetesVersion(),
+      approximateNodeCount: await this.facts.approximateNodeCount(),
+    };
+  }
+
   private async register(key: string): Promise<RegistrationOutcome> {
     let body: RegistrationRequestDto;
     try {
-      body = {
-        operatorVersion: OPERATOR_VERSION,
-        clusterIdentifier: this.facts.clusterIdentifier(),
-        kubernetesVersion: await this.facts.kubernetesVersion(),
-        approximateNodeCount: await this.facts.approximateNodeCount(),
-      };
+      body = await this.requestBody();
+      this.sentRequest = requestFingerprint(this.config.serverUrl, body);
     } catch (error) {
       return {
         kind: 'transient',
@@ -212,37 +234,19 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     return this.client.register(key, body);
   }
 
-  private record(outcome: RegistrationOutcome): void {
+  /** Applies an answer: the new state, the status told, the story logged and recorded as an Event. */
+  private settle(outcome: RegistrationOutcome): void {
     const before = this.state!;
-    const after = applyOutcome(before, outcome, this.clock.now(), this.policy);
+    const after = {
+      ...applyOutcome(before, outcome, this.clock.now(), this.policy),
+      rejectedRequest: outcome.kind === 'rejected' ? this.sentRequest : undefined,
+    };
     this.state = after;
     this.applyServerConfiguration();
-    this.publish();
-    const next = after.nextAttemptAt ? new Date(after.nextAttemptAt).toISOString() : 'never';
-    switch (outcome.kind) {
-      case 'registered':
-        this.logger.log(
-          `Registered with kube9-server as ${after.clusterId} (${outcome.response.status}); next re-registration at ${next}`,
-        );
-        if (!before.registered || before.error !== null) {
-          void this.events.record(
-            'Normal',
-            EVENT_REASONS.Registered,
-            `Registered with kube9-server as ${after.clusterId}; tier pro`,
-          );
-        }
-        return;
-      case 'refused':
-      case 'rejected':
-        this.logger.error(
-          `${outcome.reason}; next attempt at ${next}${outcome.kind === 'rejected' && outcome.details ? `; details: ${outcome.details}` : ''}`,
-        );
-        void this.events.record('Warning', EVENT_REASONS.ApiKeyRejected, outcome.reason);
-        return;
-      default:
-        this.logger.warn(`${after.error}; next attempt at ${next}`);
-        void this.events.record('Warning', EVENT_REASONS.RegistrationFailed, `${after.error}; next attempt at ${next}`);
-    }
+    this.tellStatus();
+    const { level, line, event } = narrateAttempt(before, after, outcome);
+    this.logger[level](line);
+    if (event) void this.events.record(event.type, event.reason, event.note);
   }
 
   /**
@@ -260,7 +264,8 @@ export class RegistrationService implements OnModuleInit, OnApplicationShutdown 
     this.status.setPublishIntervalSeconds(settings.statusUpdateIntervalSeconds);
   }
 
-  private publish(): void {
+  /** Tells the status feature what it shows of the registration. */
+  private tellStatus(): void {
     this.status.setRegistration(viewOf(this.state, this.key.configured, this.key.problem));
   }
 }

@@ -1,4 +1,4 @@
-import { RegistrationState } from './registration-state';
+import { initialState, RegistrationState } from './registration-state';
 import { parseSavedState, toJson } from './saved-state';
 
 /** Stands for anything a corrupt ConfigMap could hold, a pasted API key included. */
@@ -109,5 +109,15 @@ describe('the saved registration state', () => {
     expect(problemOf(savedWith({ registered: 'yes', error: 7 }))).toBe(
       '"registered" is not a boolean; "error" is not a string or null',
     );
+  });
+});
+
+describe('the rejected request (SPEC section 3: a 400 is retried when the request changes)', () => {
+  it('is kept across a save and a load', () => {
+    const state = { ...initialState('scrypt:00'), refused: true, rejectedRequest: `sha256:${'b'.repeat(64)}` };
+
+    const reading = parseSavedState(toJson(state));
+
+    expect(reading).toEqual({ state });
   });
 });

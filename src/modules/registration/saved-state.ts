@@ -51,6 +51,8 @@ export function parseSavedState(text: string): SavedStateReading {
     Number.isInteger(saved.consecutiveTransientFailures) && (saved.consecutiveTransientFailures as number) >= 0,
     'a whole number of 0 or more',
   );
+  if (saved.rejectedRequest !== undefined)
+    expect('rejectedRequest', typeof saved.rejectedRequest === 'string', 'a string');
   expect('error', saved.error === null || typeof saved.error === 'string', 'a string or null');
   expect(
     'recentAttempts',
@@ -81,6 +83,7 @@ export function parseSavedState(text: string): SavedStateReading {
       clusterId: saved.clusterId as string | undefined,
       consecutiveTransientFailures: saved.consecutiveTransientFailures as number,
       refused: saved.refused as boolean,
+      ...(saved.rejectedRequest === undefined ? {} : { rejectedRequest: saved.rejectedRequest as string }),
       error: saved.error as string | null,
       recentAttempts: (saved.recentAttempts as string[]).map((at) => Date.parse(at)),
       serverConfiguration: configuration as ServerConfigurationDto | undefined,

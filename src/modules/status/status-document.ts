@@ -7,6 +7,8 @@ export interface StatusFacts {
   registration: RegistrationView;
   /** Why the latest status write to the Kubernetes API failed; null when it succeeded. */
   kubernetesError: string | null;
+  /** Why the configuration is invalid (SPEC section 2): unhealthy, and the operator exits. */
+  configurationError?: string;
   version: string;
   namespace: string;
   now: Date;
@@ -16,8 +18,9 @@ export interface StatusFacts {
 export function buildStatusDocument(facts: StatusFacts): OperatorStatusDto {
   const { registration } = facts;
   const tierState = tierFor(registration);
-  const health = facts.kubernetesError ? 'unhealthy' : tierState.health;
-  const error = facts.kubernetesError ?? tierState.error;
+  const problem = facts.configurationError ?? facts.kubernetesError;
+  const health = problem ? 'unhealthy' : tierState.health;
+  const error = problem ?? tierState.error;
   const document: OperatorStatusDto = {
     mode: tierState.pro ? 'enabled' : 'operated',
     tier: tierState.pro ? 'pro' : 'free',

@@ -8,7 +8,7 @@ export interface StatusLoopSnapshot {
   firstRunAt?: number;
   /** When the loop last computed a document and attempted its write. */
   lastRunAt?: number;
-  /** The interval the loop runs at now. */
+  /** The interval the loop runs at now: set from the configuration, then from kube9-server's. The one holder of it. */
   intervalSeconds: number;
 }
 
@@ -24,8 +24,8 @@ export class StatusLoopRecord {
     return this.snapshot;
   }
 
-  started(at: number, intervalSeconds: number): void {
-    this.snapshot = { ...this.snapshot, startedAt: at, intervalSeconds };
+  started(at: number): void {
+    this.snapshot = { ...this.snapshot, startedAt: at };
   }
 
   ran(at: number): void {

@@ -1,4 +1,5 @@
-export const STATUS_CONFIGMAP_NAME = 'kube9-operator-status';
+/** SPEC section 2's name; declared in config, the lowest module, so that kubernetes/ can name it too. */
+export { STATUS_CONFIGMAP_NAME } from '../config/config.constants';
 export const STATUS_CONFIGMAP_KEY = 'status';
 export const STATUS_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/name': 'kube9-operator',

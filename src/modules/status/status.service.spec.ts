@@ -9,7 +9,7 @@ import {
   FakeMetrics,
   FakeTimers,
   settle,
-} from '../../../test/unit/fakes';
+} from '@test/unit/fakes';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
@@ -113,7 +113,7 @@ describe('StatusService', () => {
       health: 'unhealthy',
       error: expect.stringContaining('Kubernetes API refused to write ConfigMap ops/kube9-operator-status'),
     });
-    expect(status.current().error).toContain('forbidden');
+    expect(status.current()!.error).toContain('forbidden');
     expect(timers.scheduled.get(STATUS_RETRY_TIMER)?.kind).toBe('after');
     expect(loop.read().firstRunAt).toBe(clock.now());
   });
@@ -248,6 +248,17 @@ describe('StatusService', () => {
       namespace: 'ops',
     };
 
+    it('serves nothing of its own until its watch has delivered: no document, a reason, no metrics', async () => {
+      leadership.leading = false;
+      status.onApplicationBootstrap();
+      await settle();
+
+      expect(status.current()).toBeUndefined();
+      expect(status.unavailableReason()).toBe('no status document of the leader watched yet');
+      expect(metrics.of('statusServed')).toEqual([]);
+      expect(writes).toHaveLength(0);
+    });
+
     it("serves the leader's document as watched, and writes nothing", async () => {
       leadership.leading = false;
       leaderStatus.document = leaders;
@@ -277,7 +288,7 @@ describe('StatusService', () => {
         lastUpdate: leaders.lastUpdate,
         health: 'unhealthy',
       });
-      expect(served.error).toContain('ECONNREFUSED');
+      expect(served!.error).toContain('ECONNREFUSED');
     });
 
     it('tells the metrics on its next loop run when the lost watch has made its document unhealthy', async () => {

@@ -36,7 +36,6 @@ import {
 export class StatusService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StatusService.name);
   private registration: RegistrationView = NO_REGISTRATION;
-  private intervalSeconds: number;
   private published?: OperatorStatusDto;
   /** Why the latest status write failed; null when it succeeded (or none was attempted yet). */
   private writeError: string | null = null;
@@ -56,7 +55,7 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     private readonly leaderStatus: LeaderStatusWatch,
     private readonly metrics: OperatorMetrics,
   ) {
-    this.intervalSeconds = config.statusUpdateIntervalSeconds;
+    loop.intervalChanged(config.statusUpdateIntervalSeconds);
     metrics.statusIntervalChanged(this.intervalSeconds);
     leadership.register({
       started: () => void this.publish(),
@@ -72,9 +71,14 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     });
   }
 
+  /** The interval the loop runs at now; the StatusLoopRecord is its one holder. */
+  private get intervalSeconds(): number {
+    return this.loop.read().intervalSeconds;
+  }
+
   onApplicationBootstrap(): void {
     this.announce();
-    this.loop.started(this.clock.now(), this.intervalSeconds);
+    this.loop.started(this.clock.now());
     this.timers.every(STATUS_PUBLISH_TIMER, this.intervalSeconds * 1000, () => this.publish());
     void this.publish();
   }
@@ -87,19 +91,28 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     await Promise.race([last, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WRITE_TIMEOUT_MS).unref())]);
   }
 
-  /** The document as readers see it now: the one last written, or the current one when writing fails. */
-  current(): OperatorStatusDto {
+  /**
+   * The document as readers see it now: the one last written, or the current one when writing
+   * fails. A follower serves the leader's document as its watch delivered it (SPEC section 9),
+   * and nothing (undefined: see unavailableReason) until the watch has delivered one: never its
+   * own document, which would show this replica's mode as the cluster's.
+   */
+  current(): OperatorStatusDto | undefined {
     if (!this.leadership.isLeader()) {
-      const served = followerView({
+      return followerView({
         watched: this.leaderStatus.latest(),
         lost: this.leaderStatus.watchLost(),
         nowMs: this.clock.now(),
         graceMs: this.intervalSeconds * 1000,
       });
-      return served ?? this.compose(this.leaderStatus.problem());
     }
     if (this.published && this.writeError === null) return this.published;
     return this.compose(this.writeError);
+  }
+
+  /** Why current() has no document: a follower that has not seen the leader's yet. */
+  unavailableReason(): string {
+    return this.leaderStatus.problem();
   }
 
   /** Called by the registration module on every change of its state. */
@@ -112,7 +125,6 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   setPublishIntervalSeconds(seconds: number): void {
     if (seconds === this.intervalSeconds) return;
     this.logger.log(`Status interval changed from ${this.intervalSeconds} s to ${seconds} s`);
-    this.intervalSeconds = seconds;
     this.loop.intervalChanged(seconds);
     this.metrics.statusIntervalChanged(seconds);
     if (!this.stopped) this.timers.every(STATUS_PUBLISH_TIMER, seconds * 1000, () => this.publish());
@@ -174,7 +186,8 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
    * losing the Lease.
    */
   private announce(): void {
-    this.metrics.statusServed(this.current());
+    const served = this.current();
+    if (served) this.metrics.statusServed(served);
   }
 
   private configMapFor(document: OperatorStatusDto) {

@@ -1,4 +1,4 @@
-import { StatusLoopSnapshot } from '../status/status-loop.record';
+import { StatusLoopSnapshot } from './status-loop.record';
 
 /** Liveness fails when the status loop has not run for this many intervals (SPEC section 4). */
 export const ALIVE_WITHIN_INTERVALS = 3;

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Clock, CLOCK } from '../../common/clock';
-import { StatusLoopRecord } from '../status/status-loop.record';
+import { StatusLoopRecord } from './status-loop.record';
 import { liveness, ProbeVerdict, readiness } from './probe-rules';
 
 /** The probes' one dependency: the status loop, read through its record (no API call). */
