@@ -3,7 +3,8 @@
 # builds need and this machine lacks: runc, the CNI plugins, iptables (for
 # kube-proxy), nftables and iproute2 (the node's network and its guard),
 # buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
-# util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests).
+# util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
+# prometheus (its promtool and server, for the alert and scrape tests).
 # Does nothing when all are there. Needs root.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ declare -A wanted=(
   [nsenter]=util-linux
   [openssl]=openssl
   [bwrap]=bubblewrap
+  [promtool]=prometheus
 )
 missing=()
 for tool in "${!wanted[@]}"; do
@@ -34,4 +36,13 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 echo "Installing ${missing[*]} from Debian's packages" >&2
 apt-get update -qq
+# Debian's prometheus package starts its daemon on :9090 when installed; the tests run their
+# own Prometheus, so no service may start during the install (policy-rc.d, as in Debian's
+# container images), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
