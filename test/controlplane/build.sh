@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
 # kube-controller-manager, etcd and the helm v3 client; for the worker node
-# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim.
+# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim; and
+# the Prometheus server that scrapes the node's pods (test/prometheus-scrape).
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm, go/containerd). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/etcd, go/helm, go/containerd, go/prometheus). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; a binary already in the cache
 # is not rebuilt. .cache/bin/current/versions.json records what was chosen.
 #
@@ -39,12 +40,14 @@ kube_mod="$here/go/kube/go.mod"
 etcd_mod="$here/go/etcd/go.mod"
 helm_mod="$here/go/helm/go.mod"
 containerd_mod="$here/go/containerd/go.mod"
+prometheus_mod="$here/go/prometheus/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
 helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
 containerd_version="$(module_version "$containerd_mod" github.com/containerd/containerd/v2)"
-for v in kube_version etcd_version helm_version helm_client_go containerd_version; do
+prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
+for v in kube_version etcd_version helm_version helm_client_go containerd_version prometheus_module; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -66,6 +69,13 @@ done
 
 containerd_ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd_version"
 containerd_tags="no_btrfs no_devmapper no_zfs no_aufs"
+
+# Prometheus' Go module v0.3XX.Y is Prometheus v3.XX.Y. Only the Kubernetes service
+# discovery is compiled in (Prometheus' own build tags): the cloud SDKs of the others
+# would more than double the build. Debian's package has no Kubernetes discovery at all.
+prometheus_version="v3.$(echo "$prometheus_module" | sed -E 's/^v0\.3([0-9]+)\.([0-9]+)$/\1.\2/')"
+prometheus_ldflags="-s -w -X github.com/prometheus/common/version.Version=${prometheus_version#v}"
+prometheus_tags="remove_all_sd enable_kubernetes_sd"
 
 declare -A chosen_version
 
@@ -111,7 +121,7 @@ from_assets() {
 trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)
 all=("${control_plane[@]}" "${node[@]}")
 wanted=()
 for arg in "${@:-${all[@]}}"; do
@@ -132,6 +142,9 @@ for name in "${wanted[@]}"; do
     containerd|containerd-shim-runc-v2|ctr)
       CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
         "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
+    prometheus)
+      CGO_ENABLED=0 build prometheus "$prometheus_version" "$here/go/prometheus" \
+        github.com/prometheus/prometheus/cmd/prometheus "$prometheus_ldflags" "$prometheus_tags" ;;
     helm)
       path_helm="$(command -v helm || true)"
       if [[ -n "$path_helm" && "$(reported_version helm "$path_helm")" == v3.* ]]; then

@@ -4,7 +4,8 @@
 # kube-proxy), nftables and iproute2 (the node's network and its guard),
 # buildah and mmdebstrap (the images), busybox-static (the `helm test` image),
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
-# prometheus (its promtool and server, for the alert and scrape tests).
+# prometheus (its promtool, for the alert tests; its server lacks Kubernetes
+# discovery, so build.sh builds that one from the Go module).
 # Does nothing when all are there. Needs root.
 set -euo pipefail
 

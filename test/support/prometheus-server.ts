@@ -1,6 +1,6 @@
 /*
- * A real Prometheus server for the tests (Debian's `prometheus` package; test/support/promtool.ts
- * names the binary): its own configuration, data directory and loopback port, queried through
+ * A real Prometheus server for the tests (built by test/controlplane/build.sh from its pinned Go
+ * module; test/support/promtool.ts names the binary): its own configuration, data directory and loopback port, queried through
  * its HTTP API. stop() ends the process and removes the directory.
  */
 import * as fs from 'node:fs';
@@ -68,7 +68,7 @@ export async function startPrometheus(parent: string, opts: PrometheusOptions): 
     if (process.exited) {
       const log = fs.readFileSync(process.logPath, 'utf8').slice(-3000);
       await stop();
-      throw new Error(`${process.describeExit()} (is Debian's prometheus package installed?):\n${log}`);
+      throw new Error(`${process.describeExit()} (built by test/controlplane/build.sh prometheus?):\n${log}`);
     }
     const ready = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
     if (ready?.status === 200) break;

@@ -1,13 +1,18 @@
 /*
- * Prometheus' own tools, from Debian's `prometheus` package (test/node/install-packages.sh):
- * promtool, to check and unit-test the chart's alerting rules and to lint a /metrics scrape,
- * and the Prometheus server (test/support/prometheus-server.ts). KUBE9_TEST_PROMTOOL and
- * KUBE9_TEST_PROMETHEUS override their paths.
+ * Prometheus' own tools: promtool from Debian's `prometheus` package
+ * (test/node/install-packages.sh), to check and unit-test the chart's alerting rules and to lint
+ * a /metrics scrape; and the Prometheus server built from its pinned Go module by
+ * test/controlplane/build.sh (Debian's has no Kubernetes service discovery), for
+ * test/support/prometheus-server.ts. KUBE9_TEST_PROMTOOL and KUBE9_TEST_PROMETHEUS override
+ * their paths.
  */
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { repoRoot } from './binaries';
 
 export const PROMTOOL = process.env.KUBE9_TEST_PROMTOOL ?? 'promtool';
-export const PROMETHEUS = process.env.KUBE9_TEST_PROMETHEUS ?? 'prometheus';
+export const PROMETHEUS =
+  process.env.KUBE9_TEST_PROMETHEUS ?? path.join(repoRoot(), '.cache', 'bin', 'current', 'prometheus');
 
 export interface ToolResult {
   code: number | null;
