@@ -28,7 +28,7 @@ import type {
   V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { CoreV1Api, KubernetesObjectApi, loadAllYaml, NodeV1Api } from '@kubernetes/client-node';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import {
@@ -46,6 +46,7 @@ import {
   removeHelmScratch,
   render,
   restrictedViolations,
+  scratchPath,
   Sets,
   setArgs,
   template,
@@ -730,6 +731,69 @@ describe("OpenShift's restricted-v2 (global.compatibility.openshift.adaptSecurit
       /\/global\/compatibility\/openshift\/adaptSecurityContext/,
       /'auto', 'force', 'disabled'/,
     ]);
+  });
+});
+
+describe('helm upgrade --reuse-values from a chart without these values', () => {
+  /**
+   * `--reuse-values` renders the new templates with the previous release's chart values, in which
+   * none of this file's values exist: this copy of the chart has the values.yaml of chart 0.1.0
+   * (today's without them).
+   */
+  it('renders every object, with the behaviour of before (no startupProbe, the automatic PodDisruptionBudget)', () => {
+    const copy = scratchPath('previous-values-chart');
+    cpSync(CHART, copy, { recursive: true });
+    const previous = JSON.parse(JSON.stringify(values)) as Record<string, any>;
+    for (const key of [
+      'global',
+      'namespaceOverride',
+      'deploymentAnnotations',
+      'startupProbe',
+      'runtimeClassName',
+      'terminationGracePeriodSeconds',
+      'hostAliases',
+      'dnsPolicy',
+      'dnsConfig',
+      'podDisruptionBudget',
+      'extraObjects',
+    ])
+      delete previous[key];
+    delete previous.image.registry;
+    delete previous.tests.image.registry;
+    delete previous.serviceAccount.labels;
+    for (const key of ['annotations', 'labels', 'ipFamilyPolicy', 'ipFamilies']) delete previous.service[key];
+    for (const monitor of [previous.metrics.serviceMonitor, previous.metrics.podMonitor]) {
+      for (const key of ['annotations', 'namespace', 'relabelings', 'metricRelabelings', 'targetLabels'])
+        delete monitor[key];
+    }
+    delete previous.metrics.prometheusRule.annotations;
+    delete previous.metrics.prometheusRule.additionalRules;
+    writeFileSync(join(copy, 'values.yaml'), yaml.dump(previous));
+
+    const result = helm([
+      'template',
+      RELEASE,
+      copy,
+      '--namespace',
+      NAMESPACE,
+      ...setArgs({
+        set: {
+          replicaCount: 2,
+          apiKey: 'kdy_prod_abc123',
+          'metrics.serviceMonitor.enabled': true,
+          'metrics.prometheusRule.enabled': true,
+        },
+      }),
+    ]);
+    expect(result.stderr).toBe('');
+    const objects = (yaml.loadAll(result.stdout) as Rendered[]).filter(Boolean);
+    const deployment = deploymentOf(objects);
+    expect(operatorContainer(deployment).image).toBe(`kube9/kube9-operator:${chart.appVersion}`);
+    expect(operatorContainer(deployment).startupProbe).toBeUndefined();
+    expect(deployment.spec!.template.spec!.terminationGracePeriodSeconds).toBeUndefined();
+    expect(only<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget').spec!.maxUnavailable).toBe(1);
+    expect(testPod(objects).spec!.containers[0].image).toBe(`busybox:${values.tests.image.tag}`);
+    for (const o of objects.filter((o) => !o.kind.startsWith('Cluster'))) expect(o.metadata.namespace).toBe(NAMESPACE);
   });
 });
 

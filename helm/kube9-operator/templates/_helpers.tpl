@@ -103,7 +103,10 @@ global.imageRegistry; none when both are empty) and the repository, then
 */}}
 {{- define "kube9-operator.imageRef" -}}
 {{- $image := .image }}
-{{- $registry := default (.root.Values.global).imageRegistry $image.registry | trimSuffix "/" }}
+{{- $registry := (.root.Values.global).imageRegistry | default "" }}
+{{- with $image.registry }}
+{{- $registry = . }}
+{{- end }}
 {{- $repository := $image.repository }}
 {{- if $registry }}
 {{- $repository = printf "%s/%s" $registry $repository }}
