@@ -80,7 +80,7 @@ export async function startPrometheus(parent: string, opts: PrometheusOptions): 
   }
 
   const api = async <T>(endpoint: string, params: Record<string, string> = {}): Promise<T> => {
-    const response = await fetch(`${url}/api/v1/${endpoint}?${new URLSearchParams(params)}`, {
+    const response = await fetch(`${url}/api/v1/${endpoint}?${new URLSearchParams(params).toString()}`, {
       signal: AbortSignal.timeout(10_000),
     });
     const body = (await response.json()) as { status: string; data: T; error?: string };
