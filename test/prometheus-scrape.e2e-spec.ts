@@ -307,8 +307,13 @@ describe('a real Prometheus scraping the chart’s pod on a real node', () => {
       (samples) => samples.length === 1 && samples[0].labels.tier === 'pro',
     );
     expect(info.labels).toMatchObject({ mode: 'enabled', tier: 'pro', pod: pod.metadata!.name });
-    const [registered] = await prometheus!.query(`${METRIC_NAMES.registered}{job="annotated-pods"}`);
-    expect(registered.value).toBe(1);
+    // Each job scrapes on its own schedule: both see the registration within a scrape or two.
+    const registered = await eventually(
+      'registered in both jobs',
+      METRIC_NAMES.registered,
+      (samples) => samples.length === 2 && samples.every((sample) => sample.value === 1),
+    );
+    expect(registered.map((sample) => sample.labels.job).sort()).toEqual(['annotated-pods', 'servicemonitor']);
     expect((await prometheus!.query('up')).map((s) => s.value)).toEqual([1, 1]);
   });
 
