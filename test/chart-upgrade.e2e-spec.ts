@@ -7,6 +7,11 @@
  * kept, free without a key and pro with the key kept by `--reset-then-reuse-values` (plain
  * `--reuse-values` cannot upgrade from that chart: its values lack everything added since).
  *
+ * Then a new image with two replicas: another tag of the same build, rolled out by the
+ * Deployment (RollingUpdate, maxSurge 1, maxUnavailable 0): the largest gap between status writes
+ * stays under one interval, and the API server's audit log shows no status write from a pod that
+ * did not hold the Lease.
+ *
  * Both charts run the image built from this tree (the old chart's image is not rebuilt): the
  * test is about the chart's upgrade path. Starts its own control plane with a node; needs root
  * and the repository's history (a shallow clone fails with a message saying so).
@@ -17,11 +22,12 @@ import { execFile } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { repoRoot } from './support/binaries';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { runHelm } from './support/kube';
+import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
@@ -37,6 +43,7 @@ const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instan
 
 let cp: ControlPlane;
 let core: CoreV1Api;
+let apps: AppsV1Api;
 let simulator: ServerSimulator;
 let previousChart: string;
 const figures: string[] = [];
@@ -44,10 +51,11 @@ const figures: string[] = [];
 jest.setTimeout(300_000);
 
 beforeAll(async () => {
-  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  cp = await startControlPlane({ withNode: true, auditLog: true, startTimeoutMs: 1_500_000 });
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
   core = kc.makeApiClient(CoreV1Api);
+  apps = kc.makeApiClient(AppsV1Api);
   simulator = new ServerSimulator({
     host: cp.node!.network.hostIp,
     validKeys: [TEST_KEYS.chart],
@@ -233,6 +241,96 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
       apiKey?: string;
     };
     expect(values.apiKey).toBe(TEST_KEYS.chart);
+    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+  });
+
+  it('a new image with two replicas: the largest gap between writes under one interval, every write by the Lease holder', async () => {
+    const namespace = 'kube9-upgrade-roll';
+    await core.createNamespace({
+      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+    });
+    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...values(), '--set', 'replicaCount=2']);
+    const before = await waitFor(
+      'two Ready replicas',
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.filter((p) =>
+          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return pods.length === 2 ? pods : undefined;
+      },
+      120_000,
+      250,
+    );
+    // Another tag of the same build, as a new release of the image would be.
+    const image = chartImage(cp.node!.images.operator);
+    const newTag = `${image.tag}-roll`;
+    await cp.node!.ctr(['images', 'tag', cp.node!.images.operator, `${image.repository}:${newTag}`]);
+
+    const writes: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const seen = await reading(namespace);
+        if (seen !== 'missing' && writes.at(-1) !== Date.parse(seen.lastUpdate))
+          writes.push(Date.parse(seen.lastUpdate));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    })();
+    let rolledMs: number;
+    try {
+      await waitFor('a first status write', () => (writes.length ? true : undefined), 2 * INTERVAL_SECONDS * 1000, 200);
+      const startedAt = Date.now();
+      await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reuse-values', '--set', `image.tag=${newTag}`]);
+      await waitFor(
+        'the rollout complete: two Ready pods of the new image, none of the old',
+        async () => {
+          const d = await apps.readNamespacedDeployment({ name: RELEASE, namespace });
+          const st = d.status ?? {};
+          return (st.observedGeneration ?? 0) >= (d.metadata!.generation ?? 0) &&
+            st.updatedReplicas === 2 &&
+            st.readyReplicas === 2 &&
+            st.replicas === 2
+            ? true
+            : undefined;
+        },
+        180_000,
+        250,
+      );
+      rolledMs = Date.now() - startedAt;
+      // Two more intervals, so the last new leader's writes are in.
+      await new Promise((resolve) => setTimeout(resolve, 2 * INTERVAL_SECONDS * 1000));
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    const gaps = writes.slice(1).map((at, i) => at - writes[i]);
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items;
+    const audited = auditedWrites(cp, namespace);
+    const statusWriters = [
+      ...new Set(
+        audited
+          .filter((w) => w.resource === 'configmaps' && w.name === STATUS_CONFIGMAP && w.code < 300)
+          .map((w) => w.pod),
+      ),
+    ];
+    figures.push(
+      `roll of a new image with two replicas in ${(rolledMs / 1000).toFixed(1)} s; largest gap between status writes ` +
+        `${Math.max(...gaps)} ms (interval ${INTERVAL_SECONDS * 1000} ms), ${writes.length} writes, by ${statusWriters.join(', ')}`,
+    );
+
+    expect(pods.map((p) => p.spec!.containers[0].image).every((i) => i?.endsWith(`:${newTag}`))).toBe(true);
+    expect(pods.map((p) => p.metadata!.name).filter((n) => before.some((b) => b.metadata!.name === n))).toEqual([]);
+    expect(Math.max(...gaps)).toBeLessThan(INTERVAL_SECONDS * 1000);
+    expect(
+      audited.every((w) => w.resource !== 'configmaps' || w.name !== STATUS_CONFIGMAP || w.pod !== undefined),
+    ).toBe(true);
+    expect(
+      writesNotFromHolder(
+        audited,
+        (holder) => holder,
+        (w) => w.pod,
+      ),
+    ).toEqual([]);
     await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 });
