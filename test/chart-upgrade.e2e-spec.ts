@@ -10,7 +10,8 @@
  * Then a new image with two replicas: another tag of the same build, rolled out by the
  * Deployment (RollingUpdate, maxSurge 1, maxUnavailable 0): the largest gap between status writes
  * stays under one interval, and the API server's audit log shows no status write from a pod that
- * did not hold the Lease.
+ * did not hold the Lease. (The leader writes once an interval, so "under one interval", as the issue
+ * puts it, cannot hold even without a roll: the bound is 1.5 intervals, which a lost write breaks.)
  *
  * Both charts run the image built from this tree (the old chart's image is not rebuilt): the
  * test is about the chart's upgrade path. Starts its own control plane with a node; needs root
@@ -244,7 +245,7 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 
-  it('a new image with two replicas: the largest gap between writes under one interval, every write by the Lease holder', async () => {
+  it('a new image with two replicas: no status write lost (largest gap about one interval), every write by the Lease holder', async () => {
     const namespace = 'kube9-upgrade-roll';
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
@@ -305,7 +306,10 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     }
     const gaps = writes.slice(1).map((at, i) => at - writes[i]);
     const pods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items;
-    const audited = auditedWrites(cp, namespace);
+    // The operator's own writes (its ServiceAccount's) and the Lease's; the controllers' Events are theirs.
+    const audited = auditedWrites(cp, namespace).filter(
+      (w) => w.resource === 'leases' || w.user === `system:serviceaccount:${namespace}:${RELEASE}`,
+    );
     const statusWriters = [
       ...new Set(
         audited
@@ -320,7 +324,9 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
 
     expect(pods.map((p) => p.spec!.containers[0].image).every((i) => i?.endsWith(`:${newTag}`))).toBe(true);
     expect(pods.map((p) => p.metadata!.name).filter((n) => before.some((b) => b.metadata!.name === n))).toEqual([]);
-    expect(Math.max(...gaps)).toBeLessThan(INTERVAL_SECONDS * 1000);
+    // The leader writes every interval, so a roll that costs nothing still shows gaps of one interval
+    // (plus a few ms); a skipped write would show two. Under 1.5 intervals: no write was lost.
+    expect(Math.max(...gaps)).toBeLessThan(1.5 * INTERVAL_SECONDS * 1000);
     expect(
       audited.every((w) => w.resource !== 'configmaps' || w.name !== STATUS_CONFIGMAP || w.pod !== undefined),
     ).toBe(true);
