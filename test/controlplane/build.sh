@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
 # kube-controller-manager, etcd and the helm v3 client; for the worker node
-# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim;
+# also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim, and
+# the Prometheus server that scrapes the node's pods (test/prometheus-scrape);
 # for `npm run release` cosign and syft.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm, go/containerd, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; a binary already in the cache
 # is not rebuilt. .cache/bin/current/versions.json records what was chosen.
 #
@@ -42,6 +43,7 @@ helm_mod="$here/go/helm/go.mod"
 containerd_mod="$here/go/containerd/go.mod"
 cosign_mod="$here/go/cosign/go.mod"
 syft_mod="$here/go/syft/go.mod"
+prometheus_mod="$here/go/prometheus/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
@@ -49,7 +51,8 @@ helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
 containerd_version="$(module_version "$containerd_mod" github.com/containerd/containerd/v2)"
 cosign_version="$(module_version "$cosign_mod" github.com/sigstore/cosign/v2)"
 syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
-for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version; do
+prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
+for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -74,6 +77,13 @@ containerd_tags="no_btrfs no_devmapper no_zfs no_aufs"
 # The release tools (npm run release): cosign signs, syft makes the SBOM.
 cosign_ldflags="-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$cosign_version"
 syft_ldflags="-s -w -X main.version=${syft_version#v}"
+
+# Prometheus' Go module v0.3XX.Y is Prometheus v3.XX.Y. Only the Kubernetes service
+# discovery is compiled in (Prometheus' own build tags): the cloud SDKs of the others
+# would more than double the build. Debian's package has no Kubernetes discovery at all.
+prometheus_version="v3.$(echo "$prometheus_module" | sed -E 's/^v0\.3([0-9]+)\.([0-9]+)$/\1.\2/')"
+prometheus_ldflags="-s -w -X github.com/prometheus/common/version.Version=${prometheus_version#v}"
+prometheus_tags="remove_all_sd enable_kubernetes_sd"
 
 declare -A chosen_version
 
@@ -119,7 +129,7 @@ from_assets() {
 trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)
 release=(cosign syft)
 all=("${control_plane[@]}" "${node[@]}" "${release[@]}")
 wanted=()
@@ -148,6 +158,9 @@ for name in "${wanted[@]}"; do
     syft)
       CGO_ENABLED=0 build syft "$syft_version" "$here/go/syft" \
         github.com/anchore/syft/cmd/syft "$syft_ldflags" ;;
+    prometheus)
+      CGO_ENABLED=0 build prometheus "$prometheus_version" "$here/go/prometheus" \
+        github.com/prometheus/prometheus/cmd/prometheus "$prometheus_ldflags" "$prometheus_tags" ;;
     helm)
       path_helm="$(command -v helm || true)"
       if [[ -n "$path_helm" && "$(reported_version helm "$path_helm")" == v3.* ]]; then

@@ -7,7 +7,9 @@
 # busybox-static (the `helm test` image),
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
 # docker-registry and apache2-utils (htpasswd) for the test OCI registry,
-# skopeo for `npm run release` and its tests.
+# skopeo for `npm run release` and its tests,
+# prometheus (its promtool, for the alert tests; its server lacks Kubernetes
+# discovery, so build.sh builds that one from the Go module).
 # Does nothing when all are there. Needs root.
 set -euo pipefail
 
@@ -27,6 +29,7 @@ declare -A wanted=(
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils
   [skopeo]=skopeo
+  [promtool]=prometheus
 )
 missing=()
 for tool in "${!wanted[@]}"; do
@@ -42,4 +45,13 @@ if [[ "$(id -u)" != 0 ]]; then
 fi
 echo "Installing ${missing[*]} from Debian's packages" >&2
 apt-get update -qq
+# Debian's prometheus package starts its daemon on :9090 when installed; the tests run their
+# own Prometheus, so no service may start during the install (policy-rc.d, as in Debian's
+# container images), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -85,18 +85,98 @@ The name of cluster-scoped objects: the full name plus the namespace, so two
 releases of the same name in different namespaces do not share them.
 */}}
 {{- define "kube9-operator.clusterScopedName" -}}
-{{- printf "%s-%s" (include "kube9-operator.fullname" .) .Release.Namespace }}
+{{- printf "%s-%s" (include "kube9-operator.fullname" .) (include "kube9-operator.namespace" .) }}
 {{- end }}
 
 {{/*
-The operator image: by digest when image.digest is set (the tag is then
-ignored), else the tag, defaulting to the chart's appVersion.
+The namespace of every namespaced object: namespaceOverride, else the release's.
+*/}}
+{{- define "kube9-operator.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride }}
+{{- end }}
+
+{{/*
+An image reference from a dict of root (the chart's context), image (registry,
+repository, tag, digest) and defaultTag: the registry (the image's own, else
+global.imageRegistry; none when both are empty) and the repository, then
+@digest when a digest is given, else :tag (defaultTag when the tag is empty).
+*/}}
+{{- define "kube9-operator.imageRef" -}}
+{{- $image := .image }}
+{{- $registry := (.root.Values.global).imageRegistry | default "" }}
+{{- with $image.registry }}
+{{- $registry = . }}
+{{- end }}
+{{- $repository := $image.repository }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" $registry $repository }}
+{{- end }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (default .defaultTag $image.tag | toString) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The operator image: [registry/]repository, by digest when image.digest is set
+(the tag is then ignored), else the tag, defaulting to the chart's appVersion.
 */}}
 {{- define "kube9-operator.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
-{{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "kube9-operator.imageRef" (dict "root" . "image" .Values.image "defaultTag" .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+The `helm test` pod's image: [registry/]repository:tag.
+*/}}
+{{- define "kube9-operator.testImage" -}}
+{{- include "kube9-operator.imageRef" (dict "root" . "image" .Values.tests.image "defaultTag" "") }}
+{{- end }}
+
+{{/*
+The pod's imagePullSecrets: imagePullSecrets then global.imagePullSecrets, each
+a name or an object with a name, without repeats. Renders the YAML list, or
+nothing when there is none.
+*/}}
+{{- define "kube9-operator.imagePullSecrets" -}}
+{{- $names := list }}
+{{- range concat (.Values.imagePullSecrets | default list) ((.Values.global).imagePullSecrets | default list) }}
+{{- $name := . }}
+{{- if kindIs "map" . }}
+{{- $name = get . "name" }}
+{{- end }}
+{{- if not (has $name $names) }}
+{{- $names = append $names $name }}
+{{- end }}
+{{- end }}
+{{- range $names }}
+- name: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether to adapt the security contexts to OpenShift's restricted-v2 SCC
+(global.compatibility.openshift.adaptSecurityContext): "true" or "".
+*/}}
+{{- define "kube9-operator.adaptToOpenShift" -}}
+{{- $mode := ((((.Values.global).compatibility).openshift).adaptSecurityContext) | default "auto" }}
+{{- if or (eq $mode "force") (and (eq $mode "auto") (.Capabilities.APIVersions.Has "security.openshift.io/v1")) -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+A security context (dict in .context) as the pod or container gets it: when
+adapting to OpenShift, without runAsUser, runAsGroup and fsGroup, which the
+platform assigns from the namespace's range.
+*/}}
+{{- define "kube9-operator.securityContext" -}}
+{{- $context := deepCopy (.context | default dict) }}
+{{- if include "kube9-operator.adaptToOpenShift" .root }}
+{{- $context = omit $context "runAsUser" "runAsGroup" "fsGroup" }}
+{{- end }}
+{{- with $context }}
+{{- toYaml . }}
 {{- end }}
 {{- end }}
 
@@ -160,8 +240,9 @@ its error). Renders nothing; fails the render with a message naming the value.
 {{- fail "serverUrl: must start with https:// (set allowInsecureServerUrl=true to permit http:// for local development and tests only)" }}
 {{- end }}
 {{- $chartLabels := include "kube9-operator.chartLabels" . | fromYaml }}
-{{- range $value := list "commonLabels" "podLabels" }}
-{{- range $key, $_ := get $.Values $value }}
+{{- $labelValues := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "service.labels" .Values.service.labels "serviceAccount.labels" .Values.serviceAccount.labels }}
+{{- range $value := keys $labelValues | sortAlpha }}
+{{- range $key, $_ := get $labelValues $value }}
 {{- if or (hasKey $chartLabels $key) (eq $key "app.kubernetes.io/component") }}
 {{- fail (printf "%s: %q is a label the chart sets itself and cannot be replaced" $value $key) }}
 {{- end }}
