@@ -35,6 +35,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
   const cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
+  process.env.KUBE9_TEST_HELM = cp.helmPath;
+  process.env.KUBE9_TEST_CP_DIR = cp.dir;
   const simulator = new ServerSimulator({
     host: cp.node!.network.hostIp,
     validKeys: [TEST_KEYS.chart],
