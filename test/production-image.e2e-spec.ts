@@ -465,11 +465,11 @@ afterAll(() => {
 });
 
 describe('the Dockerfile', () => {
-  it('final stage: node:22, uid 1000, CMD node --no-opt dist/main.js, port 8080, no HEALTHCHECK', () => {
+  it('final stage: node:22, uid 1000, CMD node --no-opt --max-old-space-size=64 dist/main.js, port 8080, no HEALTHCHECK', () => {
     expect(finalStage.image).toMatch(/^node:22(-|$)/);
     expect(buildStageDefinition.image).toBe(finalStage.image);
     expect(instructionsOf(finalStage, 'USER')).toEqual(['1000:1000']);
-    expect(cmd).toEqual(['node', '--no-opt', 'dist/main.js']);
+    expect(cmd).toEqual(['node', '--no-opt', '--max-old-space-size=64', 'dist/main.js']);
     expect(instructionsOf(finalStage, 'EXPOSE')).toEqual(['8080']);
     expect(instructionsOf(finalStage, 'HEALTHCHECK')).toEqual([]);
   });
