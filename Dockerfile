@@ -78,9 +78,10 @@ EXPOSE 8080
 # and it still serves 1,262 status requests a second (2,036 with it on); see
 # README, "Footprint". The warm-up above runs with the same flags: the code
 # cache is only used under the V8 flags that wrote it.
-# --max-old-space-size=64 (MB): V8 collects before the container's memory limit
-# is reached. Under the chart's default limit of 128Mi, a 60 s burst of status
-# requests from 32 clients peaked at a working set of 51.5 MiB (V8's heap in use
-# after a full GC is about 29 MB); unbounded, Node sizes the heap for a 128Mi
-# cgroup at 259 MB, past the limit. See bench/memory-limit.ts.
+# --max-old-space-size=64 (MB): V8 collects well before the container's memory
+# limit (the chart's default is 192Mi). Measured with it on a real node, the
+# working set peaked at 52 MiB in a 60 s burst of status requests from 32
+# clients (free), and at 85 MiB in a pro soak with key rotations; V8's heap in
+# use after a full GC is about 29 MB. Without it Node sizes the heap from the
+# cgroup's limit: 259 MB for a 128Mi or 192Mi cgroup. See bench/memory-limit.ts.
 CMD ["node", "--no-opt", "--max-old-space-size=64", "dist/main.js"]

@@ -289,10 +289,10 @@ describe('default render (no API key)', () => {
     expect(operatorContainer(deployment).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
-  it('requests 100m/64Mi and limits 200m/128Mi', () => {
+  it('requests 100m/96Mi and limits 200m/192Mi', () => {
     expect(operatorContainer(deploymentOf(objects)).resources).toEqual({
-      requests: { cpu: '100m', memory: '64Mi' },
-      limits: { cpu: '200m', memory: '128Mi' },
+      requests: { cpu: '100m', memory: '96Mi' },
+      limits: { cpu: '200m', memory: '192Mi' },
     });
   });
 
