@@ -4,7 +4,7 @@
 // has run; dist/main.js writes the cache on that exit (see src/main.ts). Fails
 // the build unless a cache for this architecture was written.
 //
-//   node scripts/warm-code-cache.js --no-opt dist/main.js
+//   node scripts/warm-code-cache.js --no-opt --max-old-space-size=64 dist/main.js
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { readdirSync } = require('node:fs');

@@ -290,10 +290,10 @@ describe('default render (no API key)', () => {
     expect(operatorContainer(deployment).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
-  it('requests 100m/128Mi and limits 200m/256Mi', () => {
+  it('requests 100m/96Mi and limits 200m/192Mi', () => {
     expect(operatorContainer(deploymentOf(objects)).resources).toEqual({
-      requests: { cpu: '100m', memory: '128Mi' },
-      limits: { cpu: '200m', memory: '256Mi' },
+      requests: { cpu: '100m', memory: '96Mi' },
+      limits: { cpu: '200m', memory: '192Mi' },
     });
   });
 

@@ -257,7 +257,7 @@ describe('a runtime with nothing it does not use', () => {
       const { config } = configs[arch]!;
       expect(config.User).toBe('1000:1000');
       expect(config.Entrypoint ?? []).toEqual([]);
-      expect(config.Cmd).toEqual(['/nodejs/bin/node', '--no-opt', 'dist/main.js']);
+      expect(config.Cmd).toEqual(['/nodejs/bin/node', '--no-opt', '--max-old-space-size=64', 'dist/main.js']);
       expect(config.WorkingDir).toBe('/app');
       expect(config.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'PORT=8080']));
       expect(Object.keys(config.ExposedPorts ?? {})).toEqual(['8080/tcp']);

@@ -483,7 +483,7 @@ afterAll(() => {
 });
 
 describe('the Dockerfile', () => {
-  it('final stage: distroless Node 22 for the target, uid 1000, CMD /nodejs/bin/node --no-opt dist/main.js, port 8080, no HEALTHCHECK', () => {
+  it('final stage: distroless Node 22 for the target, uid 1000, CMD /nodejs/bin/node --no-opt --max-old-space-size=64 dist/main.js, port 8080, no HEALTHCHECK', () => {
     expect(finalStage.image).toBe('gcr.io/distroless/nodejs22-debian12');
     expect(finalStage.platform).toBe('$TARGETPLATFORM');
     // The bundle is built once, on the build machine's platform, with npm (which the runtime lacks).
@@ -493,7 +493,7 @@ describe('the Dockerfile', () => {
     expect(codeCacheStage.platform).toBe('$TARGETPLATFORM');
     expect(instructionsOf(finalStage, 'USER')).toEqual(['1000:1000']);
     expect(instructionsOf(finalStage, 'ENTRYPOINT')).toEqual(['[]']);
-    expect(cmd).toEqual(['/nodejs/bin/node', '--no-opt', 'dist/main.js']);
+    expect(cmd).toEqual(['/nodejs/bin/node', '--no-opt', '--max-old-space-size=64', 'dist/main.js']);
     expect(instructionsOf(finalStage, 'EXPOSE')).toEqual(['8080']);
     expect(instructionsOf(finalStage, 'HEALTHCHECK')).toEqual([]);
   });

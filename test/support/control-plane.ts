@@ -52,6 +52,10 @@ export interface ControlPlane {
   stopApiServer(opts?: { graceful?: boolean }): Promise<void>;
   /** Starts kube-apiserver again on the same port with the same certificates and etcd; resolves once /readyz is 200. */
   startApiServer(): Promise<void>;
+  /** Stops etcd (SIGTERM; the API server keeps running and fails what needs storage). */
+  stopEtcd(): Promise<void>;
+  /** Starts etcd again on the same data directory and ports; resolves once the API server's /readyz is 200. */
+  startEtcd(): Promise<void>;
   /** A ServiceAccount token from the TokenRequest API. The API server refuses less than 600 seconds; default 3600. */
   mintToken(namespace: string, serviceAccount: string, expirationSeconds?: number): Promise<string>;
   /** Writes a kubeconfig (CA data embedded, bearer-token user) into `dir` and returns its path. */
@@ -489,6 +493,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         if (stopped) throw new Error('the control plane has been stopped');
         if (apiserver.running) return;
         apiserver.start();
+        await apiReady();
+      },
+      stopEtcd: () => etcd.stop(),
+      async startEtcd() {
+        if (stopped) throw new Error('the control plane has been stopped');
+        if (!etcd.running) etcd.start();
         await apiReady();
       },
       async mintToken(namespace, serviceAccount, expirationSeconds = 3600) {

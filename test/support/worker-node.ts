@@ -96,6 +96,9 @@ export function chartImage(ref: string): { repository: string; tag: string } {
   return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) };
 }
 
+/** The node's own daemons, which a test may stop and start again. */
+export type NodeDaemon = 'containerd' | 'kubelet' | 'kube-proxy';
+
 export interface WorkerNode {
   network: NodeNetwork;
   images: NodeImages;
@@ -113,6 +116,21 @@ export interface WorkerNode {
    * nothing is started or restarted; SIGCONT thaws it. (Stopping the node kills it frozen or not.)
    */
   signalKubelet(signal: 'SIGSTOP' | 'SIGCONT'): void;
+  /**
+   * Stops one of the node's daemons as `systemctl stop` would (SIGTERM, SIGKILL after 5 s). The
+   * containers keep running: each is held by its shim, which is not a child of containerd.
+   */
+  stopDaemon(daemon: NodeDaemon): Promise<void>;
+  /** Starts a stopped daemon again on the same state and configuration; containerd: once it answers. */
+  startDaemon(daemon: NodeDaemon): Promise<void>;
+  /**
+   * The power of a stopped node goes off (every daemon stopped first): kills what is left in the
+   * node's cgroup tree (the shims and the containers) and throws away what a reboot loses: the
+   * runtime's state directory and runc's (tmpfs under /run on a real node), the sandboxes' network
+   * namespaces and the pods' volume mounts. What is on disk (containerd's root, the kubelet's root,
+   * the CNI allocations) stays, so `startDaemon` brings the node up as after a reboot.
+   */
+  powerOff(): Promise<void>;
   /** Stops everything and removes every process, mount, cgroup, network device, route and rule it made. Idempotent. */
   stop(): Promise<void>;
 }
@@ -196,6 +214,20 @@ function pidsIn(dirs: string[]): number[] {
     }
   }
   return [...pids];
+}
+
+/**
+ * The cgroup v1 directory of a container on the node of `slot` in the hierarchy of `controller`
+ * (e.g. `memory`), found by the container's ID (`containerd://<id>` or the bare ID).
+ */
+export function containerCgroupDir(slot: number, containerId: string, controller: string): string {
+  const id = containerId.replace(/^containerd:\/\//, '');
+  const root = path.join(CGROUP_ROOT, controller, cgroupName(slot));
+  const found = cgroupDirs(cgroupName(slot)).find(
+    (dir) => dir.startsWith(`${root}/`) && path.basename(dir).includes(id),
+  );
+  if (!found) throw new Error(`no ${controller} cgroup for container ${id} under ${root}`);
+  return found;
 }
 
 /** Creates `/<name>/<sub>` in every hierarchy (cpuset needs its cpus and mems copied down). */
@@ -796,6 +828,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       }
       await sleep(250);
     }
+    const daemons: Record<NodeDaemon, ManagedProcess> = { containerd, kubelet, 'kube-proxy': kubeProxy };
     const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
     const tReady = performance.now();
     console.log(
@@ -821,6 +854,51 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       signalKubelet(signal) {
         if (kubelet.pid === undefined) throw new Error('the kubelet is not running');
         process.kill(kubelet.pid, signal);
+      },
+      async stopDaemon(daemon) {
+        await daemons[daemon].stop(5_000);
+      },
+      async startDaemon(daemon) {
+        if (stopped) throw new Error('the node has been stopped');
+        const p = daemons[daemon];
+        if (p.running) throw new Error(`${daemon} is already running`);
+        p.start();
+        if (daemon !== 'containerd') return;
+        const until = performance.now() + opts.timeoutMs;
+        for (;;) {
+          if (p.exited) throw new Error(`${p.describeExit()} on restart; the end of its log:\n${p.tail()}`);
+          if (
+            await ctr(['version']).then(
+              () => true,
+              () => false,
+            )
+          )
+            return;
+          if (performance.now() > until) throw new Error(`containerd did not answer after a restart:\n${p.tail()}`);
+          await sleep(100);
+        }
+      },
+      async powerOff() {
+        const running = Object.values(daemons).filter((p) => p.running);
+        if (running.length) throw new Error(`stop ${running.map((p) => p.name).join(', ')} before the power goes off`);
+        for (let round = 0; round < 50; round++) {
+          const pids = pidsIn(cgroupDirs(cgroup));
+          if (pids.length === 0) break;
+          for (const pid of pids) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone
+            }
+          }
+          await sleep(100);
+        }
+        const left = pidsIn(cgroupDirs(cgroup));
+        if (left.length) throw new Error(`processes ${left.join(', ')} of the node survived SIGKILL`);
+        await unmountBelow(file('containerd/state'));
+        await unmountBelow(file('kubelet/pods'));
+        await fsp.rm(file('containerd/state'), { recursive: true, force: true });
+        await fsp.rm(file('runc'), { recursive: true, force: true });
       },
       stop,
     };

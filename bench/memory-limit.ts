@@ -1,0 +1,277 @@
+/*
+ * The smallest memory limit the chart's pod lives under (issue 20), on the
+ * real worker node, with the image's own Node flags (its Dockerfile CMD):
+ * for each limit, from the largest down, the chart is installed (or upgraded)
+ * with requests = limits = that much memory, and once its pod is Ready and has
+ * idled for 10 s, 32 concurrent keep-alive clients GET /api/v1/status at the
+ * pod IP for 60 s. The limit holds when no request failed, the container was
+ * not restarted (no OOM kill), and the memory cgroup's `memory.failcnt` stayed
+ * 0 (the usage never reached the limit, so the kernel never had to reclaim to
+ * stay under it) since the container started. Printed per limit: requests/s, the peak working set (cgroup
+ * usage minus inactive file pages, as the kubelet counts it), the peak usage
+ * (`memory.max_usage_in_bytes`), the peak RSS of node, and failcnt.
+ *
+ * With --soak-minutes N, then a pro soak at the smallest limit that held: the
+ * API key given by `helm upgrade --set apiKey` rotated between two valid keys
+ * every 30 s (each rotation re-registers), with a 60 s burst at the start, for
+ * N minutes; the same figures at the end.
+ *
+ * cgroup v1 only (this machine kind); needs root, like the worker node.
+ *   npm run bench:memory [-- --limits 256,128,96,80,64 --seconds 60 --clients 32 --soak-minutes 0]
+ * Prints figures; asserts nothing. The figures of 2026-12-04 and the defaults
+ * chosen from them are in helm/kube9-operator/README.md, "Resources".
+ */
+import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CHART_DIR } from '../test/support/chart';
+import { startControlPlane } from '../test/support/control-plane';
+import { runHelm } from '../test/support/kube';
+import { TEST_KEYS } from '../test/support/keys';
+import { productionNodeFlags } from '../test/support/operator-process';
+import { ServerSimulator } from '../test/support/server-simulator';
+import { STATUS_CONFIGMAP } from '../test/support/status';
+import { chartImage, containerCgroupDir } from '../test/support/worker-node';
+
+const RELEASE = 'kube9-operator';
+const NAMESPACE = 'kube9-bench-memory';
+const INTERVAL_SECONDS = 10;
+const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+
+const option = (name: string, fallback: string) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : fallback;
+};
+const LIMITS_MIB = option('limits', '256,128,96,80,64').split(',').map(Number);
+const SECONDS = Number(option('seconds', '60'));
+const CLIENTS = Number(option('clients', '32'));
+const SOAK_MINUTES = Number(option('soak-minutes', '0'));
+for (const [name, values] of Object.entries({ limits: LIMITS_MIB, seconds: [SECONDS], clients: [CLIENTS] })) {
+  if (values.some((v) => !Number.isInteger(v) || v <= 0))
+    throw new Error(`--${name} must be positive whole numbers (MiB for --limits), got ${option(name, '')}`);
+}
+if (!Number.isFinite(SOAK_MINUTES) || SOAK_MINUTES < 0) throw new Error('--soak-minutes must be 0 or more');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MiB = 1024 * 1024;
+const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
+
+interface BurstResult {
+  requests: number;
+  failures: number;
+  peakWorkingSet: number;
+  peakUsage: number;
+  peakRss: number;
+  failcnt: number;
+  restarts: number;
+  lastTermination?: string;
+}
+
+async function main(): Promise<void> {
+  const cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
+  process.env.KUBE9_TEST_HELM = cp.helmPath;
+  process.env.KUBE9_TEST_CP_DIR = cp.dir;
+  const simulator = new ServerSimulator({
+    host: cp.node!.network.hostIp,
+    validKeys: [TEST_KEYS.chart, TEST_KEYS.upgrade],
+    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
+  });
+  try {
+    await simulator.start();
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    const image = chartImage(cp.node!.images.operator);
+    const slot = cp.node!.network.slot;
+
+    const helm = async (args: string[]) => {
+      const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 300_000 });
+      if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
+    };
+    const install = (limitMiB: number, extra: string[] = []) =>
+      helm([
+        'upgrade',
+        '--install',
+        RELEASE,
+        CHART_DIR,
+        '-n',
+        NAMESPACE,
+        '--reuse-values',
+        '--set',
+        `image.repository=${image.repository}`,
+        '--set',
+        `image.tag=${image.tag}`,
+        '--set',
+        'image.pullPolicy=Never',
+        '--set',
+        `serverUrl=${simulator.url}`,
+        '--set',
+        'allowInsecureServerUrl=true',
+        '--set',
+        `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+        '--set',
+        `resources.requests.memory=${limitMiB}Mi`,
+        '--set',
+        `resources.limits.memory=${limitMiB}Mi`,
+        ...extra,
+        '--wait',
+        '--timeout',
+        '180s',
+      ]);
+    /** The one Ready pod of the release, once the rollout has settled. */
+    const readyPod = async (): Promise<V1Pod> => {
+      const until = Date.now() + 180_000;
+      for (;;) {
+        const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
+        const pods = list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
+        const ready = pods.filter(
+          (p) =>
+            !p.metadata?.deletionTimestamp &&
+            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        if (pods.length === 1 && ready.length === 1) return ready[0];
+        if (Date.now() > until) throw new Error(`no single Ready pod within 180 s (${pods.length} pods)`);
+        await sleep(500);
+      }
+    };
+
+    const burst = async (pod: V1Pod, seconds: number): Promise<BurstResult> => {
+      const containerId = pod.status!.containerStatuses![0].containerID!;
+      const memory = containerCgroupDir(slot, containerId, 'memory');
+      const read = (name: string) => Number(fs.readFileSync(path.join(memory, name), 'utf8').trim());
+      const inactiveFile = () =>
+        Number(
+          /^total_inactive_file (\d+)$/m.exec(fs.readFileSync(path.join(memory, 'memory.stat'), 'utf8'))?.[1] ?? 0,
+        );
+      const pids = () =>
+        fs.readFileSync(path.join(memory, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean).map(Number);
+      const rss = () =>
+        pids().reduce((sum, pid) => {
+          try {
+            return (
+              sum + Number(/^VmRSS:\s*(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+            );
+          } catch {
+            return sum;
+          }
+        }, 0);
+      let peakWorkingSet = 0;
+      let peakRss = 0;
+      const sample = () => {
+        try {
+          peakWorkingSet = Math.max(peakWorkingSet, read('memory.usage_in_bytes') - inactiveFile());
+          peakRss = Math.max(peakRss, rss());
+        } catch {
+          // the container is gone (OOM-killed): seen below
+        }
+      };
+      const sampler = setInterval(sample, 200);
+      const url = `http://${pod.status!.podIP}:8080/api/v1/status`;
+      const deadline = Date.now() + seconds * 1000;
+      let requests = 0;
+      let failures = 0;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (Date.now() < deadline) {
+            try {
+              const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+              await response.arrayBuffer();
+              if (response.status === 200) requests++;
+              else failures++;
+            } catch {
+              failures++;
+              await sleep(100);
+            }
+          }
+        }),
+      );
+      clearInterval(sampler);
+      sample();
+      let peakUsage = 0;
+      let failcnt = -1;
+      try {
+        peakUsage = read('memory.max_usage_in_bytes');
+        failcnt = read('memory.failcnt');
+      } catch {
+        // the cgroup went with a killed container
+      }
+      await sleep(2_000);
+      const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+      const status = now.status?.containerStatuses?.[0];
+      const terminated = status?.lastState?.terminated;
+      return {
+        requests,
+        failures,
+        peakWorkingSet,
+        peakUsage,
+        peakRss,
+        failcnt,
+        restarts: status?.restartCount ?? -1,
+        lastTermination: terminated ? `${terminated.reason} (exit ${terminated.exitCode})` : undefined,
+      };
+    };
+    const describe = (r: BurstResult) =>
+      `${r.requests} answers (${(r.requests / SECONDS).toFixed(0)}/s), ${r.failures} failed; peak working set ${mib(r.peakWorkingSet)}, ` +
+      `peak usage ${mib(r.peakUsage)}, peak RSS ${mib(r.peakRss)}; failcnt ${r.failcnt}, restarts ${r.restarts}` +
+      (r.lastTermination ? `, last terminated ${r.lastTermination}` : '');
+    const held = (r: BurstResult) => r.failures === 0 && r.failcnt === 0 && r.restarts === 0;
+
+    console.log(
+      `node flags (the image's CMD): ${productionNodeFlags().join(' ') || '(none)'}; ${CLIENTS} clients for ${SECONDS} s per limit`,
+    );
+    let smallest: number | undefined;
+    for (const limit of [...LIMITS_MIB].sort((a, b) => b - a)) {
+      try {
+        await install(limit);
+        const pod = await readyPod();
+        await sleep(10_000);
+        const result = await burst(pod, SECONDS);
+        console.log(`limit ${limit} MiB: ${held(result) ? 'held' : 'FAILED'}: ${describe(result)}`);
+        if (!held(result)) break;
+        smallest = limit;
+      } catch (err) {
+        console.log(`limit ${limit} MiB: FAILED: ${(err as Error).message.split('\n')[0]}`);
+        break;
+      }
+    }
+    console.log(
+      smallest === undefined
+        ? 'no limit held'
+        : `smallest limit that held: ${smallest} MiB (of ${LIMITS_MIB.join(', ')} MiB)`,
+    );
+
+    if (SOAK_MINUTES > 0 && smallest !== undefined) {
+      await install(smallest, ['--set', `apiKey=${TEST_KEYS.chart}`]);
+      const registrationsBefore = simulator.requests.length;
+      let pod = await readyPod();
+      const first = await burst(pod, SECONDS);
+      const until = Date.now() + SOAK_MINUTES * 60_000;
+      let rotations = 0;
+      while (Date.now() < until) {
+        await sleep(30_000);
+        const key = rotations % 2 === 0 ? TEST_KEYS.upgrade : TEST_KEYS.chart;
+        await install(smallest, ['--set', `apiKey=${key}`]);
+        rotations++;
+      }
+      pod = await readyPod();
+      const last = await burst(pod, SECONDS);
+      const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
+      const doc = JSON.parse(cm.data!.status) as { tier: string; health: string };
+      console.log(
+        `pro soak of ${SOAK_MINUTES} min at ${smallest} MiB, ${rotations} key rotations, ` +
+          `${simulator.requests.length - registrationsBefore} requests to kube9-server; status ${doc.tier}/${doc.health}\n` +
+          `  first burst: ${describe(first)}\n  last burst: ${describe(last)}`,
+      );
+    }
+  } finally {
+    await simulator.stop();
+    await cp.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

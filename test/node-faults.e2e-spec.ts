@@ -1,0 +1,471 @@
+/*
+ * Faults on the real node, with the chart's pod running (issue 20): the API
+ * server stopped for 120 s, etcd restarted, the kubelet restarted, containerd
+ * restarted, and the whole node restarted (every daemon stopped, the shims and
+ * containers killed, the runtime state a reboot loses thrown away, then all
+ * started again on the same disk). Each fault runs in the free tier and again
+ * in pro. During each, the pod is asked directly at its pod IP (the Service
+ * proxy goes through the API server): it must keep answering its probes and
+ * say in its status what is wrong; after each, the ConfigMap must be written
+ * again, healthy, within one status interval, with no restart of the container
+ * (except after the node's own restart, which restarts everything) and no
+ * registration request that was not due. Every test ends with the node
+ * guard's drop counters at zero; the last one stops the cluster and checks that
+ * nothing is left.
+ *
+ * Like test/real-pod.e2e-spec.ts, this file starts its own control plane with a
+ * worker node and needs root. It takes about 11 minutes on a 2-core machine
+ * (the two 120 s API server outages are 4.3 of them).
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { CHART_DIR } from './support/chart';
+import { type ControlPlane, startControlPlane } from './support/control-plane';
+import { chartImage } from './support/worker-node';
+import { runHelm } from './support/kube';
+import { TEST_KEYS } from './support/keys';
+import { waitFor } from './support/operator-process';
+import { REGISTER_PATH, ServerSimulator } from './support/server-simulator';
+import { STATUS_CONFIGMAP } from './support/status';
+
+const execFileAsync = promisify(execFile);
+
+const RELEASE = 'kube9-operator';
+const NAMESPACE = 'kube9-node-faults';
+const INTERVAL_SECONDS = 10;
+const INTERVAL_MS = INTERVAL_SECONDS * 1000;
+const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+/** The operator's Kubernetes request timeout (src/modules/kubernetes/kubernetes.constants.ts). */
+const KUBE_REQUEST_TIMEOUT_MS = 10_000;
+/** For a loaded 2-core machine: a write's own time, and the polling of this test. */
+const SLACK_MS = 3_000;
+const API_SERVER_OUTAGE_MS = 120_000;
+/** Long enough for the operator to fail a write at least once (an interval plus its request timeout). */
+const ETCD_OUTAGE_MS = INTERVAL_MS + KUBE_REQUEST_TIMEOUT_MS + 10_000;
+const DAEMON_OUTAGE_MS = 2 * INTERVAL_MS;
+/** Kubelet log lines that mean a probe failed or a container or sandbox was killed or remade. */
+const KUBELET_TROUBLE =
+  /Killing container|Probe failed|SyncLoop \(probe\).*unhealthy|No ready sandbox for pod|Back-off restarting/;
+
+let cp: ControlPlane;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let simulator: ServerSimulator;
+/** How many times the node has been restarted: each restarts the container once (its restartCount). */
+let nodeRestarts = 0;
+/** Figures the tests measured, printed at the end. */
+const figures: string[] = [];
+
+jest.setTimeout(600_000);
+
+beforeAll(async () => {
+  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  core = kc.makeApiClient(CoreV1Api);
+  simulator = new ServerSimulator({
+    host: cp.node!.network.hostIp,
+    validKeys: [TEST_KEYS.chart],
+    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
+  });
+  await simulator.start();
+  await core.createNamespace({
+    body: { metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
+  });
+}, 1_600_000);
+
+afterAll(async () => {
+  if (figures.length) console.log(`[node-faults]\n  ${figures.join('\n  ')}`);
+  await simulator?.stop();
+  await cp?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function helmOk(args: string[]): Promise<void> {
+  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
+  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
+}
+
+/** The one place this file installs the chart (the image already on the node). */
+async function installChart(): Promise<void> {
+  const image = chartImage(cp.node!.images.operator);
+  await helmOk([
+    'install',
+    RELEASE,
+    CHART_DIR,
+    '-n',
+    NAMESPACE,
+    '--set',
+    `image.repository=${image.repository}`,
+    '--set',
+    `image.tag=${image.tag}`,
+    '--set',
+    'image.pullPolicy=Never',
+    '--set',
+    `serverUrl=${simulator.url}`,
+    '--set',
+    'allowInsecureServerUrl=true',
+    '--set',
+    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+  ]);
+}
+
+function isReady(pod: V1Pod): boolean {
+  return (
+    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+  );
+}
+
+/** The one operator pod, once it is Ready with a running container. */
+async function readyPod(timeoutMs = 120_000): Promise<V1Pod> {
+  return waitFor(
+    'a Ready operator pod',
+    async () => {
+      const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
+      const pods = list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
+      const pod = pods.find(isReady);
+      return pod?.status?.containerStatuses?.[0]?.state?.running && pods.length === 1 ? pod : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+interface StatusDoc {
+  mode: string;
+  tier: string;
+  health: string;
+  error: string | null;
+  registered: boolean;
+  clusterId?: string;
+  lastUpdate: string;
+}
+
+async function configMapStatus(): Promise<StatusDoc | undefined> {
+  try {
+    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
+    return cm.data?.status ? (JSON.parse(cm.data.status) as StatusDoc) : undefined;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === 404) return undefined;
+    throw err;
+  }
+}
+
+/** GET straight to the pod's IP from the host, past the API server (the host routes to the node's pod range). */
+async function fromPod(pod: V1Pod, route: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${pod.status!.podIP}:8080${route}`, { signal: AbortSignal.timeout(5_000) });
+  return { status: response.status, body: await response.text() };
+}
+
+/** GET through the API server's service proxy, as `kubectl get --raw` does. */
+async function viaServiceProxy(route: string): Promise<{ status: number; body: string }> {
+  const url = new URL(
+    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`,
+  );
+  const opts: https.RequestOptions = { method: 'GET', timeout: 5_000 };
+  await kc.applyToHTTPSOptions(opts);
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Polls the pod directly every second until stopped: its probes' answers and its status document.
+ * `stop()` resolves with what it saw.
+ */
+function watchPod(pod: V1Pod) {
+  const probeFailures: string[] = [];
+  const statuses: { at: number; doc: StatusDoc }[] = [];
+  let watching = true;
+  const done = (async () => {
+    while (watching) {
+      for (const route of ['/healthz', '/readyz']) {
+        const answer = await fromPod(pod, route).catch((err: Error) => ({ status: 0, body: err.message }));
+        if (answer.status !== 200) probeFailures.push(`${route}: ${answer.status} ${answer.body.slice(0, 200)}`);
+      }
+      const status = await fromPod(pod, '/api/v1/status').catch(() => undefined);
+      if (status?.status === 200) statuses.push({ at: Date.now(), doc: JSON.parse(status.body) as StatusDoc });
+      await sleep(1_000);
+    }
+  })();
+  return {
+    statuses,
+    async stop() {
+      watching = false;
+      await done;
+      return { probeFailures, statuses };
+    },
+  };
+}
+
+/** The kubelet's log from here on, to look for kills and failed probes. */
+function kubeletLogFromNow(): () => string[] {
+  const logPath = cp.node!.logPath('kubelet');
+  const from = fs.statSync(logPath).size;
+  return () => {
+    const text = fs.readFileSync(logPath).subarray(from).toString('utf8');
+    return text.split('\n').filter((line) => KUBELET_TROUBLE.test(line));
+  };
+}
+
+/** Waits for a ConfigMap write after `after` (epoch ms) that says healthy; resolves with it and when it was seen. */
+async function healthyWriteAfter(after: number, timeoutMs: number): Promise<StatusDoc> {
+  return waitFor(
+    `a healthy status write after ${new Date(after).toISOString()}`,
+    async () => {
+      const doc = await configMapStatus().catch(() => undefined);
+      return doc && Date.parse(doc.lastUpdate) > after && doc.health === 'healthy' ? doc : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+const registrations = () => simulator.requests.filter((r) => r.path.startsWith(REGISTER_PATH)).length;
+
+function containerOf(pod: V1Pod) {
+  const c = pod.status!.containerStatuses![0];
+  return {
+    id: c.containerID!,
+    restartCount: c.restartCount,
+    startedAt: Date.parse(String(c.state!.running!.startedAt)),
+  };
+}
+
+/** What every test ends with: nothing left the machine. */
+async function guardIsClean(): Promise<void> {
+  expect(await cp.node!.guardCounters()).toEqual({ forward_drops: 0, output_drops: 0 });
+}
+
+/** What each tier's status looks like when all is well. */
+const expectedFor = (tier: 'free' | 'pro') =>
+  tier === 'free'
+    ? { mode: 'operated', tier: 'free', registered: false }
+    : { mode: 'enabled', tier: 'pro', registered: true };
+
+/**
+ * The control plane's storage or API server goes away for a while and comes back: the pod keeps
+ * answering its probes and says `unhealthy` with the reason, is not restarted, and writes a
+ * healthy status within one interval of the API server being back.
+ */
+async function controlPlaneOutage(
+  tier: 'free' | 'pro',
+  what: string,
+  outageMs: number,
+  down: () => Promise<void>,
+  up: () => Promise<void>,
+) {
+  const pod = await readyPod();
+  const before = containerOf(pod);
+  const kubelet = kubeletLogFromNow();
+  const registered = registrations();
+  const watcher = watchPod(pod);
+  const downAt = Date.now();
+  await down();
+  // The Service proxy is the API server's: with it down (or without storage) it cannot answer.
+  if (what === 'API server') await expect(viaServiceProxy('/api/v1/status')).rejects.toThrow();
+  const unhealthy = await waitFor(
+    'the pod to say unhealthy',
+    () => watcher.statuses.find((s) => s.at > downAt && s.doc.health === 'unhealthy'),
+    INTERVAL_MS + KUBE_REQUEST_TIMEOUT_MS + SLACK_MS,
+    250,
+  );
+  await sleep(Math.max(0, downAt + outageMs - Date.now()));
+  const last = watcher.statuses.at(-1)!;
+  await up();
+  const upAt = Date.now();
+  const written = await healthyWriteAfter(upAt, INTERVAL_MS + SLACK_MS);
+  const seen = await watcher.stop();
+  const after = containerOf(await readyPod(30_000));
+  figures.push(
+    `${tier}, ${what} down ${((upAt - downAt) / 1000).toFixed(0)} s: unhealthy at the pod ${unhealthy.at - downAt} ms after, ` +
+      `healthy ConfigMap write ${Date.parse(written.lastUpdate) - upAt} ms after it was back; error: ${unhealthy.doc.error}`,
+  );
+
+  expect(unhealthy.doc).toMatchObject({ ...expectedFor(tier), health: 'unhealthy' });
+  expect(unhealthy.doc.error).toMatch(/^Kubernetes API (unreachable|refused)/);
+  // Still unhealthy at the end of the outage: no write went through.
+  expect(last.doc.health).toBe('unhealthy');
+  expect(written).toMatchObject({ ...expectedFor(tier), health: 'healthy', error: null });
+  expect(seen.probeFailures).toEqual([]);
+  expect(kubelet()).toEqual([]);
+  expect(after).toEqual(before);
+  expect(before.restartCount).toBe(nodeRestarts);
+  expect(registrations()).toBe(registered);
+  await guardIsClean();
+}
+
+/** A daemon of the node restarts: the container goes on with the same ID, writes go on, nothing is restarted. */
+async function daemonRestart(tier: 'free' | 'pro', daemon: 'kubelet' | 'containerd') {
+  const pod = await readyPod();
+  const before = containerOf(pod);
+  const kubelet = kubeletLogFromNow();
+  const registered = registrations();
+  const watcher = watchPod(pod);
+  const downAt = Date.now();
+  await cp.node!.stopDaemon(daemon);
+  // Writes go on while it is down: the container does not need it.
+  const whileDown = await healthyWriteAfter(downAt, INTERVAL_MS + SLACK_MS);
+  await sleep(Math.max(0, downAt + DAEMON_OUTAGE_MS - Date.now()));
+  await cp.node!.startDaemon(daemon);
+  const upAt = Date.now();
+  // The kubelet reconciles (sync every 10 s, node status every 5 s): give it two syncs, then look.
+  await sleep(2 * INTERVAL_MS);
+  const now = await readyPod(30_000);
+  const written = await healthyWriteAfter(upAt, INTERVAL_MS + SLACK_MS);
+  const seen = await watcher.stop();
+  figures.push(
+    `${tier}, ${daemon} down ${((upAt - downAt) / 1000).toFixed(0)} s: ${seen.statuses.length} status answers from the pod, ` +
+      `a write ${Date.parse(whileDown.lastUpdate) - downAt} ms after the stop`,
+  );
+
+  expect(whileDown).toMatchObject({ ...expectedFor(tier), health: 'healthy' });
+  expect(written).toMatchObject({ ...expectedFor(tier), health: 'healthy' });
+  expect(containerOf(now)).toEqual(before);
+  // Only the node's own restarts have restarted the container (one each).
+  expect(before.restartCount).toBe(nodeRestarts);
+  expect(seen.probeFailures).toEqual([]);
+  expect(seen.statuses.every((s) => s.doc.health === 'healthy')).toBe(true);
+  expect(kubelet()).toEqual([]);
+  expect(registrations()).toBe(registered);
+  await guardIsClean();
+}
+
+/**
+ * The node restarts: every daemon stops, the power goes off (shims and containers killed, the runtime
+ * state a reboot loses gone), and everything starts again on the same disk. The pod's container
+ * comes back and writes a correct status within one interval of its start; a pro cluster resumes its
+ * saved registration without a new request.
+ */
+async function nodeRestart(tier: 'free' | 'pro') {
+  const pod = await readyPod();
+  const before = containerOf(pod);
+  const statusBefore = (await configMapStatus())!;
+  const registered = registrations();
+  const downAt = Date.now();
+  for (const daemon of ['kubelet', 'kube-proxy', 'containerd'] as const) await cp.node!.stopDaemon(daemon);
+  await cp.node!.powerOff();
+  for (const daemon of ['containerd', 'kubelet', 'kube-proxy'] as const) await cp.node!.startDaemon(daemon);
+  const upAt = Date.now();
+  const back = await waitFor(
+    'the operator container started again',
+    async () => {
+      const p = await readyPod(120_000);
+      return containerOf(p).id !== before.id ? p : undefined;
+    },
+    180_000,
+    500,
+  );
+  const again = containerOf(back);
+  nodeRestarts++;
+  const written = await healthyWriteAfter(again.startedAt, INTERVAL_MS + SLACK_MS);
+  // One more interval: a registration that was not due must not be sent.
+  await healthyWriteAfter(Date.parse(written.lastUpdate), INTERVAL_MS + SLACK_MS);
+  const viaPod = JSON.parse((await fromPod(back, '/api/v1/status')).body) as StatusDoc;
+  figures.push(
+    `${tier}, node restarted (down ${((upAt - downAt) / 1000).toFixed(1)} s): container running again ${again.startedAt - upAt} ms after ` +
+      `the daemons were started, first healthy write ${Date.parse(written.lastUpdate) - again.startedAt} ms after its start; ` +
+      `restartCount ${again.restartCount}`,
+  );
+
+  expect(again.restartCount).toBe(nodeRestarts);
+  expect(written).toMatchObject({ ...expectedFor(tier), health: 'healthy', error: null });
+  expect(Date.parse(written.lastUpdate) - again.startedAt).toBeLessThanOrEqual(INTERVAL_MS + SLACK_MS);
+  expect(viaPod).toMatchObject({ ...expectedFor(tier), health: 'healthy' });
+  if (tier === 'pro') expect(written.clusterId).toBe(statusBefore.clusterId);
+  expect(registrations()).toBe(registered);
+  await guardIsClean();
+}
+
+describe('faults on the real node, with the chart’s pod running', () => {
+  it('installs the chart: one Ready pod, free', async () => {
+    await installChart();
+    await readyPod();
+    await healthyWriteAfter(0, 60_000);
+    expect(await configMapStatus()).toMatchObject({ ...expectedFor('free'), health: 'healthy' });
+    await guardIsClean();
+  });
+
+  for (const tier of ['free', 'pro'] as const) {
+    if (tier === 'pro') {
+      it('pro: `helm upgrade --set apiKey` registers once', async () => {
+        await helmOk([
+          'upgrade',
+          RELEASE,
+          CHART_DIR,
+          '-n',
+          NAMESPACE,
+          '--reuse-values',
+          '--set',
+          `apiKey=${TEST_KEYS.chart}`,
+        ]);
+        await waitFor(
+          'the pro tier',
+          async () => {
+            const s = await configMapStatus();
+            return s?.tier === 'pro' && s.registered && s.health === 'healthy' ? s : undefined;
+          },
+          120_000,
+          250,
+        );
+        expect(registrations()).toBe(1);
+        await guardIsClean();
+      });
+    }
+
+    it(`${tier}: API server stopped for 120 s, then started`, async () => {
+      await controlPlaneOutage(
+        tier,
+        'API server',
+        API_SERVER_OUTAGE_MS,
+        () => cp.stopApiServer(),
+        () => cp.startApiServer(),
+      );
+    });
+
+    it(`${tier}: etcd restarted`, async () => {
+      await controlPlaneOutage(
+        tier,
+        'etcd',
+        ETCD_OUTAGE_MS,
+        () => cp.stopEtcd(),
+        () => cp.startEtcd(),
+      );
+    });
+
+    it(`${tier}: kubelet restarted`, async () => {
+      await daemonRestart(tier, 'kubelet');
+    });
+
+    it(`${tier}: containerd restarted`, async () => {
+      await daemonRestart(tier, 'containerd');
+    });
+
+    it(`${tier}: the whole node restarted`, async () => {
+      await nodeRestart(tier);
+    });
+  }
+
+  it('leaves no process, mount, cgroup, netns, device, route or rule behind when stopped', async () => {
+    const slot = cp.node!.network.slot;
+    await guardIsClean();
+    await cp.stop();
+    const leftovers = await execFileAsync('bash', [path.join(__dirname, 'node', 'leftovers.sh'), String(slot)]).catch(
+      (err: { stdout?: string; message?: string }) => ({ stdout: err.stdout ?? err.message ?? 'leftovers.sh failed' }),
+    );
+    expect(leftovers.stdout.trim()).toBe(`no leftovers of slot ${slot}`);
+  });
+});
