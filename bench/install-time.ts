@@ -1,7 +1,8 @@
 /*
  * The time until the extension sees the tier (issue 20), as a user meets it,
- * on the real worker node with the operator image already on it (pullPolicy
- * Never): from `helm install` returning (no --wait) to the status ConfigMap
+ * on the real worker node, the operator image pulled from the test registry
+ * with a pull Secret (the first run pulls it; later runs find it on the node,
+ * pullPolicy IfNotPresent): from `helm install` returning (no --wait) to the status ConfigMap
  * saying operated/free, and from `helm upgrade --reuse-values --set apiKey=…`
  * returning to it saying enabled/pro (registered). Each run starts from
  * nothing (`helm uninstall --wait`, the ConfigMaps gone). Medians of --runs,
@@ -27,7 +28,7 @@ import { runHelm } from '../test/support/kube';
 import { TEST_KEYS } from '../test/support/keys';
 import { ServerSimulator } from '../test/support/server-simulator';
 import { STATUS_CONFIGMAP } from '../test/support/status';
-import { chartImage } from '../test/support/worker-node';
+import { createPullSecret, registryImageArgs } from '../test/support/registry-install';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-bench-install';
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const image = chartImage(cp.node!.images.operator);
+    await createPullSecret(core, cp, NAMESPACE);
     const helm = async (args: string[]) => {
       const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 300_000 });
       if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
@@ -92,12 +93,7 @@ async function main(): Promise<void> {
         CHART_DIR,
         '-n',
         NAMESPACE,
-        '--set',
-        `image.repository=${image.repository}`,
-        '--set',
-        `image.tag=${image.tag}`,
-        '--set',
-        'image.pullPolicy=Never',
+        ...registryImageArgs(cp),
         '--set',
         `serverUrl=${simulator.url}`,
         '--set',

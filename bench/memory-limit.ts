@@ -31,7 +31,8 @@ import { TEST_KEYS } from '../test/support/keys';
 import { productionNodeFlags } from '../test/support/operator-process';
 import { ServerSimulator } from '../test/support/server-simulator';
 import { STATUS_CONFIGMAP } from '../test/support/status';
-import { chartImage, containerCgroupDir } from '../test/support/worker-node';
+import { createPullSecret, registryImageArgs } from '../test/support/registry-install';
+import { containerCgroupDir } from '../test/support/worker-node';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-bench-memory';
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    const image = chartImage(cp.node!.images.operator);
+    await createPullSecret(core, cp, NAMESPACE);
     const slot = cp.node!.network.slot;
 
     const helm = async (args: string[]) => {
@@ -99,12 +100,7 @@ async function main(): Promise<void> {
         '-n',
         NAMESPACE,
         '--reuse-values',
-        '--set',
-        `image.repository=${image.repository}`,
-        '--set',
-        `image.tag=${image.tag}`,
-        '--set',
-        'image.pullPolicy=Never',
+        ...registryImageArgs(cp),
         '--set',
         `serverUrl=${simulator.url}`,
         '--set',

@@ -23,7 +23,8 @@ import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
-import { chartImage, containerHostPid, loadArm64Image, type NodeImages } from './support/worker-node';
+import { createPullSecret, registryImageArgs } from './support/registry-install';
+import { containerHostPid, loadArm64Image, type NodeImages } from './support/worker-node';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-arm64';
@@ -69,6 +70,7 @@ beforeAll(async () => {
       },
     });
   }
+  await createPullSecret(core, cp, AMD64_NAMESPACE);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -86,8 +88,6 @@ async function helmOk(args: string[]): Promise<string> {
 function commonValues(): string[] {
   return [
     '--set',
-    'image.pullPolicy=Never',
-    '--set',
     'tests.image.pullPolicy=Never',
     '--set',
     `serverUrl=${simulator.url}`,
@@ -101,12 +101,21 @@ function commonValues(): string[] {
 /** The arm64 manifest, by its digest, as a user pins it: `image.repository` and `image.digest`. */
 function arm64Values(): string[] {
   const [repository, digest] = images.operatorArm64.split('@');
-  return ['--set', `image.repository=${repository}`, '--set', `image.digest=${digest}`, ...commonValues()];
+  // Put on the node by loadArm64Image, not pulled: hence Never.
+  return [
+    '--set',
+    `image.repository=${repository}`,
+    '--set',
+    `image.digest=${digest}`,
+    '--set',
+    'image.pullPolicy=Never',
+    ...commonValues(),
+  ];
 }
 
+/** The one tag, released to the test registry: the node's kubelet pulls its linux/amd64 image from the index. */
 function amd64Values(): string[] {
-  const image = chartImage(images.operator);
-  return ['--set', `image.repository=${image.repository}`, '--set', `image.tag=${image.tag}`, ...commonValues()];
+  return [...registryImageArgs(cp), ...commonValues()];
 }
 
 function isReady(pod: V1Pod): boolean {

@@ -33,6 +33,7 @@ import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
+import { createPullSecret, registryImageValues } from './support/registry-install';
 import { chartImage } from './support/worker-node';
 
 const execFileAsync = promisify(execFile);
@@ -108,11 +109,8 @@ async function helmOk(args: string[]): Promise<string> {
 
 /** Values both charts take: the image built from this tree, the simulator, a 10 s interval. */
 function values(): string[] {
-  const image = chartImage(cp.node!.images.operator);
   const set = {
-    'image.repository': image.repository,
-    'image.tag': image.tag,
-    'image.pullPolicy': 'Never',
+    ...registryImageValues(cp),
     serverUrl: simulator.url,
     allowInsecureServerUrl: 'true',
     statusUpdateIntervalSeconds: String(INTERVAL_SECONDS),
@@ -160,6 +158,7 @@ async function upgradeWhileReading(
   await core.createNamespace({
     body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
   });
+  await createPullSecret(core, cp, namespace);
   await helmOk(['install', RELEASE, previousChart, '-n', namespace, ...values(), ...installArgs]);
   const old = await readyPod(namespace);
   await waitFor(
@@ -250,6 +249,7 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
+    await createPullSecret(core, cp, namespace);
     await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...values(), '--set', 'replicaCount=2']);
     const before = await waitFor(
       'two Ready replicas',

@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
-import { chartImage } from './support/worker-node';
+import { createPullSecret, registryImageArgs } from './support/registry-install';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
@@ -76,6 +76,7 @@ beforeAll(async () => {
   await core.createNamespace({
     body: { metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
   });
+  await createPullSecret(core, cp, NAMESPACE);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -91,21 +92,15 @@ async function helmOk(args: string[]): Promise<void> {
   if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
 }
 
-/** The one place this file installs the chart (the image already on the node). */
+/** The one place this file installs the chart (the released image, pulled from the test registry). */
 async function installChart(): Promise<void> {
-  const image = chartImage(cp.node!.images.operator);
   await helmOk([
     'install',
     RELEASE,
     CHART_DIR,
     '-n',
     NAMESPACE,
-    '--set',
-    `image.repository=${image.repository}`,
-    '--set',
-    `image.tag=${image.tag}`,
-    '--set',
-    'image.pullPolicy=Never',
+    ...registryImageArgs(cp),
     '--set',
     `serverUrl=${simulator.url}`,
     '--set',

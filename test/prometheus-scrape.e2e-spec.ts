@@ -34,7 +34,7 @@ import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { PrometheusServer, startPrometheus } from './support/prometheus-server';
 import { ServerSimulator } from './support/server-simulator';
-import { chartImage } from './support/worker-node';
+import { createPullSecret, registryImageValues } from './support/registry-install';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-prom';
@@ -68,6 +68,7 @@ beforeAll(async () => {
       body: { metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
   }
+  await createPullSecret(core, cp, NAMESPACE);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -84,9 +85,8 @@ async function helmOk(args: string[]): Promise<string> {
 }
 
 function installValues(): string[] {
-  const image = chartImage(cp.node!.images.operator);
   return [
-    ...['image.repository', image.repository, 'image.tag', image.tag, 'image.pullPolicy', 'Never'],
+    ...Object.entries(registryImageValues(cp)).flat(),
     ...['serverUrl', simulator.url, 'allowInsecureServerUrl', 'true'],
     ...['statusUpdateIntervalSeconds', String(INTERVAL_SECONDS)],
   ].flatMap((value, i, all) => (i % 2 === 0 ? ['--set', `${value}=${all[i + 1]}`] : []));

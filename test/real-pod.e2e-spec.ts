@@ -18,6 +18,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
+import { CHART_DIR } from './support/chart';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { READ_ONLY_ROOT, rootWrites } from './support/container';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
