@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { CHART_DIR } from './support/chart';
+import { createPullSecret, PULL_SECRET } from './support/registry-install';
 import { type ControlPlane, startControlPlane } from './support/control-plane';
 import { READ_ONLY_ROOT, rootWrites } from './support/container';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
@@ -32,8 +33,6 @@ import { STATUS_CONFIGMAP } from './support/status';
 const execFileAsync = promisify(execFile);
 
 const RELEASE = 'kube9-operator';
-/** The image pull Secret (kubernetes.io/dockerconfigjson) with the test registry's credentials. */
-const PULL_SECRET = 'kube9-registry';
 const NAMESPACE = 'kube9-real-pod';
 const INTERVAL_SECONDS = 10;
 const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
@@ -92,7 +91,7 @@ beforeAll(async () => {
       },
     },
   });
-  await createPullSecret(NAMESPACE);
+  await createPullSecret(core, cp, NAMESPACE);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -109,22 +108,6 @@ async function helmOk(args: string[]): Promise<string> {
   const result = await helm(args);
   if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
   return result.stdout;
-}
-
-/** A kubernetes.io/dockerconfigjson Secret in `namespace` with the registry's credentials (or `authFile`'s). */
-async function createPullSecret(
-  namespace: string,
-  name = PULL_SECRET,
-  authFile = cp.registry!.authFile,
-): Promise<void> {
-  await core.createNamespacedSecret({
-    namespace,
-    body: {
-      metadata: { name },
-      type: 'kubernetes.io/dockerconfigjson',
-      data: { '.dockerconfigjson': fs.readFileSync(authFile).toString('base64') },
-    },
-  });
 }
 
 /** The chart as a user names it: oci://…/kube9-operator at the released version, with the registry's credentials and CA. */
@@ -524,7 +507,7 @@ describe('the chart’s pod on a real node', () => {
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
-    await createPullSecret(namespace);
+    await createPullSecret(core, cp, namespace);
     const t0 = performance.now();
     await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     await waitFor(
@@ -579,7 +562,7 @@ describe('the chart’s pod on a real node', () => {
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
-    await createPullSecret(namespace);
+    await createPullSecret(core, cp, namespace);
     await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const updates: number[] = [];
@@ -703,9 +686,9 @@ describe('the chart’s pod on a real node', () => {
     await core.createNamespace({
       body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
     });
-    await createPullSecret(namespace);
+    await createPullSecret(core, cp, namespace);
     const wrong = cp.registry!.authFileFor(cp.registry!.user, 'not-the-password', 'wrong-pull');
-    await createPullSecret(namespace, `${PULL_SECRET}-wrong`, wrong);
+    await createPullSecret(core, cp, namespace, `${PULL_SECRET}-wrong`, wrong);
     await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder } = await twoReplicasAndTheirLeader(namespace);
     const oldPods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.map(
