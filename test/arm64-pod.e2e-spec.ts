@@ -7,13 +7,16 @@
  * enabled/pro on `helm upgrade --set apiKey`; its process is shown to run the
  * aarch64 loader and Node. Start-up under emulation is reported as a figure.
  *
- * Until the test registry lands, the node gets the arm64 image from images.sh's
- * OCI archive (loadArm64Image in test/support/worker-node.ts), as a pull by
- * digest would give it. Needs root; starts its own control plane with a node.
+ * The kubelet pulls that manifest from the test registry (where the harness's
+ * `npm run release` pushed the index), by the digest the index names for
+ * linux/arm64, with an image pull Secret: what a user pinning the arm64 image
+ * does. Needs root; starts its own control plane with a node.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { CHART_DIR } from './support/chart';
 import { READ_ONLY_ROOT, rootWrites } from './support/container';
@@ -23,8 +26,8 @@ import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
-import { createPullSecret, registryImageArgs } from './support/registry-install';
-import { containerHostPid, loadArm64Image, type NodeImages } from './support/worker-node';
+import { createPullSecret, PULL_SECRET, registryImageArgs } from './support/registry-install';
+import { chartImage, containerHostPid } from './support/worker-node';
 
 const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-arm64';
@@ -38,7 +41,8 @@ let cp: ControlPlane;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let simulator: ServerSimulator;
-let images: NodeImages;
+/** The released repository in the test registry, and the digest of its index's linux/arm64 manifest. */
+let arm64: { repository: string; digest: string };
 const figures: string[] = [];
 
 jest.setTimeout(300_000);
@@ -54,9 +58,7 @@ beforeAll(async () => {
     configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
   });
   await simulator.start();
-  // As images.sh built them for this node (not again: another run may have rebuilt them since).
-  images = cp.node!.images;
-  await loadArm64Image(cp.node!, images.operatorArm64, cp.node!.archiveOf.operatorArm64);
+  arm64 = await arm64ManifestInRegistry(cp);
   for (const name of [NAMESPACE, AMD64_NAMESPACE]) {
     await core.createNamespace({
       body: {
@@ -70,8 +72,27 @@ beforeAll(async () => {
       },
     });
   }
-  await createPullSecret(core, cp, AMD64_NAMESPACE);
+  for (const name of [NAMESPACE, AMD64_NAMESPACE]) await createPullSecret(core, cp, name);
 }, 1_600_000);
+
+/** The linux/arm64 entry of the released index, read from the registry as a user's tools read it. */
+async function arm64ManifestInRegistry(plane: ControlPlane): Promise<{ repository: string; digest: string }> {
+  const { repository } = chartImage(plane.release!.imageTag);
+  const registry = plane.registry!;
+  const { stdout } = await promisify(execFile)('skopeo', [
+    'inspect',
+    '--raw',
+    '--authfile',
+    registry.authFile,
+    '--cert-dir',
+    path.dirname(registry.caPath),
+    `docker://${repository}@${plane.release!.imageDigest}`,
+  ]);
+  const index = JSON.parse(stdout) as { manifests?: { digest: string; platform?: { architecture?: string } }[] };
+  const entry = index.manifests?.find((m) => m.platform?.architecture === 'arm64');
+  if (!entry) throw new Error(`the released index has no linux/arm64 manifest: ${stdout}`);
+  return { repository, digest: entry.digest };
+}
 
 afterAll(async () => {
   if (figures.length) console.log(`[arm64-pod] ${figures.join('; ')}`);
@@ -98,17 +119,25 @@ function commonValues(): string[] {
   ];
 }
 
-/** The arm64 manifest, by its digest, as a user pins it: `image.repository` and `image.digest`. */
+/** The arm64 manifest, by its digest, as a user pins it: `image.repository` and `image.digest`, pulled with the Secret. */
 function arm64Values(): string[] {
-  const [repository, digest] = images.operatorArm64.split('@');
-  // Put on the node by loadArm64Image, not pulled: hence Never.
   return [
     '--set',
-    `image.repository=${repository}`,
+    `image.repository=${arm64.repository}`,
     '--set',
-    `image.digest=${digest}`,
+    `image.digest=${arm64.digest}`,
     '--set',
-    'image.pullPolicy=Never',
+    'image.pullPolicy=IfNotPresent',
+    '--set',
+    `imagePullSecrets[0].name=${PULL_SECRET}`,
+    // Emulation's cost, not the operator's: qemu-user's translated code and its own heap count
+    // against the container's memory cgroup (about 230 MiB working set, against 40 MiB natively),
+    // and every instruction is translated, so the chart's limits (192Mi, 200m) would OOM-kill
+    // or starve it. A native arm64 node runs with the chart's defaults.
+    '--set',
+    'resources.limits.memory=512Mi',
+    '--set',
+    'resources.limits.cpu=2',
     ...commonValues(),
   ];
 }
@@ -245,8 +274,16 @@ describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node
         `process start to first status write ${installed.firstWriteMs} ms`,
     );
 
-    expect(pod.spec?.containers[0].image).toBe(images.operatorArm64);
-    expect(pod.status?.containerStatuses?.[0].imageID).toContain(images.operatorArm64.split('@')[1]);
+    expect(pod.spec?.containers[0].image).toBe(`${arm64.repository}@${arm64.digest}`);
+    expect(pod.status?.containerStatuses?.[0].imageID).toContain(arm64.digest);
+    // The kubelet pulled it from the registry (the node had no arm64 image before).
+    const events = await core.listNamespacedEvent({
+      namespace: NAMESPACE,
+      fieldSelector: `involvedObject.name=${pod.metadata!.name!}`,
+    });
+    const pulled = events.items.find((e) => e.reason === 'Pulled' && /Successfully pulled/.test(e.message ?? ''));
+    expect(pulled?.message).toContain(arm64.digest);
+    figures.push(`arm64 pull: ${pulled?.message}`);
     expect(installed.status).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: NAMESPACE });
     const proxied = await viaServiceProxy(NAMESPACE, '/api/v1/status');
     expect(proxied.status).toBe(200);

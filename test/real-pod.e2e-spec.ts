@@ -528,11 +528,14 @@ describe('the chart’s pod on a real node', () => {
 
     const deletedAt = Date.now();
     await core.deleteNamespacedPod({ name: leader, namespace });
+    // The follower, or the pod the ReplicaSet starts in the deleted one's place: the released
+    // Lease goes to whichever tries first (the follower retries every 2 s, the new pod
+    // starts in about as long when the image is on the node).
     const successor = await waitFor(
-      'the other pod holding the Lease',
+      'another pod holding the Lease',
       async () => {
         const h = await holder().catch(() => undefined);
-        return h === follower ? h : undefined;
+        return h && h !== leader ? h : undefined;
       },
       30_000,
       100,
@@ -548,7 +551,7 @@ describe('the chart’s pod on a real node', () => {
       200,
     );
     figures.push(
-      `two replicas: Lease handed from ${leader} to ${successor} ${handedOverMs} ms after its pod was deleted`,
+      `two replicas: Lease handed from ${leader} to ${successor} (${successor === follower ? 'the follower' : 'the replacement pod'}) ${handedOverMs} ms after its pod was deleted`,
     );
     // SIGTERM releases the Lease (SPEC section 9): well under the 15 s lease.
     expect(handedOverMs).toBeLessThan(10_000);

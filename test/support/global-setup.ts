@@ -17,7 +17,8 @@ export default async function globalSetup(): Promise<void> {
     `\n[e2e] Node ${process.version}, Kubernetes ${versions.kubernetes} (controller-manager ${versions.kubeControllerManager}), ` +
       `etcd ${versions.etcd}, helm ${versions.helm}`,
   );
-  const cp = await startControlPlane({ binaries });
+  // The audit log lets the no-leak check (run last) read every ConfigMap and Event write of the run.
+  const cp = await startControlPlane({ binaries, auditLog: true });
   globalThis.__KUBE9_CONTROL_PLANE__ = cp;
   process.env.KUBE9_TEST_KUBECONFIG = cp.kubeconfigPath;
   process.env.KUBE9_TEST_HELM = cp.helmPath;
