@@ -102,7 +102,7 @@ export type NodeDaemon = 'containerd' | 'kubelet' | 'kube-proxy';
 export interface WorkerNode {
   network: NodeNetwork;
   images: NodeImages;
-  /** images.sh's archive of each image, the node's own loaded or not (see loadArm64Image). */
+  /** images.sh's archive of each image, the node's own loaded or not. */
   archiveOf: Record<keyof NodeImages, string>;
   /** The node's directory: containerd, kubelet and kube-proxy state and logs. */
   dir: string;
@@ -422,8 +422,8 @@ export async function ensureImages(): Promise<{
   for (const [reported, name] of Object.entries(IMAGE_NAMES)) {
     if (!found[name]) throw new Error(`${script} did not report the ${reported} image:\n${stdout}`);
   }
-  // The base images are only built from, and the index and the arm64 image are
-  // not for the node's own platform (see loadArm64Image).
+  // The base images are only built from; the operator (index, amd64, arm64) is
+  // pulled from the test registry, as a user's node pulls it.
   const archives = NODE_LOADS.map((name) => archiveOf[name]!);
   return {
     images: found as NodeImages,
@@ -456,35 +456,6 @@ export function containerHostPid(slot: number, containerID: string): number {
   const pid1 = pids.find((pid) => /^NSpid:.*\s1$/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')));
   if (!pid1) throw new Error(`no PID 1 among ${pids.join(', ')} of container ${id}`);
   return pid1;
-}
-
-/**
- * Puts the operator's linux/arm64 image into the node's containerd, as a pull of
- * `<repository>@sha256:<arm64 manifest digest>` from a registry would: an image
- * record of that name whose target is the arm64 manifest itself (the CRI then
- * runs it on this amd64 node; a record of the index would resolve to amd64).
- * `archive` is images.sh's operator_arm64 OCI archive (index.json naming only
- * that manifest), `ref` its reference. The one place the arm64 image comes from
- * an archive instead of a registry.
- */
-export async function loadArm64Image(node: WorkerNode, ref: string, archive: string): Promise<void> {
-  const at = ref.indexOf('@sha256:');
-  if (at < 0) throw new Error(`loadArm64Image: ${ref} is not <repository>@sha256:<digest>`);
-  await node.ctr([
-    'images',
-    'import',
-    '--local',
-    '--platform',
-    'linux/arm64',
-    '--digests',
-    '--base-name',
-    ref.slice(0, at),
-    archive,
-  ]);
-  const listed = await node.ctr(['images', 'list', '--quiet']);
-  if (!listed.split('\n').includes(ref)) {
-    throw new Error(`loadArm64Image: ${archive} did not give the node ${ref}; it has:\n${listed}`);
-  }
 }
 
 export interface WorkerNodeOptions {
