@@ -67,7 +67,7 @@ RUN npm run build && mkdir dist/.compile-cache
 # script fails the build if none was written (exec form: this base has no
 # shell).
 # The cache file is named by the bundle and by Node's version, architecture and
-# V8's flags (dist/.compile-cache/bootstrap-v22.x.y-<arch>-<flags>-<bundle>). A
+# V8's flags (dist/.compile-cache/main-v22.x.y-<arch>-<flags>-<bundle>). A
 # cache whose V8 flags differ (e.g. NODE_OPTIONS=--max-old-space-size) is not
 # used: the operator then starts cold and writes its own cache in /tmp.
 FROM --platform=$TARGETPLATFORM ${NODE_RUNTIME_IMAGE} AS code-cache

@@ -15,7 +15,7 @@ const args = process.argv.slice(2);
 const run = spawnSync(process.execPath, args, { env: { ...process.env, PORT: '0' }, stdio: 'inherit' });
 const directory = join(process.cwd(), 'dist', '.compile-cache');
 const written = readdirSync(directory).filter((name) =>
-  name.startsWith(`bootstrap-${process.version}-${process.arch}-`),
+  name.startsWith(`main-${process.version}-${process.arch}-`),
 );
 if (written.length !== 1) {
   console.error(

@@ -38,12 +38,12 @@ const directories = [join(__dirname, '.compile-cache'), join(tmpdir(), 'kube9-op
 const debug = debuglog('kube9_code_cache');
 
 /**
- * The cache's file name: `bootstrap-` (the operator's bootstrap), then this Node and V8 (version
+ * The cache's file name: `main-` (the operator bundle, dist/main.js), then this Node and V8 (version
  * and flags) and this bundle (length and CRC-32).
  */
 function cacheNameFor(source: string): string {
   return [
-    'bootstrap',
+    'main',
     process.version,
     process.arch,
     cachedDataVersionTag().toString(16),

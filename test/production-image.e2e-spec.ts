@@ -568,7 +568,7 @@ describe('the Dockerfile', () => {
       'package.json',
     ]);
     expect(files.filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
-      expect.stringMatching(/^dist\/\.compile-cache\/bootstrap-v22\.\d+\.\d+-x64-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/),
+      expect.stringMatching(/^dist\/\.compile-cache\/main-v22\.\d+\.\d+-x64-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/),
     ]);
   });
 });
@@ -791,7 +791,7 @@ describe('the code cache warmed in the build stage', () => {
   it('is used read-only: the cache for dist/main.js is accepted and nothing is written', async () => {
     const run = await runSandbox({ app, env: loadOnly, command: cmd });
 
-    expect(run.output).toMatch(/reading \/app\/dist\/\.compile-cache\/bootstrap-v22\S+\n/);
+    expect(run.output).toMatch(/reading \/app\/dist\/\.compile-cache\/main-v22\S+\n/);
     expect(run.output).toContain('cache accepted');
     expect(run.output).not.toContain('wrote');
   });
@@ -819,8 +819,8 @@ describe('the code cache warmed in the build stage', () => {
       command: [cmd[0], '--max-semi-space-size=2', ...cmd.slice(1)],
     });
 
-    expect(run.output).toContain('no cache for bootstrap-v22');
+    expect(run.output).toContain('no cache for main-v22');
     expect(run.output).toContain('cannot write in /app/dist/.compile-cache: EROFS');
-    expect(run.output).toMatch(/wrote \/tmp\/kube9-operator-compile-cache\/bootstrap-v22\S+\n/);
+    expect(run.output).toMatch(/wrote \/tmp\/kube9-operator-compile-cache\/main-v22\S+\n/);
   });
 });
