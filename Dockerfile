@@ -49,22 +49,25 @@ RUN npm ci --ignore-scripts --no-audit --no-fund && rm -f node_modules/.bin/node
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle.js ./scripts/
 COPY src ./src
-# tsc into dist/tsc, then esbuild into dist/main.js (entry) and dist/bootstrap.js
-# (the operator with all its dependencies). The cache directory is made here,
-# where there is a shell, for the code-cache stage to fill as uid 1000.
+# tsc into dist/tsc, then esbuild into dist/main.js (the operator with all its
+# dependencies) and dist/code-cache-loader.js (the entry point, which loads it).
+# The cache directory is made here, where there is a shell, for the code-cache
+# stage to fill as uid 1000.
 RUN npm run build && mkdir dist/.compile-cache
 
 # --- code-cache: V8's code cache, per target architecture ---------------------
-# Pre-warms the operator's code cache for dist/bootstrap.js (see src/main.ts),
-# so that a starting pod neither parses nor compiles the modules of the bundle.
+# Pre-warms the operator's code cache for dist/main.js (see
+# src/code-cache-loader.ts), so that a starting pod neither parses nor compiles
+# the modules of the bundle.
 # It runs the runtime base's own Node for the target (the cache is only valid
 # for the Node and V8 flags that wrote it), as uid 1000, the final stage's user,
 # and with the CMD's Node flags. warm-code-cache.js runs the operator with
 # PORT=0, which fails the configuration check right after every module of the
-# bundle has run; main.js writes the cache on that exit, and the script fails
-# the build if none was written (exec form: this base has no shell).
+# bundle has run; code-cache-loader.js writes the cache on that exit, and the
+# script fails the build if none was written (exec form: this base has no
+# shell).
 # The cache file is named by the bundle and by Node's version, architecture and
-# V8's flags (dist/.compile-cache/bootstrap-v22.x.y-<arch>-<flags>-<bundle>). A
+# V8's flags (dist/.compile-cache/main-v22.x.y-<arch>-<flags>-<bundle>). A
 # cache whose V8 flags differ (e.g. NODE_OPTIONS=--max-old-space-size) is not
 # used: the operator then starts cold and writes its own cache in /tmp.
 FROM --platform=$TARGETPLATFORM ${NODE_RUNTIME_IMAGE} AS code-cache
@@ -74,14 +77,14 @@ COPY --from=build --chown=1000:1000 /app/dist ./dist
 COPY package.json ./
 COPY scripts/warm-code-cache.js ./scripts/
 USER 1000:1000
-RUN ["/nodejs/bin/node", "scripts/warm-code-cache.js", "--no-opt", "--max-old-space-size=64", "dist/main.js"]
+RUN ["/nodejs/bin/node", "scripts/warm-code-cache.js", "--no-opt", "--max-old-space-size=64", "dist/code-cache-loader.js"]
 
 # --- runtime -------------------------------------------------------------------
 FROM --platform=$TARGETPLATFORM ${NODE_RUNTIME_IMAGE}
 ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app
-# No node_modules: esbuild bundled every dependency into dist/bootstrap.js, and
+# No node_modules: esbuild bundled every dependency into dist/main.js, and
 # the packages it leaves external are ones Nest loads only if present (see
 # scripts/bundle.js); dist/lazy holds data files that the bundle requires only
 # when they are used. The source maps are kept for stack traces. package.json is
@@ -89,7 +92,7 @@ WORKDIR /app
 # Owned by root and read-only to the operator: it runs with a read-only root
 # filesystem and writes only to /tmp (an emptyDir in the chart). The warmed
 # code cache is read there as is; the operator writes nothing to it on a hit.
-COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/bootstrap.js /app/dist/bootstrap.js.map ./dist/
+COPY --from=build /app/dist/code-cache-loader.js /app/dist/code-cache-loader.js.map /app/dist/main.js /app/dist/main.js.map ./dist/
 COPY --from=code-cache --chown=0:0 /app/dist/.compile-cache ./dist/.compile-cache
 COPY --from=build /app/dist/lazy ./dist/lazy
 # The npm packages bundled into dist/, as an npm lockfile written by the build
@@ -103,6 +106,7 @@ EXPOSE 8080
 # this image is ever exec'd but node).
 # The whole command is the CMD, with the base's ENTRYPOINT (/nodejs/bin/node)
 # cleared: what runs is one line to read, and a pod's `command` replaces it whole.
+# dist/code-cache-loader.js loads the operator (dist/main.js) with its code cache.
 # --no-opt: V8's optimising compiler (TurboFan) off. The operator answers a few
 # requests a minute and writes one ConfigMap an interval: at idle it holds
 # 8 MiB less (92.7 -> 84.7 MiB) and starts sooner (first write 476 -> 394 ms),
@@ -116,4 +120,4 @@ ENTRYPOINT []
 # clients (free), and at 85 MiB in a pro soak with key rotations; V8's heap in
 # use after a full GC is about 29 MB. Without it Node sizes the heap from the
 # cgroup's limit: 259 MB for a 128Mi or 192Mi cgroup. See bench/memory-limit.ts.
-CMD ["/nodejs/bin/node", "--no-opt", "--max-old-space-size=64", "dist/main.js"]
+CMD ["/nodejs/bin/node", "--no-opt", "--max-old-space-size=64", "dist/code-cache-loader.js"]

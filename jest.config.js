@@ -9,7 +9,7 @@ const shared = require('./test/jest-shared.config');
 module.exports = {
   ...shared,
   testRegex: ['src/.*\\.spec\\.ts$', 'test/.*\\.sim-spec\\.ts$'],
-  collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/main.ts'],
+  collectCoverageFrom: ['src/**/*.ts', '!src/**/*.spec.ts', '!src/code-cache-loader.ts'],
   setupFiles: [...shared.setupFiles, '<rootDir>/test/unit/quiet-logs.ts'],
   // Specs import the test helpers as @test/… (tsconfig.json paths), not through ../../../test.
   moduleNameMapper: { '^@test/(.*)$': '<rootDir>/test/$1' },

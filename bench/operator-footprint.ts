@@ -21,11 +21,11 @@
  */
 import { CoreV1Api, KubeConfig, V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { ControlPlane, startControlPlane } from '../test/support/control-plane';
-import { productionNodeFlags, startOperator } from '../test/support/operator-process';
+import { PRODUCTION_ENTRY, productionNodeFlags, startOperator } from '../test/support/operator-process';
 
 const NAMESPACE = 'kube9-system';
 const INTERVAL_SECONDS = 10;
@@ -41,11 +41,17 @@ const IDLE_SECONDS = arg('idle', 60);
 const BURST_SECONDS = arg('burst', 30);
 const SAMPLE_MINUTES = arg('sample-minutes', 0);
 const buildsAt = process.argv.indexOf('--builds');
-/** Each build's entry point, by its directory as given. */
+/**
+ * Each build's entry point, by its directory as given: the image's (code-cache-loader.js), or, in
+ * a build from before it had that name, main.js, which was then that loader.
+ */
 const BUILDS = (buildsAt > 0 ? process.argv[buildsAt + 1] : 'dist')
   .split(',')
   .filter(Boolean)
-  .map((directory) => ({ label: directory, entry: path.resolve(directory, 'main.js') }));
+  .map((directory) => {
+    const entry = path.resolve(directory, path.basename(PRODUCTION_ENTRY));
+    return { label: directory, entry: existsSync(entry) ? entry : path.resolve(directory, 'main.js') };
+  });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -1,6 +1,7 @@
 // Bundles the compiled operator (tsc output in dist/tsc, which carries the
-// decorator metadata Nest's injection needs) into dist/bootstrap.js, and the
-// small entry point dist/main.js that loads it.
+// decorator metadata Nest's injection needs) into dist/main.js (src/main.ts, the
+// Nest bootstrap, with every dependency), and the image's small entry point
+// dist/code-cache-loader.js that loads it with a V8 code cache.
 // Why: @kubernetes/client-node's index loads every API group and all ~2,700
 // models; bundled with tree-shaking, start-up and resident memory drop by
 // about a half (see bench/operator-footprint.ts and the README).
@@ -171,7 +172,7 @@ const lazyImports = {
 
 /**
  * Data that the operator never uses but its dependencies require only inside functions, kept
- * out of dist/bootstrap.js as files beside it (dist/lazy/): V8 keeps a bundle's whole source text
+ * out of dist/main.js as files beside it (dist/lazy/): V8 keeps a bundle's whole source text
  * in its heap, so every byte of data in it costs memory in every process, used or not. Each such
  * require is left to run time (the bundle's require resolves from dist/), and the file is copied.
  * iconv-lite's code-page tables (body-parser loads them only to decode a request body in such a
@@ -277,23 +278,23 @@ Promise.all([
   esbuild.build({
     ...common,
     metafile: true,
-    entryPoints: [path.join(root, 'dist', 'tsc', 'bootstrap.js')],
-    outfile: path.join(root, 'dist', 'bootstrap.js'),
+    entryPoints: [path.join(root, 'dist', 'tsc', 'main.js')],
+    outfile: path.join(root, 'dist', 'main.js'),
     external: optional,
     ...importMetaUrl,
     plugins: [lazyImports, outOfBundle],
   }),
-  // The entry point: loads ./bootstrap at run time with its code cache (src/main.ts).
+  // The image's entry point: loads ./main at run time with its code cache (src/code-cache-loader.ts).
   esbuild.build({
     ...common,
-    entryPoints: [path.join(root, 'dist', 'tsc', 'main.js')],
+    entryPoints: [path.join(root, 'dist', 'tsc', 'code-cache-loader.js')],
     metafile: true,
-    outfile: path.join(root, 'dist', 'main.js'),
-    external: ['./bootstrap'],
+    outfile: path.join(root, 'dist', 'code-cache-loader.js'),
+    external: ['./main'],
   }),
 ])
   .then((results) => {
-    asciiOnly(path.join(root, 'dist', 'bootstrap.js'));
+    asciiOnly(path.join(root, 'dist', 'main.js'));
     copyOutOfBundle();
     writeBundledLockfile(results.map((r) => r.metafile));
   })

@@ -1,10 +1,11 @@
 // Warms the operator's V8 code cache in the image's code-cache stage (see the
 // Dockerfile), where there is no shell: runs `<this Node> <args>` with PORT=0,
 // which fails the configuration check right after every module of the bundle
-// has run; dist/main.js writes the cache on that exit (see src/main.ts). Fails
-// the build unless a cache for this architecture was written.
+// has run; dist/code-cache-loader.js writes the cache on that exit (see
+// src/code-cache-loader.ts). Fails the build unless a cache for this
+// architecture was written.
 //
-//   node scripts/warm-code-cache.js --no-opt --max-old-space-size=64 dist/main.js
+//   node scripts/warm-code-cache.js --no-opt --max-old-space-size=64 dist/code-cache-loader.js
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { readdirSync } = require('node:fs');
@@ -14,7 +15,7 @@ const args = process.argv.slice(2);
 const run = spawnSync(process.execPath, args, { env: { ...process.env, PORT: '0' }, stdio: 'inherit' });
 const directory = join(process.cwd(), 'dist', '.compile-cache');
 const written = readdirSync(directory).filter((name) =>
-  name.startsWith(`bootstrap-${process.version}-${process.arch}-`),
+  name.startsWith(`main-${process.version}-${process.arch}-`),
 );
 if (written.length !== 1) {
   console.error(

@@ -1,126 +1,76 @@
 /*
- * Entry point of the built operator (dist/main.js). It loads the bundled operator
- * (dist/bootstrap.js) with a V8 code cache, so that a starting process neither parses nor
- * compiles the bundle's functions again.
- *
- * Why not Node's own compile cache (module.enableCompileCache): Node writes its cache right
- * after compiling the bundle, before running it, so the cache holds the top level only. Every
- * module of the bundle is a function that runs once at start-up, and those functions were still
- * compiled on every start: about a third of the CPU time to the first status write (see the
- * README's footprint figures). The cache written here comes from the script after it ran, so it
- * holds every function compiled by then.
- *
- * The cache file is named by the bundle's length and CRC-32 and by V8's version and flags
- * (v8.cachedDataVersionTag), so a cache is only offered to the very bundle and Node it was made
- * for; V8 checks it again and rejects one that does not fit. It is read from dist/.compile-cache
- * (written at image build, read-only in the pod), else from the temporary directory. With no
- * usable cache, the operator starts cold and writes one to the first writable of the two, 10 s
- * after start or at exit, for the next start (later, V8 may have dropped the bytecode of
- * functions that ran only at start-up). A missing or unwritable cache changes nothing but start-up time.
+ * The operator's Nest bootstrap: validate the configuration, create the app, shut down on SIGTERM
+ * or SIGINT, listen. scripts/bundle.js bundles it with every dependency into dist/main.js; the
+ * image starts that bundle through dist/code-cache-loader.js (src/code-cache-loader.ts), which
+ * loads it with a V8 code cache.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { debuglog } from 'node:util';
-import { cachedDataVersionTag } from 'node:v8';
-import { Script } from 'node:vm';
-import { crc32 } from 'node:zlib';
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import { JsonLogger } from './common/json-logger';
+import { ConfigError } from './modules/config/load-operator-config';
+import { readOperatorConfigFromEnvironment } from './modules/config/read-environment';
+import { OperatorConfig } from './modules/config/operator-config';
+import { publishInvalidConfiguration } from './modules/status/invalid-configuration.status';
 
-/** A cold start writes its cache this long after start, when start-up has compiled what it needs. */
-const CACHE_WRITE_DELAY_MS = 10_000;
-
-const file = join(__dirname, 'bootstrap.js');
-const directories = [join(__dirname, '.compile-cache'), join(tmpdir(), 'kube9-operator-compile-cache')];
-/** NODE_DEBUG=kube9_code_cache says which cache was used or written. */
-const debug = debuglog('kube9_code_cache');
-
-/** The cache's file name: this Node and V8 (version and flags), this bundle (length and CRC-32). */
-function cacheNameFor(source: string): string {
-  return [
-    'bootstrap',
-    process.version,
-    process.arch,
-    cachedDataVersionTag().toString(16),
-    source.length.toString(16),
-    crc32(source).toString(16),
-  ].join('-');
-}
-
-function readCache(cacheName: string): Buffer | undefined {
-  for (const directory of directories) {
-    const path = join(directory, cacheName);
-    if (existsSync(path)) {
-      debug('reading %s', path);
-      return readFileSync(path);
-    }
-  }
-  debug('no cache for %s', cacheName);
-  return undefined;
-}
-
-function writeCache(script: Script, cacheName: string): void {
-  const data = script.createCachedData();
-  for (const directory of directories) {
-    try {
-      mkdirSync(directory, { recursive: true });
-      // Written aside, then renamed: a process starting meanwhile never reads half a cache.
-      const partial = join(directory, `${cacheName}.${process.pid}`);
-      writeFileSync(partial, data, { mode: 0o644 });
-      renameSync(partial, join(directory, cacheName));
-      debug('wrote %s', join(directory, cacheName));
-      return;
-    } catch (error) {
-      // Not writable here (the image's directory is read-only): try the next one.
-      debug('cannot write in %s: %s', directory, (error as NodeJS.ErrnoException).code);
-    }
-  }
-}
-
-/** import() inside the bundle resolves as it would in a module loaded by require(). */
-function importFromBundle(specifier: string) {
-  return import(specifier);
-}
+/** SIGTERM to exit: stop schedules, write a last status, close HTTP; forced after this long. */
+const SHUTDOWN_DEADLINE_MS = 9_000;
 
 /**
- * Compiles the bundle with its cache. Nothing here outlives the call but the script: neither the
- * bundle's text (V8 keeps its own, wrapped, copy) nor the cache's buffer.
+ * The validated configuration; an invalid one is first written to the status ConfigMap as
+ * unhealthy (within 5 s, SPEC section 2), then logged in one line, and the process exits 1.
  */
-function compile(): { script: Script; cacheName: string; cacheUsed: boolean } {
-  const source = readFileSync(file, 'utf8');
-  const cacheName = cacheNameFor(source);
-  const cachedData = readCache(cacheName);
-  const script = new Script(Module.wrap(source), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: importFromBundle,
+async function configOrExit(): Promise<OperatorConfig> {
+  try {
+    return readOperatorConfigFromEnvironment();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const published = await publishInvalidConfiguration(error);
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', time: new Date().toISOString(), message: `Invalid configuration: ${error.message}; ${published}`, context: 'Bootstrap' })}\n`,
+    );
+    process.exit(1);
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = await configOrExit();
+  const logger = new JsonLogger(config.logLevel);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger,
+    abortOnError: false,
   });
-  const cacheUsed = cachedData !== undefined && !script.cachedDataRejected;
-  if (cachedData !== undefined) debug(cacheUsed ? 'cache accepted' : 'cache rejected by V8');
-  return { script, cacheName, cacheUsed };
-}
-
-const { script, cacheName, cacheUsed } = compile();
-if (!cacheUsed) {
-  // Once start-up is over, or at exit if that comes first (the image build exits right after loading).
-  let written = false;
-  const write = () => {
-    if (!written) writeCache(script, cacheName);
-    written = true;
+  // Express announces itself in X-Powered-By, and its weak ETags are its fingerprint (and of no
+  // use on a live document served with no-store): the port tells no one what runs it.
+  app.disable('x-powered-by');
+  app.disable('etag');
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received, shutting down`, 'Bootstrap');
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${SHUTDOWN_DEADLINE_MS} ms; exiting`, undefined, 'Bootstrap');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`Shutdown failed: ${String(error)}`, undefined, 'Bootstrap');
+        process.exit(1);
+      },
+    );
   };
-  setTimeout(write, CACHE_WRITE_DELAY_MS).unref();
-  process.once('exit', write);
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  await app.listen(config.port, '0.0.0.0');
+  logger.log(`Listening on port ${config.port} in namespace ${config.namespace}`, 'Bootstrap');
 }
 
-const bootstrap = new Module(file, module);
-bootstrap.filename = file;
-bootstrap.paths = module.paths;
-const run = script.runInThisContext() as (
-  exports: unknown,
-  require: NodeJS.Require,
-  module: Module,
-  filename: string,
-  dirname: string,
-) => void;
-run.call(bootstrap.exports, bootstrap.exports, createRequire(file), bootstrap, file, __dirname);
-bootstrap.loaded = true;
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'fatal', time: new Date().toISOString(), message: `Start-up failed: ${error instanceof Error ? error.message : String(error)}`, context: 'Bootstrap' })}\n`,
+  );
+  process.exit(1);
+});

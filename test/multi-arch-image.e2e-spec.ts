@@ -156,9 +156,11 @@ describe('one tag, two architectures', () => {
     };
     const amd64 = bundle('amd64');
 
-    expect(Object.keys(amd64)).toEqual(expect.arrayContaining(['dist/bootstrap.js', 'dist/main.js', 'package.json']));
+    expect(Object.keys(amd64)).toEqual(
+      expect.arrayContaining(['dist/code-cache-loader.js', 'dist/main.js', 'package.json']),
+    );
     expect(bundle('arm64')).toEqual(amd64);
-    console.log(`[multi-arch-image] dist/bootstrap.js sha256 ${amd64['dist/bootstrap.js']} in both`);
+    console.log(`[multi-arch-image] dist/main.js sha256 ${amd64['dist/main.js']} in both`);
   });
 
   it.each(['amd64', 'arm64'] as const)('%s: Node and its loader are ELF for that machine', (arch) => {
@@ -173,7 +175,7 @@ describe('one tag, two architectures', () => {
   it.each(['amd64', 'arm64'] as const)('%s: the code cache was written by that architecture’s Node', (arch) => {
     const cache = fs.readdirSync(path.join(rootfs[arch]!, 'app/dist/.compile-cache'));
     expect(cache).toEqual([
-      expect.stringMatching(new RegExp(`^bootstrap-v22\\.\\d+\\.\\d+-${NODE_ARCH[arch]}-[0-9a-f]+-`)),
+      expect.stringMatching(new RegExp(`^main-v22\\.\\d+\\.\\d+-${NODE_ARCH[arch]}-[0-9a-f]+-`)),
     ]);
     const stat = fs.statSync(path.join(rootfs[arch]!, 'app/dist/.compile-cache', cache[0]));
     expect({ uid: stat.uid, mode: (stat.mode & 0o777).toString(8) }).toEqual({ uid: 0, mode: '644' });
@@ -257,7 +259,12 @@ describe('a runtime with nothing it does not use', () => {
       const { config } = configs[arch]!;
       expect(config.User).toBe('1000:1000');
       expect(config.Entrypoint ?? []).toEqual([]);
-      expect(config.Cmd).toEqual(['/nodejs/bin/node', '--no-opt', '--max-old-space-size=64', 'dist/main.js']);
+      expect(config.Cmd).toEqual([
+        '/nodejs/bin/node',
+        '--no-opt',
+        '--max-old-space-size=64',
+        'dist/code-cache-loader.js',
+      ]);
       expect(config.WorkingDir).toBe('/app');
       expect(config.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'PORT=8080']));
       expect(Object.keys(config.ExposedPorts ?? {})).toEqual(['8080/tcp']);

@@ -465,7 +465,7 @@ beforeAll(async () => {
     throw new Error('bwrap (Debian package bubblewrap) is needed for this test: apt-get install bubblewrap');
   }
   expect(execFileSync(NODE, ['--version'], { encoding: 'utf8' })).toMatch(/^v22\./);
-  for (const file of ['main.js', 'bootstrap.js']) {
+  for (const file of ['code-cache-loader.js', 'main.js']) {
     if (!existsSync(path.join(ROOT, 'dist', file))) throw new Error(`dist/${file} is missing: run npm run build first`);
   }
   const build = await buildStage(OPERATOR_UID);
@@ -483,7 +483,7 @@ afterAll(() => {
 });
 
 describe('the Dockerfile', () => {
-  it('final stage: distroless Node 22 for the target, uid 1000, CMD /nodejs/bin/node --no-opt --max-old-space-size=64 dist/main.js, port 8080, no HEALTHCHECK', () => {
+  it('final stage: distroless Node 22 for the target, uid 1000, CMD /nodejs/bin/node --no-opt --max-old-space-size=64 dist/code-cache-loader.js, port 8080, no HEALTHCHECK', () => {
     expect(finalStage.image).toBe('gcr.io/distroless/nodejs22-debian12');
     expect(finalStage.platform).toBe('$TARGETPLATFORM');
     // The bundle is built once, on the build machine's platform, with npm (which the runtime lacks).
@@ -493,7 +493,7 @@ describe('the Dockerfile', () => {
     expect(codeCacheStage.platform).toBe('$TARGETPLATFORM');
     expect(instructionsOf(finalStage, 'USER')).toEqual(['1000:1000']);
     expect(instructionsOf(finalStage, 'ENTRYPOINT')).toEqual(['[]']);
-    expect(cmd).toEqual(['/nodejs/bin/node', '--no-opt', '--max-old-space-size=64', 'dist/main.js']);
+    expect(cmd).toEqual(['/nodejs/bin/node', '--no-opt', '--max-old-space-size=64', 'dist/code-cache-loader.js']);
     expect(instructionsOf(finalStage, 'EXPOSE')).toEqual(['8080']);
     expect(instructionsOf(finalStage, 'HEALTHCHECK')).toEqual([]);
   });
@@ -518,6 +518,7 @@ describe('the Dockerfile', () => {
         'tsconfig.build.json',
         'scripts/bundle.js',
         'src/main.ts',
+        'src/code-cache-loader.ts',
       ]),
     );
     expect(copied.filter((file) => dockerignored(file, dockerignore))).toEqual([]);
@@ -554,8 +555,8 @@ describe('the Dockerfile', () => {
 
     expect(readdirSync(app).sort()).toEqual(['dist', 'package.json']);
     expect(files.filter((file) => !file.startsWith('dist/.compile-cache/'))).toEqual([
-      'dist/bootstrap.js',
-      'dist/bootstrap.js.map',
+      'dist/code-cache-loader.js',
+      'dist/code-cache-loader.js.map',
       ...readdirSync(path.join(ROOT, 'dist', 'lazy'), { recursive: true, withFileTypes: true })
         .filter((entry) => entry.isFile())
         .map((entry) => path.relative(ROOT, path.join(entry.parentPath, entry.name)))
@@ -567,7 +568,7 @@ describe('the Dockerfile', () => {
       'package.json',
     ]);
     expect(files.filter((file) => file.startsWith('dist/.compile-cache/'))).toEqual([
-      expect.stringMatching(/^dist\/\.compile-cache\/bootstrap-v22\.\d+\.\d+-x64-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/),
+      expect.stringMatching(/^dist\/\.compile-cache\/main-v22\.\d+\.\d+-x64-[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/),
     ]);
   });
 });
@@ -787,10 +788,10 @@ describe('pro tier: the in-cluster configuration, as the kubelet mounts it', () 
 describe('the code cache warmed in the build stage', () => {
   const loadOnly = { ...imageEnv, PORT: '0', NODE_DEBUG: 'kube9_code_cache' };
 
-  it('is used read-only: the cache for dist/bootstrap.js is accepted and nothing is written', async () => {
+  it('is used read-only: the cache for dist/main.js is accepted and nothing is written', async () => {
     const run = await runSandbox({ app, env: loadOnly, command: cmd });
 
-    expect(run.output).toMatch(/reading \/app\/dist\/\.compile-cache\/bootstrap-v22\S+\n/);
+    expect(run.output).toMatch(/reading \/app\/dist\/\.compile-cache\/main-v22\S+\n/);
     expect(run.output).toContain('cache accepted');
     expect(run.output).not.toContain('wrote');
   });
@@ -818,8 +819,8 @@ describe('the code cache warmed in the build stage', () => {
       command: [cmd[0], '--max-semi-space-size=2', ...cmd.slice(1)],
     });
 
-    expect(run.output).toContain('no cache for bootstrap-v22');
+    expect(run.output).toContain('no cache for main-v22');
     expect(run.output).toContain('cannot write in /app/dist/.compile-cache: EROFS');
-    expect(run.output).toMatch(/wrote \/tmp\/kube9-operator-compile-cache\/bootstrap-v22\S+\n/);
+    expect(run.output).toMatch(/wrote \/tmp\/kube9-operator-compile-cache\/main-v22\S+\n/);
   });
 });

@@ -26,7 +26,7 @@ import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { chartImage, CLOSED_PROXY, containerHostPid, SYSCTLS_FILE } from './support/worker-node';
 import { runHelm } from './support/kube';
 import { TEST_KEYS } from './support/keys';
-import { OUTPUT_LOG, productionNodeFlags, waitFor } from './support/operator-process';
+import { OUTPUT_LOG, PRODUCTION_ENTRY, productionNodeFlags, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
 import { STATUS_CONFIGMAP } from './support/status';
 
@@ -347,7 +347,7 @@ describe('the chart’s pod on a real node', () => {
     expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([
       '/nodejs/bin/node',
       ...productionNodeFlags(),
-      'dist/main.js',
+      PRODUCTION_ENTRY,
     ]);
     expect(rootWrites(pid)).toEqual(READ_ONLY_ROOT);
   });

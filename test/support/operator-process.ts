@@ -1,7 +1,8 @@
 /*
- * Runs the built operator (dist/main.js) as a real process, the way production
- * does but with a kubeconfig, and collects every byte it prints so tests can
- * read its JSON logs and prove that no secret leaked.
+ * Runs the built operator as a real process, the way production does (the
+ * Dockerfile's CMD: dist/code-cache-loader.js, which loads dist/main.js with its
+ * code cache) but with a kubeconfig, and collects every byte it prints so tests
+ * can read its JSON logs and prove that no secret leaked.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -88,27 +89,33 @@ export function spawnRecorded(file: string, args: string[], env: NodeJS.ProcessE
 }
 
 /**
- * The Node flags the image runs the operator with: those between `node` and `dist/main.js`
- * in the Dockerfile's CMD, so that the tests and the benches run what ships.
+ * The image's entry point, relative to its WORKDIR and to the repository: the last word of the
+ * Dockerfile's CMD. It loads the operator's bundle (dist/main.js) with its V8 code cache.
+ */
+export const PRODUCTION_ENTRY = 'dist/code-cache-loader.js';
+
+/**
+ * The Node flags the image runs the operator with: those between `node` and its entry point
+ * (PRODUCTION_ENTRY) in the Dockerfile's CMD, so that the tests and the benches run what ships.
  */
 export function productionNodeFlags(): string[] {
   const dockerfile = readFileSync(path.join(repoRoot(), 'Dockerfile'), 'utf8');
   const cmd = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].at(-1);
   const args = cmd ? (JSON.parse(cmd[1]) as string[]) : [];
-  if (!/(^|\/)node$/.test(args[0] ?? '') || args.at(-1) !== 'dist/main.js')
-    throw new Error(`Dockerfile: CMD is not ["<path>/node", <flags>..., "dist/main.js"]: ${cmd?.[1]}`);
+  if (!/(^|\/)node$/.test(args[0] ?? '') || args.at(-1) !== PRODUCTION_ENTRY)
+    throw new Error(`Dockerfile: CMD is not ["<path>/node", <flags>..., "${PRODUCTION_ENTRY}"]: ${cmd?.[1]}`);
   return args.slice(1, -1);
 }
 
 /**
- * Starts `node <the image's flags> dist/main.js` (or another build's `entry`) with exactly `env` (plus PATH and a free PORT unless
- * given). The environment of the test process is not inherited, so nothing
- * leaks in by accident.
+ * Starts `node <the image's flags> dist/code-cache-loader.js` (the image's CMD; or another
+ * build's `entry`) with exactly `env` (plus PATH and a free PORT unless given). The environment
+ * of the test process is not inherited, so nothing leaks in by accident.
  */
 export async function startOperator(
   env: Record<string, string>,
   nodeFlags: string[] = productionNodeFlags(),
-  entry = path.join(repoRoot(), 'dist', 'main.js'),
+  entry = path.join(repoRoot(), PRODUCTION_ENTRY),
 ): Promise<OperatorProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, spawnedAt, output, exited } = spawnRecorded(
