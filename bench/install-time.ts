@@ -21,18 +21,23 @@
  * Ready about 11 s after its start (the readiness probe's initial delay of 5 s and
  * period of 10 s), which the ConfigMap the extension reads does not wait for.
  */
-import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { CHART_DIR } from '../test/support/chart';
-import { startControlPlane } from '../test/support/control-plane';
-import { runHelm } from '../test/support/kube';
-import { TEST_KEYS } from '../test/support/keys';
-import { ServerSimulator } from '../test/support/server-simulator';
-import { STATUS_CONFIGMAP } from '../test/support/status';
-import { createPullSecret, registryImageArgs } from '../test/support/registry-install';
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  apiKeyUpgradeArgs,
+  createNodeNamespace,
+  helmOk,
+  isReady,
+  nodeInstallArgs,
+  RELEASE,
+  RELEASE_SELECTOR,
+  startRealNode,
+  stopRealNode,
+} from '../test/support/real-node';
+import { readConfigMap, STATUS_CONFIGMAP } from '../test/support/status';
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-bench-install';
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+/** helm's time here, each command. */
+const HELM_TIMEOUT_MS = 300_000;
 const at = process.argv.indexOf('--runs');
 const RUNS = at > 0 ? Number(process.argv[at + 1]) : 5;
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of 1 or more`);
@@ -42,30 +47,16 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
-  const cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  const node = await startRealNode({ intervalSeconds: 60 });
+  const { cp, core, simulator } = node;
   // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
   process.env.KUBE9_TEST_HELM = cp.helmPath;
   process.env.KUBE9_TEST_CP_DIR = cp.dir;
-  const simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: 60, reregistrationIntervalHours: 24 },
-  });
   try {
-    await simulator.start();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await createPullSecret(core, cp, NAMESPACE);
-    const helm = async (args: string[]) => {
-      const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 300_000 });
-      if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-    };
+    await createNodeNamespace(core, cp, NAMESPACE, { restricted: false });
+    const helm = (args: string[]) => helmOk(cp, args, HELM_TIMEOUT_MS);
     const status = async () => {
-      const cm = await core
-        .readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE })
-        .catch(() => undefined);
+      const cm = await readConfigMap(NAMESPACE, STATUS_CONFIGMAP, core).catch(() => undefined);
       return cm?.data?.status
         ? (JSON.parse(cm.data.status) as { mode: string; tier: string; registered: boolean; lastUpdate: string })
         : undefined;
@@ -78,7 +69,7 @@ async function main(): Promise<void> {
       }
     };
     const operatorPod = async (): Promise<V1Pod> => {
-      const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
+      const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: RELEASE_SELECTOR });
       return list.items.find((p) => !p.metadata?.deletionTimestamp)!;
     };
 
@@ -87,18 +78,7 @@ async function main(): Promise<void> {
     const steps: Record<string, number[]> = {};
     for (let run = 0; run < RUNS; run++) {
       const t0 = Date.now();
-      await helm([
-        'install',
-        RELEASE,
-        CHART_DIR,
-        '-n',
-        NAMESPACE,
-        ...registryImageArgs(cp),
-        '--set',
-        `serverUrl=${simulator.url}`,
-        '--set',
-        'allowInsecureServerUrl=true',
-      ]);
+      await helm(nodeInstallArgs(cp, NAMESPACE, simulator.url));
       const returned = Date.now();
       await until('operated/free', async () => {
         const s = await status();
@@ -108,7 +88,7 @@ async function main(): Promise<void> {
       // Where the time went, from the pod's record (whole seconds) and the document's lastUpdate (ms).
       await until('the pod Ready', async () => {
         const p = await operatorPod();
-        return !!p?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+        return !!p && isReady(p);
       });
       const pod = await operatorPod();
       const when = (type: string) =>
@@ -126,16 +106,7 @@ async function main(): Promise<void> {
       record('helm install (the command)', returned - t0);
 
       const u0 = Date.now();
-      await helm([
-        'upgrade',
-        RELEASE,
-        CHART_DIR,
-        '-n',
-        NAMESPACE,
-        '--reuse-values',
-        '--set',
-        `apiKey=${TEST_KEYS.chart}`,
-      ]);
+      await helm(apiKeyUpgradeArgs(NAMESPACE));
       const upgraded = Date.now();
       await until('enabled/pro', async () => {
         const s = await status();
@@ -157,8 +128,7 @@ async function main(): Promise<void> {
     );
     for (const [name, values] of Object.entries(steps)) console.log(`  ${name}: median ${seconds(median(values))}`);
   } finally {
-    await simulator.stop();
-    await cp.stop();
+    await stopRealNode(node);
   }
 }
 

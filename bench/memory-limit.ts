@@ -21,23 +21,30 @@
  * Prints figures; asserts nothing. The figures of 2026-12-04 and the defaults
  * chosen from them are in helm/kube9-operator/README.md, "Resources".
  */
-import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CHART_DIR } from '../test/support/chart';
-import { startControlPlane } from '../test/support/control-plane';
-import { runHelm } from '../test/support/kube';
 import { TEST_KEYS } from '../test/support/keys';
 import { productionNodeFlags } from '../test/support/operator-process';
-import { ServerSimulator } from '../test/support/server-simulator';
+import {
+  createNodeNamespace,
+  helmOk,
+  isReady,
+  nodeInstallValues,
+  operatorPods,
+  RELEASE,
+  startRealNode,
+  statusBurst,
+  stopRealNode,
+} from '../test/support/real-node';
 import { STATUS_CONFIGMAP } from '../test/support/status';
-import { createPullSecret, registryImageArgs } from '../test/support/registry-install';
 import { containerCgroupDir } from '../test/support/worker-node';
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-bench-memory';
 const INTERVAL_SECONDS = 10;
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+/** helm's time here, each command. */
+const HELM_TIMEOUT_MS = 300_000;
 
 const option = (name: string, fallback: string) => {
   const at = process.argv.indexOf(`--${name}`);
@@ -69,28 +76,19 @@ interface BurstResult {
 }
 
 async function main(): Promise<void> {
-  const cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
+  const node = await startRealNode({
+    intervalSeconds: INTERVAL_SECONDS,
+    validKeys: [TEST_KEYS.chart, TEST_KEYS.upgrade],
+  });
+  const { cp, core, simulator } = node;
   // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
   process.env.KUBE9_TEST_HELM = cp.helmPath;
   process.env.KUBE9_TEST_CP_DIR = cp.dir;
-  const simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart, TEST_KEYS.upgrade],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
   try {
-    await simulator.start();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-    await createPullSecret(core, cp, NAMESPACE);
+    await createNodeNamespace(core, cp, NAMESPACE, { restricted: false });
     const slot = cp.node!.network.slot;
 
-    const helm = async (args: string[]) => {
-      const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 300_000 });
-      if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-    };
+    const helm = (args: string[]) => helmOk(cp, args, HELM_TIMEOUT_MS);
     const install = (limitMiB: number, extra: string[] = []) =>
       helm([
         'upgrade',
@@ -100,13 +98,7 @@ async function main(): Promise<void> {
         '-n',
         NAMESPACE,
         '--reuse-values',
-        ...registryImageArgs(cp),
-        '--set',
-        `serverUrl=${simulator.url}`,
-        '--set',
-        'allowInsecureServerUrl=true',
-        '--set',
-        `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+        ...nodeInstallValues(cp, simulator.url, INTERVAL_SECONDS),
         '--set',
         `resources.requests.memory=${limitMiB}Mi`,
         '--set',
@@ -120,13 +112,8 @@ async function main(): Promise<void> {
     const readyPod = async (): Promise<V1Pod> => {
       const until = Date.now() + 180_000;
       for (;;) {
-        const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
-        const pods = list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
-        const ready = pods.filter(
-          (p) =>
-            !p.metadata?.deletionTimestamp &&
-            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        );
+        const pods = await operatorPods(core, NAMESPACE);
+        const ready = pods.filter(isReady);
         if (pods.length === 1 && ready.length === 1) return ready[0];
         if (Date.now() > until) throw new Error(`no single Ready pod within 180 s (${pods.length} pods)`);
         await sleep(500);
@@ -164,25 +151,7 @@ async function main(): Promise<void> {
         }
       };
       const sampler = setInterval(sample, 200);
-      const url = `http://${pod.status!.podIP}:8080/api/v1/status`;
-      const deadline = Date.now() + seconds * 1000;
-      let requests = 0;
-      let failures = 0;
-      await Promise.all(
-        Array.from({ length: CLIENTS }, async () => {
-          while (Date.now() < deadline) {
-            try {
-              const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-              await response.arrayBuffer();
-              if (response.status === 200) requests++;
-              else failures++;
-            } catch {
-              failures++;
-              await sleep(100);
-            }
-          }
-        }),
-      );
+      const { requests, failures } = await statusBurst(pod, CLIENTS, seconds, 100);
       clearInterval(sampler);
       sample();
       let peakUsage = 0;
@@ -262,8 +231,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await simulator.stop();
-    await cp.stop();
+    await stopRealNode(node);
   }
 }
 

@@ -14,26 +14,33 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { CHART_DIR } from './support/chart';
 import { READ_ONLY_ROOT, rootWrites } from './support/container';
-import { type ControlPlane, startControlPlane } from './support/control-plane';
-import { runHelm } from './support/kube';
-import { TEST_KEYS } from './support/keys';
+import type { ControlPlane } from './support/control-plane';
 import { waitFor } from './support/operator-process';
-import { ServerSimulator } from './support/server-simulator';
-import { STATUS_CONFIGMAP } from './support/status';
-import { createPullSecret, PULL_SECRET, registryImageArgs } from './support/registry-install';
+import {
+  apiKeyUpgradeArgs,
+  helmOk,
+  helmOn,
+  isReady,
+  operatorPods,
+  RELEASE,
+  serverArgs,
+  startRealNode,
+  viaServiceProxy,
+} from './support/real-node';
+import type { ServerSimulator } from './support/server-simulator';
+import { readStatus } from './support/status';
+import { PULL_SECRET, registryImageArgs } from './support/registry-install';
 import { chartImage, containerHostPid } from './support/worker-node';
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-arm64';
 const AMD64_NAMESPACE = 'kube9-amd64';
 const INTERVAL_SECONDS = 10;
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
+const HELM_TIMEOUT_MS = 240_000;
 const AARCH64 = 183;
 const X86_64 = 62;
 
@@ -48,31 +55,11 @@ const figures: string[] = [];
 jest.setTimeout(300_000);
 
 beforeAll(async () => {
-  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
-  kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  core = kc.makeApiClient(CoreV1Api);
-  simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
-  await simulator.start();
+  ({ cp, kc, core, simulator } = await startRealNode({
+    intervalSeconds: INTERVAL_SECONDS,
+    namespaces: [NAMESPACE, AMD64_NAMESPACE],
+  }));
   arm64 = await arm64ManifestInRegistry(cp);
-  for (const name of [NAMESPACE, AMD64_NAMESPACE]) {
-    await core.createNamespace({
-      body: {
-        metadata: {
-          name,
-          labels: {
-            'pod-security.kubernetes.io/enforce': 'restricted',
-            'pod-security.kubernetes.io/enforce-version': 'latest',
-          },
-        },
-      },
-    });
-  }
-  for (const name of [NAMESPACE, AMD64_NAMESPACE]) await createPullSecret(core, cp, name);
 }, 1_600_000);
 
 /** The linux/arm64 entry of the released index, read from the registry as a user's tools read it. */
@@ -100,23 +87,8 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-async function helmOk(args: string[]): Promise<string> {
-  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 240_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
 function commonValues(): string[] {
-  return [
-    '--set',
-    'tests.image.pullPolicy=Never',
-    '--set',
-    `serverUrl=${simulator.url}`,
-    '--set',
-    'allowInsecureServerUrl=true',
-    '--set',
-    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
-  ];
+  return ['--set', 'tests.image.pullPolicy=Never', ...serverArgs(simulator.url, INTERVAL_SECONDS)];
 }
 
 /** The arm64 manifest, by its digest, as a user pins it: `image.repository` and `image.digest`, pulled with the Secret. */
@@ -147,52 +119,16 @@ function amd64Values(): string[] {
   return [...registryImageArgs(cp), ...commonValues()];
 }
 
-function isReady(pod: V1Pod): boolean {
-  return (
-    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-  );
-}
-
 async function readyPod(namespace: string, timeoutMs = 240_000): Promise<V1Pod> {
   return waitFor(
     `a Ready operator pod in ${namespace}`,
-    async () => {
-      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
-      return list.items.find((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test' && isReady(p));
-    },
+    async () => (await operatorPods(core, namespace)).find(isReady),
     timeoutMs,
     250,
   );
 }
 
-async function configMapStatus(namespace: string): Promise<Record<string, any> | undefined> {
-  try {
-    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
-    return cm.data?.status ? (JSON.parse(cm.data.status) as Record<string, any>) : undefined;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
-async function viaServiceProxy(namespace: string, route: string): Promise<{ status: number; body: string }> {
-  const url = new URL(
-    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${namespace}/services/${RELEASE}:http/proxy${route}`,
-  );
-  const opts: https.RequestOptions = { method: 'GET', timeout: 10_000 };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const configMapStatus = (namespace: string) => readStatus(namespace, core);
 
 const pidOf = (pod: V1Pod) => containerHostPid(cp.node!.network.slot, pod.status!.containerStatuses![0].containerID!);
 
@@ -252,7 +188,7 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 /** Installs the release in `namespace` and measures: helm install to Ready, process start to the first status write. */
 async function installAndTime(namespace: string, values: string[]) {
   const t0 = Date.now();
-  await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...values]);
+  await helmOk(cp, ['install', RELEASE, CHART_DIR, '-n', namespace, ...values], HELM_TIMEOUT_MS);
   const pod = await readyPod(namespace);
   const readyMs = Date.now() - t0;
   const pid = pidOf(pod);
@@ -285,7 +221,7 @@ describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node
     expect(pulled?.message).toContain(arm64.digest);
     figures.push(`arm64 pull: ${pulled?.message}`);
     expect(installed.status).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace: NAMESPACE });
-    const proxied = await viaServiceProxy(NAMESPACE, '/api/v1/status');
+    const proxied = await viaServiceProxy(kc, NAMESPACE, '/api/v1/status');
     expect(proxied.status).toBe(200);
     expect(JSON.parse(proxied.body)).toMatchObject({ mode: 'operated', tier: 'free' });
   });
@@ -327,16 +263,7 @@ describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node
 
   it('turns enabled / pro on `helm upgrade --set apiKey=…`, without a restart', async () => {
     const t0 = Date.now();
-    await helmOk([
-      'upgrade',
-      RELEASE,
-      CHART_DIR,
-      '-n',
-      NAMESPACE,
-      '--reuse-values',
-      '--set',
-      `apiKey=${TEST_KEYS.chart}`,
-    ]);
+    await helmOk(cp, apiKeyUpgradeArgs(NAMESPACE), HELM_TIMEOUT_MS);
     const status = await waitFor(
       'the pro tier',
       async () => {
@@ -367,16 +294,13 @@ describe('the arm64 image as the chart’s pod, under qemu-user on an amd64 node
         `idle RSS / cgroup working set: amd64 ${mib(amd.rss)} / ${mib(amd.workingSet)}, arm64 under qemu ${mib(arm.rss)} / ${mib(arm.workingSet)} ` +
         `(qemu's own memory included)`,
     );
-    await helmOk(['uninstall', RELEASE, '-n', AMD64_NAMESPACE, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', AMD64_NAMESPACE, '--wait', '--timeout', '120s'], HELM_TIMEOUT_MS);
   });
 
   it('passes `helm test` (busybox pod: no shell needed in the operator image)', async () => {
-    const tested = await runHelm(['test', RELEASE, '-n', NAMESPACE, '--logs'], {
-      kubeconfig: cp.kubeconfigPath,
-      timeoutMs: 180_000,
-    });
+    const tested = await helmOn(cp, ['test', RELEASE, '-n', NAMESPACE, '--logs']);
     expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
     expect(tested.stdout).toMatch(/OK: .* answers with a mode/);
-    await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s'], HELM_TIMEOUT_MS);
   });
 });

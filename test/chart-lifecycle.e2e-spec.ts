@@ -122,6 +122,21 @@ async function helmOk(args: string[]): Promise<void> {
   if (result.code !== 0) throw new Error(`helm ${args[0]} failed: ${result.stderr}`);
 }
 
+/** `helm upgrade --reuse-values --set logLevel=debug` of the release in `namespace`, from the registry. */
+async function upgradeToDebugLogs(namespace: string): Promise<void> {
+  await helmOk([
+    'upgrade',
+    RELEASE,
+    chartRef,
+    ...chartFlags,
+    '-n',
+    namespace,
+    '--reuse-values',
+    '--set',
+    'logLevel=debug',
+  ]);
+}
+
 async function readDeployment(namespace: string) {
   return adminKubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ name: RELEASE, namespace });
 }
@@ -166,17 +181,7 @@ describe('helm upgrade adds a key to a running free install', () => {
     expect(afterKey.metadata!.generation).toBe(before.metadata!.generation);
     expect(afterKey.spec!.template).toEqual(before.spec!.template);
 
-    await helmOk([
-      'upgrade',
-      RELEASE,
-      chartRef,
-      ...chartFlags,
-      '-n',
-      namespace,
-      '--reuse-values',
-      '--set',
-      'logLevel=debug',
-    ]);
+    await upgradeToDebugLogs(namespace);
     const reusedAt = new Date().toISOString();
     const after = await statusWhere(
       namespace,
@@ -205,17 +210,7 @@ describe('helm upgrade adds a key to a running free install', () => {
     const first = await startOperator(namespace);
     await statusWhere(namespace, 'enabled / pro', (s) => s.registered === true);
 
-    await helmOk([
-      'upgrade',
-      RELEASE,
-      chartRef,
-      ...chartFlags,
-      '-n',
-      namespace,
-      '--reuse-values',
-      '--set',
-      'logLevel=debug',
-    ]);
+    await upgradeToDebugLogs(namespace);
     expect((await first.stop()).code).toBe(0);
     const restartedAt = new Date().toISOString();
     const second = await startOperator(namespace);

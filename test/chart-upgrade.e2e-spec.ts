@@ -23,25 +23,31 @@ import { execFile } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { repoRoot } from './support/binaries';
 import { CHART_DIR } from './support/chart';
-import { type ControlPlane, startControlPlane } from './support/control-plane';
-import { runHelm } from './support/kube';
+import type { ControlPlane } from './support/control-plane';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
-import { ServerSimulator } from './support/server-simulator';
-import { STATUS_CONFIGMAP } from './support/status';
-import { createPullSecret, registryImageValues } from './support/registry-install';
+import {
+  createNodeNamespace,
+  helmOk,
+  isReady,
+  nodeInstallValues,
+  operatorPods,
+  RELEASE,
+  RELEASE_SELECTOR,
+  startRealNode,
+} from './support/real-node';
+import type { ServerSimulator } from './support/server-simulator';
+import { readStatus, STATUS_CONFIGMAP } from './support/status';
 import { chartImage } from './support/worker-node';
 
 const execFileAsync = promisify(execFile);
 /** The first commit with a worker node; its chart is the "previous chart". */
 const PREVIOUS_COMMIT = 'fd4c3e7ae1ff812e7306daeb2d83b8bee90356ce';
-const RELEASE = 'kube9-operator';
 const INTERVAL_SECONDS = 10;
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
 
 let cp: ControlPlane;
 let core: CoreV1Api;
@@ -53,17 +59,9 @@ const figures: string[] = [];
 jest.setTimeout(300_000);
 
 beforeAll(async () => {
-  cp = await startControlPlane({ withNode: true, auditLog: true, startTimeoutMs: 1_500_000 });
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  core = kc.makeApiClient(CoreV1Api);
-  apps = kc.makeApiClient(AppsV1Api);
-  simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
-  await simulator.start();
+  const node = await startRealNode({ intervalSeconds: INTERVAL_SECONDS, auditLog: true });
+  ({ cp, core, simulator } = node);
+  apps = node.kc.makeApiClient(AppsV1Api);
   previousChart = await packagePreviousChart();
 }, 1_600_000);
 
@@ -95,40 +93,21 @@ async function packagePreviousChart(): Promise<string> {
     );
   }
   await execFileAsync('tar', ['-xf', archive, '-C', dir]);
-  const packaged = await helmOk(['package', path.join(dir, 'helm', 'kube9-operator'), '--destination', dir]);
+  const packaged = await helmOk(cp, ['package', path.join(dir, 'helm', 'kube9-operator'), '--destination', dir]);
   const tgz = /saved it to: (\S+)/.exec(packaged)?.[1];
   if (!tgz) throw new Error(`helm package said: ${packaged}`);
   return tgz;
 }
 
-async function helmOk(args: string[]): Promise<string> {
-  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
 /** Values both charts take: the image built from this tree, the simulator, a 10 s interval. */
 function values(): string[] {
-  const set = {
-    ...registryImageValues(cp),
-    serverUrl: simulator.url,
-    allowInsecureServerUrl: 'true',
-    statusUpdateIntervalSeconds: String(INTERVAL_SECONDS),
-  };
-  return Object.entries(set).flatMap(([key, value]) => ['--set', `${key}=${value}`]);
+  return nodeInstallValues(cp, simulator.url, INTERVAL_SECONDS);
 }
 
 async function readyPod(namespace: string, not?: string): Promise<V1Pod> {
   return waitFor(
     'a Ready operator pod',
-    async () =>
-      (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.find(
-        (p) =>
-          p.metadata?.uid !== not &&
-          p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test' &&
-          !p.metadata?.deletionTimestamp &&
-          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      ),
+    async () => (await operatorPods(core, namespace)).find((p) => p.metadata?.uid !== not && isReady(p)),
     120_000,
     250,
   );
@@ -136,13 +115,7 @@ async function readyPod(namespace: string, not?: string): Promise<V1Pod> {
 
 /** What the extension reads: the status document, or "missing" (it would show basic). */
 async function reading(namespace: string): Promise<Record<string, any> | 'missing'> {
-  try {
-    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace });
-    return cm.data?.status ? (JSON.parse(cm.data.status) as Record<string, any>) : 'missing';
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return 'missing';
-    throw err;
-  }
+  return (await readStatus(namespace, core)) ?? 'missing';
 }
 
 /**
@@ -155,11 +128,8 @@ async function upgradeWhileReading(
   installArgs: string[],
   upgradeArgs: string[],
 ) {
-  await core.createNamespace({
-    body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-  });
-  await createPullSecret(core, cp, namespace);
-  await helmOk(['install', RELEASE, previousChart, '-n', namespace, ...values(), ...installArgs]);
+  await createNodeNamespace(core, cp, namespace);
+  await helmOk(cp, ['install', RELEASE, previousChart, '-n', namespace, ...values(), ...installArgs]);
   const old = await readyPod(namespace);
   await waitFor(
     `the ${tier} tier under the previous chart`,
@@ -181,7 +151,7 @@ async function upgradeWhileReading(
   })();
   const startedAt = Date.now();
   try {
-    await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, ...upgradeArgs]);
+    await helmOk(cp, ['upgrade', RELEASE, CHART_DIR, '-n', namespace, ...upgradeArgs]);
     const fresh = await readyPod(namespace, old.metadata!.uid);
     const readyAt = Date.now();
     // Two writes of the new pod after it is Ready.
@@ -211,9 +181,9 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
 
     expect(readings.filter((r) => r.seen === 'missing')).toEqual([]);
     expect([...new Set(readings.map((r) => (r.seen as Record<string, any>).tier))]).toEqual(['free']);
-    const chart = await helmOk(['list', '-n', namespace, '-o', 'json']);
+    const chart = await helmOk(cp, ['list', '-n', namespace, '-o', 'json']);
     expect((JSON.parse(chart) as { chart: string }[])[0].chart).toBe('kube9-operator-0.2.0');
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 
   it('pro with --reset-then-reuse-values: the key is kept, the ConfigMap never missing, and the tier pro again within one interval', async () => {
@@ -237,24 +207,21 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     );
     expect(tiers.at(-1)).toBe('pro');
     expect(notPro.length === 0 ? 0 : notPro.at(-1)!.at - notPro[0].at).toBeLessThan(INTERVAL_SECONDS * 1000);
-    const values = JSON.parse(await helmOk(['get', 'values', RELEASE, '-n', namespace, '-o', 'json'])) as {
+    const values = JSON.parse(await helmOk(cp, ['get', 'values', RELEASE, '-n', namespace, '-o', 'json'])) as {
       apiKey?: string;
     };
     expect(values.apiKey).toBe(TEST_KEYS.chart);
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 
   it('a new image with two replicas: no status write lost (largest gap about one interval), every write by the Lease holder', async () => {
     const namespace = 'kube9-upgrade-roll';
-    await core.createNamespace({
-      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    });
-    await createPullSecret(core, cp, namespace);
-    await helmOk(['install', RELEASE, CHART_DIR, '-n', namespace, ...values(), '--set', 'replicaCount=2']);
+    await createNodeNamespace(core, cp, namespace);
+    await helmOk(cp, ['install', RELEASE, CHART_DIR, '-n', namespace, ...values(), '--set', 'replicaCount=2']);
     const before = await waitFor(
       'two Ready replicas',
       async () => {
-        const pods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.filter((p) =>
+        const pods = (await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR })).items.filter((p) =>
           p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
         );
         return pods.length === 2 ? pods : undefined;
@@ -281,7 +248,16 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     try {
       await waitFor('a first status write', () => (writes.length ? true : undefined), 2 * INTERVAL_SECONDS * 1000, 200);
       const startedAt = Date.now();
-      await helmOk(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reuse-values', '--set', `image.tag=${newTag}`]);
+      await helmOk(cp, [
+        'upgrade',
+        RELEASE,
+        CHART_DIR,
+        '-n',
+        namespace,
+        '--reuse-values',
+        '--set',
+        `image.tag=${newTag}`,
+      ]);
       await waitFor(
         'the rollout complete: two Ready pods of the new image, none of the old',
         async () => {
@@ -305,7 +281,7 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
       await watcher;
     }
     const gaps = writes.slice(1).map((at, i) => at - writes[i]);
-    const pods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items;
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR })).items;
     // The operator's own writes (its ServiceAccount's) and the Lease's; the controllers' Events are theirs.
     const audited = auditedWrites(cp, namespace).filter(
       (w) => w.resource === 'leases' || w.user === `system:serviceaccount:${namespace}:${RELEASE}`,
@@ -337,6 +313,6 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
         (w) => w.pod,
       ),
     ).toEqual([]);
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 });

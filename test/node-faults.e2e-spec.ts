@@ -22,28 +22,34 @@
  * to 17, with the wait for the registration after it).
  */
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ApiException, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
-import { CHART_DIR } from './support/chart';
-import { type ControlPlane, startControlPlane } from './support/control-plane';
-import { createPullSecret, registryImageArgs } from './support/registry-install';
-import { runHelm } from './support/kube';
+import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { ControlPlane } from './support/control-plane';
 import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
-import { REGISTER_PATH, ServerSimulator } from './support/server-simulator';
-import { STATUS_CONFIGMAP } from './support/status';
+import {
+  apiKeyUpgradeArgs,
+  fromPod,
+  helmOk,
+  isReady,
+  nodeInstallArgs,
+  nodeSimulator,
+  operatorPods,
+  RELEASE,
+  startRealNode,
+  viaServiceProxy,
+} from './support/real-node';
+import { REGISTER_PATH, type ServerSimulator } from './support/server-simulator';
+import { readStatus } from './support/status';
 
 const execFileAsync = promisify(execFile);
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-node-faults';
 const INTERVAL_SECONDS = 10;
 const INTERVAL_MS = INTERVAL_SECONDS * 1000;
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
 /** The operator's Kubernetes request timeout (src/modules/kubernetes/kubernetes.constants.ts). */
 const KUBE_REQUEST_TIMEOUT_MS = 10_000;
 /** For a loaded 2-core machine: a write's own time, and the polling of this test. */
@@ -68,20 +74,7 @@ const figures: string[] = [];
 jest.setTimeout(600_000);
 
 beforeAll(async () => {
-  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
-  kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  core = kc.makeApiClient(CoreV1Api);
-  simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
-  await simulator.start();
-  await core.createNamespace({
-    body: { metadata: { name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-  });
-  await createPullSecret(core, cp, NAMESPACE);
+  ({ cp, kc, core, simulator } = await startRealNode({ intervalSeconds: INTERVAL_SECONDS, namespaces: [NAMESPACE] }));
 }, 1_600_000);
 
 afterAll(async () => {
@@ -92,33 +85,9 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function helmOk(args: string[]): Promise<void> {
-  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-}
-
 /** The one place this file installs the chart (the released image, pulled from the test registry). */
 async function installChart(): Promise<void> {
-  await helmOk([
-    'install',
-    RELEASE,
-    CHART_DIR,
-    '-n',
-    NAMESPACE,
-    ...registryImageArgs(cp),
-    '--set',
-    `serverUrl=${simulator.url}`,
-    '--set',
-    'allowInsecureServerUrl=true',
-    '--set',
-    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
-  ]);
-}
-
-function isReady(pod: V1Pod): boolean {
-  return (
-    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-  );
+  await helmOk(cp, nodeInstallArgs(cp, NAMESPACE, simulator.url, INTERVAL_SECONDS));
 }
 
 /** The one operator pod, once it is Ready with a running container. */
@@ -126,8 +95,7 @@ async function readyPod(timeoutMs = 120_000): Promise<V1Pod> {
   return waitFor(
     'a Ready operator pod',
     async () => {
-      const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
-      const pods = list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
+      const pods = await operatorPods(core, NAMESPACE);
       const pod = pods.find(isReady);
       return pod?.status?.containerStatuses?.[0]?.state?.running && pods.length === 1 ? pod : undefined;
     },
@@ -147,39 +115,7 @@ interface StatusDoc {
 }
 
 async function configMapStatus(): Promise<StatusDoc | undefined> {
-  try {
-    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
-    return cm.data?.status ? (JSON.parse(cm.data.status) as StatusDoc) : undefined;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
-/** GET straight to the pod's IP from the host, past the API server (the host routes to the node's pod range). */
-async function fromPod(pod: V1Pod, route: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://${pod.status!.podIP}:8080${route}`, { signal: AbortSignal.timeout(5_000) });
-  return { status: response.status, body: await response.text() };
-}
-
-/** GET through the API server's service proxy, as `kubectl get --raw` does. */
-async function viaServiceProxy(route: string): Promise<{ status: number; body: string }> {
-  const url = new URL(
-    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`,
-  );
-  const opts: https.RequestOptions = { method: 'GET', timeout: 5_000 };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
+  return (await readStatus(NAMESPACE, core)) as StatusDoc | undefined;
 }
 
 /**
@@ -250,33 +186,62 @@ async function guardIsClean(): Promise<void> {
   expect(await cp.node!.guardCounters()).toEqual({ forward_drops: 0, output_drops: 0 });
 }
 
+/**
+ * What a fault is measured against, taken just before it: the Ready pod's container, the kubelet's
+ * log and the registrations from here on, a watcher polling the pod, and the time.
+ */
+async function watchFromNow() {
+  const pod = await readyPod();
+  const before = containerOf(pod);
+  const kubelet = kubeletLogFromNow();
+  const registered = registrations();
+  const watcher = watchPod(pod);
+  return { before, kubelet, registered, watcher, downAt: Date.now() };
+}
+
 /** What each tier's status looks like when all is well. */
 const expectedFor = (tier: 'free' | 'pro') =>
   tier === 'free'
     ? { mode: 'operated', tier: 'free', registered: false }
     : { mode: 'enabled', tier: 'pro', registered: true };
 
+/** A part of the control plane that goes away for `outageMs` (`down`) and comes back (`up`). */
+interface ControlPlaneOutage {
+  /** The test's title, after the tier. */
+  title: string;
+  what: string;
+  outageMs: number;
+  down: () => Promise<void>;
+  up: () => Promise<void>;
+}
+
+const CONTROL_PLANE_OUTAGES: ControlPlaneOutage[] = [
+  {
+    title: 'API server stopped for 120 s, then started',
+    what: 'API server',
+    outageMs: API_SERVER_OUTAGE_MS,
+    down: () => cp.stopApiServer(),
+    up: () => cp.startApiServer(),
+  },
+  {
+    title: 'etcd restarted',
+    what: 'etcd',
+    outageMs: ETCD_OUTAGE_MS,
+    down: () => cp.stopEtcd(),
+    up: () => cp.startEtcd(),
+  },
+];
+
 /**
  * The control plane's storage or API server goes away for a while and comes back: the pod keeps
  * answering its probes and says `unhealthy` with the reason, is not restarted, and writes a
  * healthy status within one interval of the API server being back.
  */
-async function controlPlaneOutage(
-  tier: 'free' | 'pro',
-  what: string,
-  outageMs: number,
-  down: () => Promise<void>,
-  up: () => Promise<void>,
-) {
-  const pod = await readyPod();
-  const before = containerOf(pod);
-  const kubelet = kubeletLogFromNow();
-  const registered = registrations();
-  const watcher = watchPod(pod);
-  const downAt = Date.now();
+async function controlPlaneOutage(tier: 'free' | 'pro', { what, outageMs, down, up }: ControlPlaneOutage) {
+  const { before, kubelet, registered, watcher, downAt } = await watchFromNow();
   await down();
   // The Service proxy is the API server's: with it down (or without storage) it cannot answer.
-  if (what === 'API server') await expect(viaServiceProxy('/api/v1/status')).rejects.toThrow();
+  if (what === 'API server') await expect(viaServiceProxy(kc, NAMESPACE, '/api/v1/status', 5_000)).rejects.toThrow();
   const unhealthy = await waitFor(
     'the pod to say unhealthy',
     () => watcher.statuses.find((s) => s.at > downAt && s.doc.health === 'unhealthy'),
@@ -310,12 +275,7 @@ async function controlPlaneOutage(
 
 /** A daemon of the node restarts: the container goes on with the same ID, writes go on, nothing is restarted. */
 async function daemonRestart(tier: 'free' | 'pro', daemon: 'kubelet' | 'containerd') {
-  const pod = await readyPod();
-  const before = containerOf(pod);
-  const kubelet = kubeletLogFromNow();
-  const registered = registrations();
-  const watcher = watchPod(pod);
-  const downAt = Date.now();
+  const { before, kubelet, registered, watcher, downAt } = await watchFromNow();
   await cp.node!.stopDaemon(daemon);
   // Writes go on while it is down: the container does not need it.
   const whileDown = await healthyWriteAfter(downAt, INTERVAL_MS + SLACK_MS);
@@ -424,7 +384,7 @@ async function registrationMetrics(pod: V1Pod) {
  */
 async function serverOutage() {
   // A fresh pro install: the node's release goes, with its status and saved registration.
-  await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait']);
+  await helmOk(cp, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait']);
   // The status and the saved registration state go with the Deployment (owner references).
   await waitFor(
     'the old release’s ConfigMaps gone',
@@ -437,28 +397,12 @@ async function serverOutage() {
   );
   const hostIp = cp.node!.network.hostIp;
   const port = await freePortOn(hostIp);
-  const server = new ServerSimulator({
-    host: hostIp,
-    port,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
+  const server = nodeSimulator(cp, { intervalSeconds: INTERVAL_SECONDS, port });
   const url = `http://${hostIp}:${port}`;
   const installedAt = Date.now();
   try {
-    await helmOk([
-      'install',
-      RELEASE,
-      CHART_DIR,
-      '-n',
-      NAMESPACE,
-      ...registryImageArgs(cp),
-      '--set',
-      `serverUrl=${url}`,
-      '--set',
-      'allowInsecureServerUrl=true',
-      '--set',
-      `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+    await helmOk(cp, [
+      ...nodeInstallArgs(cp, NAMESPACE, url, INTERVAL_SECONDS),
       '--set',
       `apiKey=${TEST_KEYS.chart}`,
       '--set',
@@ -592,16 +536,7 @@ describe('faults on the real node, with the chart’s pod running', () => {
   for (const tier of ['free', 'pro'] as const) {
     if (tier === 'pro') {
       it('pro: `helm upgrade --set apiKey` registers once', async () => {
-        await helmOk([
-          'upgrade',
-          RELEASE,
-          CHART_DIR,
-          '-n',
-          NAMESPACE,
-          '--reuse-values',
-          '--set',
-          `apiKey=${TEST_KEYS.chart}`,
-        ]);
+        await helmOk(cp, apiKeyUpgradeArgs(NAMESPACE));
         await waitFor(
           'the pro tier',
           async () => {
@@ -616,33 +551,17 @@ describe('faults on the real node, with the chart’s pod running', () => {
       });
     }
 
-    it(`${tier}: API server stopped for 120 s, then started`, async () => {
-      await controlPlaneOutage(
-        tier,
-        'API server',
-        API_SERVER_OUTAGE_MS,
-        () => cp.stopApiServer(),
-        () => cp.startApiServer(),
-      );
-    });
+    for (const outage of CONTROL_PLANE_OUTAGES) {
+      it(`${tier}: ${outage.title}`, async () => {
+        await controlPlaneOutage(tier, outage);
+      });
+    }
 
-    it(`${tier}: etcd restarted`, async () => {
-      await controlPlaneOutage(
-        tier,
-        'etcd',
-        ETCD_OUTAGE_MS,
-        () => cp.stopEtcd(),
-        () => cp.startEtcd(),
-      );
-    });
-
-    it(`${tier}: kubelet restarted`, async () => {
-      await daemonRestart(tier, 'kubelet');
-    });
-
-    it(`${tier}: containerd restarted`, async () => {
-      await daemonRestart(tier, 'containerd');
-    });
+    for (const daemon of ['kubelet', 'containerd'] as const) {
+      it(`${tier}: ${daemon} restarted`, async () => {
+        await daemonRestart(tier, daemon);
+      });
+    }
 
     it(`${tier}: the whole node restarted`, async () => {
       await nodeRestart(tier);

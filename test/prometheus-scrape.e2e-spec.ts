@@ -27,21 +27,26 @@ import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, V1Pod } from '@kubernete
 import * as yaml from 'js-yaml';
 import { METRIC_NAMES } from '../src/modules/metrics/metrics.constants';
 import { CHART_DIR } from './support/chart';
-import { type ControlPlane, startControlPlane } from './support/control-plane';
+import type { ControlPlane } from './support/control-plane';
 import { helm as helmClient } from './support/helm-render';
-import { runHelm } from './support/kube';
-import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
 import { PrometheusServer, startPrometheus } from './support/prometheus-server';
-import { ServerSimulator } from './support/server-simulator';
-import { createPullSecret, registryImageValues } from './support/registry-install';
+import {
+  apiKeyUpgradeArgs,
+  createNodeNamespace,
+  helmOk,
+  isReady,
+  nodeInstallArgs,
+  operatorPods,
+  RELEASE,
+  startRealNode,
+} from './support/real-node';
+import type { ServerSimulator } from './support/server-simulator';
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-prom';
 const MONITORING = 'kube9-monitoring';
 const INTERVAL_SECONDS = 10;
 const SCRAPE = '2s';
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -53,22 +58,8 @@ const figures: string[] = [];
 jest.setTimeout(300_000);
 
 beforeAll(async () => {
-  cp = await startControlPlane({ withNode: true, startTimeoutMs: 1_500_000 });
-  kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  core = kc.makeApiClient(CoreV1Api);
-  simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
-  await simulator.start();
-  for (const name of [NAMESPACE, MONITORING]) {
-    await core.createNamespace({
-      body: { metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    });
-  }
-  await createPullSecret(core, cp, NAMESPACE);
+  ({ cp, kc, core, simulator } = await startRealNode({ intervalSeconds: INTERVAL_SECONDS, namespaces: [NAMESPACE] }));
+  await createNodeNamespace(core, cp, MONITORING, { pullSecret: false });
 }, 1_600_000);
 
 afterAll(async () => {
@@ -77,20 +68,6 @@ afterAll(async () => {
   await simulator?.stop();
   await cp?.stop();
 });
-
-async function helmOk(args: string[]): Promise<string> {
-  const result = await runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
-  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-function installValues(): string[] {
-  return [
-    ...Object.entries(registryImageValues(cp)).flat(),
-    ...['serverUrl', simulator.url, 'allowInsecureServerUrl', 'true'],
-    ...['statusUpdateIntervalSeconds', String(INTERVAL_SECONDS)],
-  ].flatMap((value, i, all) => (i % 2 === 0 ? ['--set', `${value}=${all[i + 1]}`] : []));
-}
 
 /** The chart's objects for this release, rendered with `values` (no cluster needed). */
 function rendered(values: string[]): any[] {
@@ -182,18 +159,7 @@ async function prometheusToken(): Promise<string> {
 }
 
 async function operatorPod(): Promise<V1Pod> {
-  return waitFor(
-    'a Ready operator pod',
-    async () =>
-      (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR })).items.find(
-        (p) =>
-          p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test' &&
-          !p.metadata?.deletionTimestamp &&
-          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      ),
-    120_000,
-    250,
-  );
+  return waitFor('a Ready operator pod', async () => (await operatorPods(core, NAMESPACE)).find(isReady), 120_000, 250);
 }
 
 /** Waits until `promql` returns samples that `accept` takes; returns them. */
@@ -219,7 +185,7 @@ describe('a real Prometheus scraping the chart’s pod on a real node', () => {
 
   it('discovers the pod with a least-privilege token and scrapes it over the pod network: up == 1 in both jobs', async () => {
     const t0 = performance.now();
-    await helmOk(['install', RELEASE, CHART_DIR, '-n', NAMESPACE, ...installValues()]);
+    await helmOk(cp, nodeInstallArgs(cp, NAMESPACE, simulator.url, INTERVAL_SECONDS));
     pod = await operatorPod();
     token = await prometheusToken();
     const sd = {
@@ -291,16 +257,7 @@ describe('a real Prometheus scraping the chart’s pod on a real node', () => {
   });
 
   it('reads it as pro after `helm upgrade --set apiKey=…`', async () => {
-    await helmOk([
-      'upgrade',
-      RELEASE,
-      CHART_DIR,
-      '-n',
-      NAMESPACE,
-      '--reuse-values',
-      '--set',
-      `apiKey=${TEST_KEYS.chart}`,
-    ]);
+    await helmOk(cp, apiKeyUpgradeArgs(NAMESPACE));
     const [info] = await eventually(
       'the pro tier',
       `${METRIC_NAMES.info}{job="servicemonitor"}`,
@@ -342,7 +299,7 @@ describe('a real Prometheus scraping the chart’s pod on a real node', () => {
     expect(server.running).toBe(false);
     await expect(fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
     expect(fs.existsSync(path.join(dir, 'prometheus.yml'))).toBe(false);
-    await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
     expect(await cp.node!.guardCounters()).toEqual({ forward_drops: 0, output_drops: 0 });
   });
 });

@@ -12,30 +12,39 @@
  * the quick one without), and needs root.
  */
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoordinationV1Api, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { LEASE_NAME } from '../src/modules/leader-election/leader-election.constants';
 import { CHART_DIR } from './support/chart';
 import { createPullSecret, PULL_SECRET } from './support/registry-install';
-import { type ControlPlane, startControlPlane } from './support/control-plane';
+import type { ControlPlane } from './support/control-plane';
 import { READ_ONLY_ROOT, rootWrites } from './support/container';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { chartImage, CLOSED_PROXY, containerHostPid, SYSCTLS_FILE } from './support/worker-node';
-import { runHelm } from './support/kube';
-import { TEST_KEYS } from './support/keys';
 import { OUTPUT_LOG, PRODUCTION_ENTRY, productionNodeFlags, waitFor } from './support/operator-process';
-import { ServerSimulator } from './support/server-simulator';
-import { STATUS_CONFIGMAP } from './support/status';
+import {
+  apiKeyUpgradeArgs,
+  createNodeNamespace,
+  helmOk,
+  helmOn,
+  isReady,
+  operatorPods,
+  RELEASE,
+  RELEASE_SELECTOR,
+  serverArgs,
+  startRealNode,
+  statusBurst,
+  viaServiceProxy,
+} from './support/real-node';
+import type { ServerSimulator } from './support/server-simulator';
+import { readStatus, STATUS_CONFIGMAP } from './support/status';
 
 const execFileAsync = promisify(execFile);
 
-const RELEASE = 'kube9-operator';
 const NAMESPACE = 'kube9-real-pod';
 const INTERVAL_SECONDS = 10;
-const SELECTOR = `app.kubernetes.io/name=kube9-operator,app.kubernetes.io/instance=${RELEASE}`;
 /** The chart's default memory limit (values.yaml resources.limits.memory, in Mi). */
 const MEMORY_LIMIT_BYTES = (() => {
   const values = fs.readFileSync(path.join(CHART_DIR, 'values.yaml'), 'utf8');
@@ -67,31 +76,9 @@ const figures: string[] = [];
 jest.setTimeout(300_000);
 
 beforeAll(async () => {
-  const t0 = performance.now();
-  cp = await startControlPlane({ withNode: true, auditLog: true, startTimeoutMs: 1_500_000 });
-  figures.push(`control plane + node + images ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  core = kc.makeApiClient(CoreV1Api);
-  // kube9-server's simulator listens where the pod can reach it: the host end of the node's veth.
-  simulator = new ServerSimulator({
-    host: cp.node!.network.hostIp,
-    validKeys: [TEST_KEYS.chart],
-    configuration: { statusUpdateIntervalSeconds: INTERVAL_SECONDS, reregistrationIntervalHours: 24 },
-  });
-  await simulator.start();
-  await core.createNamespace({
-    body: {
-      metadata: {
-        name: NAMESPACE,
-        labels: {
-          'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': 'latest',
-        },
-      },
-    },
-  });
-  await createPullSecret(core, cp, NAMESPACE);
+  const node = await startRealNode({ intervalSeconds: INTERVAL_SECONDS, auditLog: true, namespaces: [NAMESPACE] });
+  ({ cp, kc, core, simulator } = node);
+  figures.push(`control plane + node + images ready in ${(node.startMs / 1000).toFixed(1)} s`);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -99,16 +86,6 @@ afterAll(async () => {
   await simulator?.stop();
   await cp?.stop();
 });
-
-function helm(args: string[]) {
-  return runHelm(args, { kubeconfig: cp.kubeconfigPath, timeoutMs: 180_000 });
-}
-
-async function helmOk(args: string[]): Promise<string> {
-  const result = await helm(args);
-  if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
 
 /** The chart as a user names it: oci://…/kube9-operator at the released version, with the registry's credentials and CA. */
 function chart(): string[] {
@@ -133,24 +110,8 @@ function imageValues(): string[] {
     `imagePullSecrets[0].name=${PULL_SECRET}`,
     '--set',
     'tests.image.pullPolicy=Never',
-    '--set',
-    `serverUrl=${simulator.url}`,
-    '--set',
-    'allowInsecureServerUrl=true',
-    '--set',
-    `statusUpdateIntervalSeconds=${INTERVAL_SECONDS}`,
+    ...serverArgs(simulator.url, INTERVAL_SECONDS),
   ];
-}
-
-async function operatorPods(): Promise<V1Pod[]> {
-  const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: SELECTOR });
-  return list.items.filter((p) => p.metadata?.labels?.['app.kubernetes.io/component'] !== 'test');
-}
-
-function isReady(pod: V1Pod): boolean {
-  return (
-    !pod.metadata?.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-  );
 }
 
 /**
@@ -161,7 +122,7 @@ async function twoReplicasAndTheirLeader(namespace: string) {
   const pods = await waitFor(
     'two Ready replicas',
     async () => {
-      const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+      const list = await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR });
       const ready = list.items.filter(isReady);
       return ready.length === 2 ? ready : undefined;
     },
@@ -186,41 +147,13 @@ async function twoReplicasAndTheirLeader(namespace: string) {
 async function readyPod(timeoutMs = 120_000, not?: string): Promise<V1Pod> {
   return waitFor(
     'a Ready operator pod',
-    async () => (await operatorPods()).find((p) => isReady(p) && p.metadata?.uid !== not),
+    async () => (await operatorPods(core, NAMESPACE)).find((p) => isReady(p) && p.metadata?.uid !== not),
     timeoutMs,
     250,
   );
 }
 
-async function configMapStatus(): Promise<Record<string, any> | undefined> {
-  try {
-    const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
-    return cm.data?.status ? (JSON.parse(cm.data.status) as Record<string, any>) : undefined;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === 404) return undefined;
-    throw err;
-  }
-}
-
-/** GET through the API server's service proxy, as `kubectl get --raw` does. */
-async function viaServiceProxy(route: string): Promise<{ status: number; body: string }> {
-  const url = new URL(
-    `${kc.getCurrentCluster()!.server}/api/v1/namespaces/${NAMESPACE}/services/${RELEASE}:http/proxy${route}`,
-  );
-  const opts: https.RequestOptions = { method: 'GET', timeout: 10_000 };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, opts, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const configMapStatus = () => readStatus(NAMESPACE, core);
 
 /** The host pid of the operator container's PID 1. */
 function containerPid(pod: V1Pod): number {
@@ -254,7 +187,7 @@ describe('the chart’s pod on a real node', () => {
 
   it('is Running and Ready under the restricted Pod Security Standard, with the kubelet’s probes passing and no restart', async () => {
     const t0 = performance.now();
-    await helmOk(['install', RELEASE, ...chart(), '-n', NAMESPACE, ...imageValues()]);
+    await helmOk(cp, ['install', RELEASE, ...chart(), '-n', NAMESPACE, ...imageValues()]);
     await waitFor('the status ConfigMap', configMapStatus, 120_000, 100);
     figures.push(
       `helm install oci:// to status written, image not yet on the node ${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -308,7 +241,7 @@ describe('the chart’s pod on a real node', () => {
       'the same document through the service proxy and in the ConfigMap',
       async () => {
         const before = await configMapStatus();
-        const answer = await viaServiceProxy('/api/v1/status');
+        const answer = await viaServiceProxy(kc, NAMESPACE, '/api/v1/status');
         const after = await configMapStatus();
         const doc = JSON.parse(answer.body) as Record<string, any>;
         // A write may fall between the two reads; take a pair from one interval.
@@ -328,7 +261,7 @@ describe('the chart’s pod on a real node', () => {
       apiKeyConfigured: false,
     });
     for (const route of ['/healthz', '/readyz']) {
-      const answer = await viaServiceProxy(route);
+      const answer = await viaServiceProxy(kc, NAMESPACE, route);
       expect({ route, status: answer.status }).toEqual({ route, status: 200 });
     }
   });
@@ -355,16 +288,7 @@ describe('the chart’s pod on a real node', () => {
   it('turns pro on `helm upgrade --set apiKey=…` without a restart', async () => {
     const before = await readyPod();
     const t0 = performance.now();
-    await helmOk([
-      'upgrade',
-      RELEASE,
-      ...chart(),
-      '-n',
-      NAMESPACE,
-      '--reuse-values',
-      '--set',
-      `apiKey=${TEST_KEYS.chart}`,
-    ]);
+    await helmOk(cp, apiKeyUpgradeArgs(NAMESPACE, chart()));
     const status = await waitFor(
       'the pro tier',
       async () => {
@@ -377,11 +301,11 @@ describe('the chart’s pod on a real node', () => {
     figures.push(`helm upgrade --set apiKey to pro ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy', apiKeyConfigured: true });
     expect(simulator.requests.length).toBeGreaterThanOrEqual(1);
-    const after = (await operatorPods()).filter((p) => !p.metadata?.deletionTimestamp);
+    const after = (await operatorPods(core, NAMESPACE)).filter((p) => !p.metadata?.deletionTimestamp);
     expect(after.map((p) => p.metadata?.uid)).toEqual([before.metadata?.uid]);
     expect(after[0].status?.containerStatuses?.[0].restartCount).toBe(0);
     // Through the Service too.
-    const proxied = JSON.parse((await viaServiceProxy('/api/v1/status')).body) as Record<string, any>;
+    const proxied = JSON.parse((await viaServiceProxy(kc, NAMESPACE, '/api/v1/status')).body) as Record<string, any>;
     expect(proxied).toMatchObject({ tier: 'pro', clusterId: status.clusterId });
   });
 
@@ -394,26 +318,9 @@ describe('the chart’s pod on a real node', () => {
     const rss = () => Number(/^VmRSS:\s*(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
     const before = { rss: rss(), cgroup: read('memory.usage_in_bytes') };
 
-    const url = `http://${pod.status!.podIP}:8080/api/v1/status`;
-    const deadline = Date.now() + BURST_SECONDS * 1000;
-    let requests = 0;
-    let failures = 0;
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rss())), 200);
-    await Promise.all(
-      Array.from({ length: BURST_CLIENTS }, async () => {
-        while (Date.now() < deadline) {
-          try {
-            const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-            await response.arrayBuffer();
-            if (response.status === 200) requests++;
-            else failures++;
-          } catch {
-            failures++;
-          }
-        }
-      }),
-    );
+    const { requests, failures } = await statusBurst(pod, BURST_CLIENTS, BURST_SECONDS);
     clearInterval(sampler);
     const peakCgroup = read('memory.max_usage_in_bytes');
     await new Promise((resolve) => setTimeout(resolve, 20_000));
@@ -481,16 +388,16 @@ describe('the chart’s pod on a real node', () => {
   });
 
   it('passes `helm test`, then `helm uninstall` removes the pod, the Service and the status ConfigMap', async () => {
-    const tested = await helm(['test', RELEASE, '-n', NAMESPACE, '--logs']);
+    const tested = await helmOn(cp, ['test', RELEASE, '-n', NAMESPACE, '--logs']);
     expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
     expect(tested.stdout).toMatch(/OK: .* answers with a mode/);
 
-    for (const pod of await operatorPods()) await savePodLogs(pod);
-    await helmOk(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+    for (const pod of await operatorPods(core, NAMESPACE)) await savePodLogs(pod);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
     await waitFor(
       'the pod, the Service and the status ConfigMap gone',
       async () => {
-        const pods = await operatorPods();
+        const pods = await operatorPods(core, NAMESPACE);
         const services = await core.listNamespacedService({ namespace: NAMESPACE });
         const configMap = await configMapStatus();
         return pods.length === 0 && services.items.length === 0 && configMap === undefined ? true : undefined;
@@ -504,12 +411,9 @@ describe('the chart’s pod on a real node', () => {
 
   it('runs two replicas as real pods: one Lease holder writes, and deleting its pod hands over within seconds', async () => {
     const namespace = `${NAMESPACE}-ha`;
-    await core.createNamespace({
-      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    });
-    await createPullSecret(core, cp, namespace);
+    await createNodeNamespace(core, cp, namespace);
     const t0 = performance.now();
-    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await helmOk(cp, ['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     await waitFor(
       'the status ConfigMap',
       () => core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace }).catch(() => undefined),
@@ -556,17 +460,14 @@ describe('the chart’s pod on a real node', () => {
     // SIGTERM releases the Lease (SPEC section 9): well under the 15 s lease.
     expect(handedOverMs).toBeLessThan(10_000);
     expect(written).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy' });
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
     await core.deleteNamespace({ name: namespace });
   });
 
   it('runs two replicas as real pods: after a SIGKILL of the holder’s container the other takes the Lease within the lease; only the holder ever writes', async () => {
     const namespace = `${NAMESPACE}-kill`;
-    await core.createNamespace({
-      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    });
-    await createPullSecret(core, cp, namespace);
-    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await createNodeNamespace(core, cp, namespace);
+    await helmOk(cp, ['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder, leader, follower } = await twoReplicasAndTheirLeader(namespace);
     const updates: number[] = [];
     let watching = true;
@@ -680,26 +581,23 @@ describe('the chart’s pod on a real node', () => {
       watching = false;
       await watcher;
     }
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
     await core.deleteNamespace({ name: namespace });
   });
 
   it('wrong pull credentials: the new pods show ErrImagePull/ImagePullBackOff with the registry’s refusal, and an old pod keeps serving a correct status', async () => {
     const namespace = `${NAMESPACE}-pull`;
-    await core.createNamespace({
-      body: { metadata: { name: namespace, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-    });
-    await createPullSecret(core, cp, namespace);
+    await createNodeNamespace(core, cp, namespace);
     const wrong = cp.registry!.authFileFor(cp.registry!.user, 'not-the-password', 'wrong-pull');
     await createPullSecret(core, cp, namespace, `${PULL_SECRET}-wrong`, wrong);
-    await helmOk(['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
+    await helmOk(cp, ['install', RELEASE, ...chart(), '-n', namespace, ...imageValues(), '--set', 'replicaCount=2']);
     const { holder } = await twoReplicasAndTheirLeader(namespace);
-    const oldPods = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.map(
+    const oldPods = (await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR })).items.map(
       (p) => p.metadata!.name!,
     );
 
     // The upgrade names the wrong Secret and makes every new pod pull (the image is on the node already).
-    await helmOk([
+    await helmOk(cp, [
       'upgrade',
       RELEASE,
       ...chart(),
@@ -714,7 +612,7 @@ describe('the chart’s pod on a real node', () => {
     const refused = await waitFor(
       'a new pod whose pull the registry refused',
       async () => {
-        const list = await core.listNamespacedPod({ namespace, labelSelector: SELECTOR });
+        const list = await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR });
         for (const pod of list.items.filter((p) => !oldPods.includes(p.metadata!.name!))) {
           const reason = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
           if (reason !== 'ErrImagePull' && reason !== 'ImagePullBackOff') continue;
@@ -735,7 +633,7 @@ describe('the chart’s pod on a real node', () => {
     expect(refused.message).not.toContain('not-the-password');
 
     // An old pod still runs the old image, Ready, and the status stays correct and fresh.
-    const running = (await core.listNamespacedPod({ namespace, labelSelector: SELECTOR })).items.filter(
+    const running = (await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR })).items.filter(
       (p) => oldPods.includes(p.metadata!.name!) && isReady(p),
     );
     expect(running.length).toBeGreaterThanOrEqual(1);
@@ -758,7 +656,7 @@ describe('the chart’s pod on a real node', () => {
       500,
     );
     expect(fresh).toMatchObject({ mode: 'operated', tier: 'free', health: 'healthy', namespace, error: null });
-    await helmOk(['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
     await core.deleteNamespace({ name: namespace });
   });
 

@@ -8,8 +8,12 @@ import { waitFor } from './operator-process';
 export const STATUS_CONFIGMAP = STATUS_CONFIGMAP_NAME;
 export const STATE_CONFIGMAP = STATE_CONFIGMAP_NAME;
 
-export async function readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
-  const core = adminKubeConfig().makeApiClient(CoreV1Api);
+/** The ConfigMap, or undefined while there is none; read with `core` (default: the shared control plane's admin). */
+export async function readConfigMap(
+  namespace: string,
+  name: string,
+  core: CoreV1Api = adminKubeConfig().makeApiClient(CoreV1Api),
+): Promise<V1ConfigMap | undefined> {
   try {
     return await core.readNamespacedConfigMap({ name, namespace });
   } catch (error) {
@@ -18,9 +22,9 @@ export async function readConfigMap(namespace: string, name: string): Promise<V1
   }
 }
 
-/** The parsed status document, or undefined while there is none. */
-export async function readStatus(namespace: string): Promise<Record<string, any> | undefined> {
-  const configMap = await readConfigMap(namespace, STATUS_CONFIGMAP);
+/** The parsed status document, or undefined while there is none; read with `core` as readConfigMap does. */
+export async function readStatus(namespace: string, core?: CoreV1Api): Promise<Record<string, any> | undefined> {
+  const configMap = await readConfigMap(namespace, STATUS_CONFIGMAP, core);
   const text = configMap?.data?.status;
   return text ? (JSON.parse(text) as Record<string, any>) : undefined;
 }
