@@ -14,9 +14,7 @@ const { join } = require('node:path');
 const args = process.argv.slice(2);
 const run = spawnSync(process.execPath, args, { env: { ...process.env, PORT: '0' }, stdio: 'inherit' });
 const directory = join(process.cwd(), 'dist', '.compile-cache');
-const written = readdirSync(directory).filter((name) =>
-  name.startsWith(`main-${process.version}-${process.arch}-`),
-);
+const written = readdirSync(directory).filter((name) => name.startsWith(`main-${process.version}-${process.arch}-`));
 if (written.length !== 1) {
   console.error(
     `warm-code-cache: expected one cache for Node ${process.version} ${process.arch} in ${directory} after ` +

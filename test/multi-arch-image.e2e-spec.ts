@@ -174,9 +174,7 @@ describe('one tag, two architectures', () => {
 
   it.each(['amd64', 'arm64'] as const)('%s: the code cache was written by that architecture’s Node', (arch) => {
     const cache = fs.readdirSync(path.join(rootfs[arch]!, 'app/dist/.compile-cache'));
-    expect(cache).toEqual([
-      expect.stringMatching(new RegExp(`^main-v22\\.\\d+\\.\\d+-${NODE_ARCH[arch]}-[0-9a-f]+-`)),
-    ]);
+    expect(cache).toEqual([expect.stringMatching(new RegExp(`^main-v22\\.\\d+\\.\\d+-${NODE_ARCH[arch]}-[0-9a-f]+-`))]);
     const stat = fs.statSync(path.join(rootfs[arch]!, 'app/dist/.compile-cache', cache[0]));
     expect({ uid: stat.uid, mode: (stat.mode & 0o777).toString(8) }).toEqual({ uid: 0, mode: '644' });
   });
