@@ -96,14 +96,14 @@ async function main(): Promise<void> {
       const created = Date.parse(String(pod.metadata!.creationTimestamp));
       const started = Date.parse(String(pod.status!.containerStatuses![0].state!.running!.startedAt));
       const firstWrite = Date.parse((await status())!.lastUpdate);
-      const record = (name: string, ms: number) => (steps[name] ??= []).push(ms);
-      record('helm install returned -> pod created', created - returned);
-      record('pod created -> scheduled', when('PodScheduled') - created);
-      record('scheduled -> sandbox ready', when('PodReadyToStartContainers') - when('PodScheduled'));
-      record('sandbox ready -> container started', started - when('PodReadyToStartContainers'));
-      record('container started -> first status write', firstWrite - started);
-      record('container started -> Ready', when('Ready') - started);
-      record('helm install (the command)', returned - t0);
+      const took = (name: string, ms: number) => (steps[name] ??= []).push(ms);
+      took('helm install returned -> pod created', created - returned);
+      took('pod created -> scheduled', when('PodScheduled') - created);
+      took('scheduled -> sandbox ready', when('PodReadyToStartContainers') - when('PodScheduled'));
+      took('sandbox ready -> container started', started - when('PodReadyToStartContainers'));
+      took('container started -> first status write', firstWrite - started);
+      took('container started -> Ready', when('Ready') - started);
+      took('helm install (the command)', returned - t0);
 
       const u0 = Date.now();
       await helm(apiKeyUpgradeArgs(NAMESPACE));
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         return s?.mode === 'enabled' && s.tier === 'pro' && s.registered;
       });
       upgrades.push(Date.now() - upgraded);
-      record('helm upgrade (the command)', upgraded - u0);
+      took('helm upgrade (the command)', upgraded - u0);
 
       await helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
       await until('the status ConfigMap gone', async () => (await status()) === undefined);

@@ -1,6 +1,6 @@
 /*
  * The probes as Kubernetes calls them: GET /healthz and /readyz on a real HTTP server, with
- * the real StatusService driving its loop, the Kubernetes writer and the clock swapped.
+ * the real status feature driving its loop, the Kubernetes writer and the clock swapped.
  */
 import { INestApplication } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
@@ -15,8 +15,12 @@ import { EventRecorder } from '../kubernetes/event.recorder';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { LeaderStatusWatch } from '../status/leader-status.watch';
 import { StatusLoopRecord } from '../status/status-loop.record';
+import { StatusComposer } from '../status/status.composer';
+import { StatusConfigMapWriter } from '../status/status-configmap.writer';
 import { STATUS_PUBLISH_TIMER } from '../status/status.constants';
+import { StatusSchedule } from '../status/status.schedule';
 import { StatusService } from '../status/status.service';
+import { StatusView } from '../status/status.view';
 import { HealthController } from './health.controller';
 import { StatusLoopHealthIndicator } from '../status/status-loop.health';
 
@@ -28,7 +32,7 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
   let clock: FakeClock;
   let timers: FakeTimers;
   let metrics: FakeMetrics;
-  let status: StatusService;
+  let status: StatusView;
   let put: jest.Mock<Promise<void>, []>;
   /** Releases writes held by a test that wedges the loop, so the app can close. */
   let release: () => void;
@@ -55,7 +59,11 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
       providers: [
         StatusLoopHealthIndicator,
         StatusLoopRecord,
+        StatusComposer,
+        StatusSchedule,
+        StatusConfigMapWriter,
         StatusService,
+        StatusView,
         {
           provide: OperatorConfig,
           useValue: Object.assign(new OperatorConfig(), { statusUpdateIntervalSeconds: INTERVAL_SECONDS }),
@@ -69,7 +77,7 @@ describe('StatusLoopHealthIndicator behind /healthz and /readyz', () => {
         { provide: LeaderStatusWatch, useValue: new FakeLeaderStatus() },
       ],
     }).compile();
-    status = moduleRef.get(StatusService);
+    status = moduleRef.get(StatusView);
   });
 
   afterEach(async () => {

@@ -1,5 +1,6 @@
+import { ApiKeyReading } from './api-key.source';
 import { RegistrationResponseDto } from './dto/registration-response.dto';
-import { narrateAttempt } from './registration-narration';
+import { narrateAttempt, narrateKeyChange } from './registration-narration';
 import { RegistrationOutcome } from './registration-outcome';
 import { initialState, RegistrationState } from './registration-state';
 
@@ -69,5 +70,59 @@ describe('narrateAttempt (one log line and at most one Event per answer)', () =>
         note: 'kube9-server answered 503; next attempt at 2026-11-27T12:00:00.000Z',
       },
     });
+  });
+});
+
+describe('narrateKeyChange (one log line and at most one Event per change of the key)', () => {
+  const NO_KEY: ApiKeyReading = { problem: null, configured: false };
+  const KEY: ApiKeyReading = { key: 'kdy_prod_unitkey1', problem: null, configured: true };
+  const MALFORMED: ApiKeyReading = { problem: 'The API key in Secret ops/x is malformed', configured: true };
+  const UNREADABLE: ApiKeyReading = { problem: 'Secret ops/x unreadable', configured: false };
+
+  it('a first key: logged, no Event', () => {
+    expect(narrateKeyChange(NO_KEY, KEY)).toEqual({
+      level: 'log',
+      line: 'API key configured: registering with kube9-server',
+      event: undefined,
+    });
+  });
+
+  it('a key in place of another: an ApiKeyChanged Event', () => {
+    expect(narrateKeyChange(KEY, { ...KEY, key: 'kdy_prod_unitkey2' })?.event).toEqual({
+      type: 'Normal',
+      reason: 'ApiKeyChanged',
+      note: 'API key changed; registering with kube9-server',
+    });
+  });
+
+  it('a key whose saved state is taken up: says so, no Event', () => {
+    expect(narrateKeyChange(NO_KEY, KEY, holding)).toEqual({
+      level: 'log',
+      line: 'Resuming the saved registration state (registered=true)',
+    });
+  });
+
+  it('the key removed: logged, and an ApiKeyChanged Event', () => {
+    expect(narrateKeyChange(KEY, NO_KEY)).toEqual({
+      level: 'log',
+      line: 'API key removed: free tier',
+      event: { type: 'Normal', reason: 'ApiKeyChanged', note: 'API key removed; the operator runs in the free tier' },
+    });
+  });
+
+  it('no key before, none after: nothing to tell', () => {
+    expect(narrateKeyChange(NO_KEY, NO_KEY)).toBeUndefined();
+  });
+
+  it('a configured key that cannot be used: a warning, and an ApiKeyRejected Event', () => {
+    expect(narrateKeyChange(KEY, MALFORMED)).toEqual({
+      level: 'warn',
+      line: MALFORMED.problem,
+      event: { type: 'Warning', reason: 'ApiKeyRejected', note: MALFORMED.problem },
+    });
+  });
+
+  it('a key that cannot be read at all: a warning, no Event (nothing says a key was configured)', () => {
+    expect(narrateKeyChange(KEY, UNREADABLE)).toEqual({ level: 'warn', line: UNREADABLE.problem, event: undefined });
   });
 });

@@ -1,4 +1,5 @@
 import { EVENT_REASONS, EventReason } from '../kubernetes/event.recorder';
+import { ApiKeyReading } from './api-key.source';
 import { RegistrationOutcome } from './registration-outcome';
 import { RegistrationState } from './registration-state';
 
@@ -41,4 +42,39 @@ export function narrateAttempt(
       return { level: 'warn', line, event: { type: 'Warning', reason: EVENT_REASONS.RegistrationFailed, note: line } };
     }
   }
+}
+
+/**
+ * The story of a change of the API key, from the reading before and after it; `resumed` is the
+ * saved state taken up for the new key, if any. Undefined when there is nothing to tell (no key
+ * before, none after). An Event says that a configured key was rejected or changed.
+ */
+export function narrateKeyChange(
+  previous: ApiKeyReading,
+  next: ApiKeyReading,
+  resumed?: RegistrationState,
+): Narration | undefined {
+  if (!next.key) {
+    if (next.problem) {
+      const event = next.configured
+        ? { type: 'Warning' as const, reason: EVENT_REASONS.ApiKeyRejected, note: next.problem }
+        : undefined;
+      return { level: 'warn', line: next.problem, event };
+    }
+    if (!previous.configured) return undefined;
+    const note = 'API key removed; the operator runs in the free tier';
+    return {
+      level: 'log',
+      line: 'API key removed: free tier',
+      event: { type: 'Normal', reason: EVENT_REASONS.ApiKeyChanged, note },
+    };
+  }
+  if (resumed)
+    return { level: 'log', line: `Resuming the saved registration state (registered=${resumed.registered})` };
+  const note = 'API key changed; registering with kube9-server';
+  return {
+    level: 'log',
+    line: 'API key configured: registering with kube9-server',
+    event: previous.configured ? { type: 'Normal', reason: EVENT_REASONS.ApiKeyChanged, note } : undefined,
+  };
 }

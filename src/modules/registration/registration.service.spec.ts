@@ -9,15 +9,29 @@ import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { EventRecorder } from '../kubernetes/event.recorder';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { RegistrationView } from '../status/dto/registration-view.dto';
-import { StatusService } from '../status/status.service';
+import { StatusComposer } from '../status/status.composer';
+import { StatusSchedule } from '../status/status.schedule';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationResponseDto, ServerConfigurationDto } from './dto/registration-response.dto';
+import { RegistrationAttemptLoop } from './registration-attempt.loop';
 import { RegistrationClient } from './registration.client';
 import { RegistrationOutcome } from './registration-outcome';
 import { RegistrationState } from './registration-state';
 import { RegistrationStateStore } from './registration-state.store';
 import { REGISTRATION_TIMER } from './registration.constants';
+import { RegistrationReporter } from './registration.reporter';
+import { RegistrationSchedule } from './registration.schedule';
+import { RegistrationSender } from './registration.sender';
 import { RegistrationService } from './registration.service';
+
+/** The registration feature's own classes, wired as RegistrationModule wires them; their collaborators are swapped. */
+const FEATURE = [
+  RegistrationService,
+  RegistrationAttemptLoop,
+  RegistrationSchedule,
+  RegistrationSender,
+  RegistrationReporter,
+];
 
 const HOUR = 3_600_000;
 const KEY: ApiKeyReading = { key: 'kdy_prod_unitkey1', problem: null, configured: true };
@@ -35,7 +49,7 @@ function registered(configuration?: ServerConfigurationDto): RegistrationOutcome
   };
 }
 
-describe('RegistrationService', () => {
+describe('RegistrationService (with the rest of the registration feature)', () => {
   let service: RegistrationService;
   let clock: FakeClock;
   let timers: FakeTimers;
@@ -46,9 +60,18 @@ describe('RegistrationService', () => {
   let views: RegistrationView[];
   let intervals: number[];
   let record: jest.Mock;
+  let leadership: FakeLeadership;
 
-  async function build(first: ApiKeyReading, config: Partial<OperatorConfig> = {}, savedState?: RegistrationState) {
+  async function build(
+    first: ApiKeyReading,
+    config: Partial<OperatorConfig> = {},
+    savedState?: RegistrationState,
+    electionOn = false,
+  ) {
     clock = new FakeClock();
+    leadership = new FakeLeadership();
+    leadership.enabled = electionOn;
+    leadership.leading = !electionOn;
     timers = new FakeTimers();
     metrics = new FakeMetrics();
     saved = [];
@@ -60,7 +83,7 @@ describe('RegistrationService', () => {
     );
     const moduleRef = await Test.createTestingModule({
       providers: [
-        RegistrationService,
+        ...FEATURE,
         {
           provide: OperatorConfig,
           useValue: Object.assign(new OperatorConfig(), {
@@ -95,17 +118,12 @@ describe('RegistrationService', () => {
             approximateNodeCount: async () => 3,
           },
         },
-        {
-          provide: StatusService,
-          useValue: {
-            setRegistration: (view: RegistrationView) => views.push(view),
-            setPublishIntervalSeconds: (seconds: number) => intervals.push(seconds),
-          },
-        },
+        { provide: StatusComposer, useValue: { setRegistration: (view: RegistrationView) => views.push(view) } },
+        { provide: StatusSchedule, useValue: { setIntervalSeconds: (seconds: number) => intervals.push(seconds) } },
         { provide: EventRecorder, useValue: { record } },
         { provide: NamedTimers, useValue: timers },
         { provide: CLOCK, useValue: clock },
-        { provide: LeaderElectionService, useValue: new FakeLeadership() },
+        { provide: LeaderElectionService, useValue: leadership },
         { provide: OperatorMetrics, useValue: metrics },
       ],
     }).compile();
@@ -302,5 +320,51 @@ describe('RegistrationService', () => {
 
     expect(lastView()).toMatchObject({ registered: false });
     expect(record).toHaveBeenCalledWith('Normal', 'ApiKeyChanged', 'API key changed; registering with kube9-server');
+  });
+
+  it('a malformed key: free tier with the reason, an ApiKeyRejected event, nothing sent', async () => {
+    const problem = 'The API key in Secret ops/kube9-operator-config (key "apiKey") is malformed';
+    await build({ problem, configured: true });
+
+    expect(lastView()).toMatchObject({ apiKeyConfigured: true, registered: false, refused: true, error: problem });
+    expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
+    expect(record).toHaveBeenCalledWith('Warning', 'ApiKeyRejected', problem);
+  });
+
+  it('the same key read again: nothing changes, nothing told', async () => {
+    await build(KEY);
+    await timers.fire(REGISTRATION_TIMER);
+    const told = views.length;
+    const events = record.mock.calls.length;
+
+    onKey({ ...KEY });
+
+    expect(views).toHaveLength(told);
+    expect(record).toHaveBeenCalledTimes(events);
+    expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(12 * HOUR);
+  });
+
+  describe('with leader election', () => {
+    it('reads nothing and registers nothing before this replica leads', async () => {
+      await build(KEY, {}, undefined, true);
+
+      expect(views).toEqual([]);
+      expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
+    });
+
+    it('leading: reads the key and the saved state, then registers; losing the Lease: nothing scheduled', async () => {
+      await build(KEY, {}, undefined, true);
+      const [hooks] = leadership.hooks;
+
+      await hooks.prepare?.();
+      leadership.leading = true;
+      hooks.started?.();
+      await timers.fire(REGISTRATION_TIMER);
+      expect(lastView()).toMatchObject({ registered: true });
+
+      leadership.leading = false;
+      hooks.stopped?.();
+      expect(timers.scheduled.has(REGISTRATION_TIMER)).toBe(false);
+    });
   });
 });

@@ -13,7 +13,7 @@ export interface StatusLoopSnapshot {
 }
 
 /**
- * The narrow read model between the status loop and the health probes: StatusService writes
+ * The narrow read model between the status loop and the health probes: StatusSchedule writes
  * it, the probes read a snapshot. Nothing in it needs an API call.
  */
 @Injectable()

@@ -1,10 +1,10 @@
 import { Controller, Get, Header, ServiceUnavailableException } from '@nestjs/common';
 import { OperatorStatusDto } from './dto/operator-status.dto';
-import { StatusService } from './status.service';
+import { StatusView } from './status.view';
 
 @Controller('api/v1')
 export class StatusController {
-  constructor(private readonly status: StatusService) {}
+  constructor(private readonly view: StatusView) {}
 
   /**
    * The same document as the ConfigMap's `status` key; 503 with the reason from a follower that
@@ -13,9 +13,9 @@ export class StatusController {
   @Get('status')
   @Header('Cache-Control', 'no-store')
   current(): OperatorStatusDto {
-    const document = this.status.current();
+    const document = this.view.current();
     if (!document)
-      throw new ServiceUnavailableException({ status: 'unavailable', reason: this.status.unavailableReason() });
+      throw new ServiceUnavailableException({ status: 'unavailable', reason: this.view.unavailableReason() });
     return document;
   }
 }

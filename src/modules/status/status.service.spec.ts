@@ -18,11 +18,21 @@ import { LeaderElectionService } from '../leader-election/leader-election.servic
 import { NO_REGISTRATION } from './dto/registration-view.dto';
 import { LeaderStatusWatch } from './leader-status.watch';
 import { StatusLoopRecord } from './status-loop.record';
+import { StatusComposer } from './status.composer';
+import { StatusConfigMapWriter } from './status-configmap.writer';
 import { STATUS_PUBLISH_TIMER, STATUS_RETRY_TIMER } from './status.constants';
+import { StatusSchedule } from './status.schedule';
 import { StatusService } from './status.service';
+import { StatusView } from './status.view';
 
-describe('StatusService', () => {
+/** The status feature's own classes, wired as StatusModule wires them; their collaborators are swapped. */
+const FEATURE = [StatusComposer, StatusSchedule, StatusConfigMapWriter, StatusService, StatusView, StatusLoopRecord];
+
+describe('StatusService (the write loop, with the rest of the status feature)', () => {
   let status: StatusService;
+  let view: StatusView;
+  let composer: StatusComposer;
+  let schedule: StatusSchedule;
   let loop: StatusLoopRecord;
   let clock: FakeClock;
   let timers: FakeTimers;
@@ -46,8 +56,7 @@ describe('StatusService', () => {
     leaderStatus = new FakeLeaderStatus();
     const moduleRef = await Test.createTestingModule({
       providers: [
-        StatusService,
-        StatusLoopRecord,
+        ...FEATURE,
         {
           provide: OperatorConfig,
           useValue: Object.assign(new OperatorConfig(), { namespace: 'ops', statusUpdateIntervalSeconds: 30 }),
@@ -62,6 +71,9 @@ describe('StatusService', () => {
       ],
     }).compile();
     status = moduleRef.get(StatusService);
+    view = moduleRef.get(StatusView);
+    composer = moduleRef.get(StatusComposer);
+    schedule = moduleRef.get(StatusSchedule);
     loop = moduleRef.get(StatusLoopRecord);
   });
 
@@ -109,11 +121,11 @@ describe('StatusService', () => {
     status.onApplicationBootstrap();
     await settle();
 
-    expect(status.current()).toMatchObject({
+    expect(view.current()).toMatchObject({
       health: 'unhealthy',
       error: expect.stringContaining('Kubernetes API refused to write ConfigMap ops/kube9-operator-status'),
     });
-    expect(status.current()!.error).toContain('forbidden');
+    expect(view.current()!.error).toContain('forbidden');
     expect(timers.scheduled.get(STATUS_RETRY_TIMER)?.kind).toBe('after');
     expect(loop.read().firstRunAt).toBe(clock.now());
   });
@@ -125,7 +137,7 @@ describe('StatusService', () => {
 
     await timers.fire(STATUS_RETRY_TIMER);
 
-    expect(status.current()).toMatchObject({ health: 'healthy', error: null });
+    expect(view.current()).toMatchObject({ health: 'healthy', error: null });
     expect(timers.scheduled.has(STATUS_RETRY_TIMER)).toBe(false);
   });
 
@@ -145,11 +157,11 @@ describe('StatusService', () => {
     const served = metrics.of('statusServed').map(([document]) => (document as { health: string }).health);
     // At bootstrap (before any write), after the failed write, after the successful one.
     expect(served).toEqual(['healthy', 'unhealthy', 'healthy']);
-    expect(metrics.of('statusServed').at(-1)).toEqual([status.current()]);
+    expect(metrics.of('statusServed').at(-1)).toEqual([view.current()]);
   });
 
   it('tells the metrics the interval, at start and when it changes', () => {
-    status.setPublishIntervalSeconds(45);
+    schedule.setIntervalSeconds(45);
 
     expect(metrics.of('statusIntervalChanged')).toEqual([[30], [45]]);
   });
@@ -163,8 +175,7 @@ describe('StatusService', () => {
     jest.spyOn(watched, 'latest').mockReturnValue(leaderDocument as unknown as ReturnType<FakeLeaderStatus['latest']>);
     const moduleRef = await Test.createTestingModule({
       providers: [
-        StatusService,
-        StatusLoopRecord,
+        ...FEATURE,
         { provide: OperatorConfig, useValue: Object.assign(new OperatorConfig(), { namespace: 'ops' }) },
         { provide: NamedTimers, useValue: timers },
         { provide: ConfigMapWriter, useValue: { put } },
@@ -175,7 +186,7 @@ describe('StatusService', () => {
         { provide: OperatorMetrics, useValue: metrics },
       ],
     }).compile();
-    moduleRef.get(StatusService);
+    moduleRef.get(StatusView);
 
     for (const listener of watched.listeners) listener();
 
@@ -187,7 +198,7 @@ describe('StatusService', () => {
     status.onApplicationBootstrap();
     await settle();
 
-    status.setRegistration({
+    composer.setRegistration({
       ...NO_REGISTRATION,
       apiKeyConfigured: true,
       registered: true,
@@ -209,7 +220,7 @@ describe('StatusService', () => {
     status.onApplicationBootstrap();
     await settle();
 
-    status.setRegistration({ ...NO_REGISTRATION });
+    composer.setRegistration({ ...NO_REGISTRATION });
     await settle();
 
     expect(writes).toHaveLength(1);
@@ -218,7 +229,7 @@ describe('StatusService', () => {
   it('a new publish interval replaces the schedule at once and reaches the probes', () => {
     status.onApplicationBootstrap();
 
-    status.setPublishIntervalSeconds(240);
+    schedule.setIntervalSeconds(240);
 
     expect(timers.scheduled.get(STATUS_PUBLISH_TIMER)).toMatchObject({ kind: 'every', ms: 240_000 });
     expect(loop.read().intervalSeconds).toBe(240);
@@ -232,6 +243,27 @@ describe('StatusService', () => {
 
     expect(writes).toHaveLength(2);
     expect(timers.scheduled.size).toBe(0);
+  });
+
+  it('losing the Lease: the pending retry is dropped and it no longer serves its own document', async () => {
+    leadership.enabled = true;
+    put.mockRejectedValueOnce(apiError(503));
+    status.onApplicationBootstrap();
+    await settle();
+    expect(timers.scheduled.has(STATUS_RETRY_TIMER)).toBe(true);
+
+    leadership.leading = false;
+    for (const hooks of leadership.hooks) hooks.stopped?.();
+
+    expect(timers.scheduled.has(STATUS_RETRY_TIMER)).toBe(false);
+    expect(view.current()).toBeUndefined();
+  });
+
+  it('starting to lead: writes at once', async () => {
+    for (const hooks of leadership.hooks) hooks.started?.();
+    await settle();
+
+    expect(writes).toHaveLength(1);
   });
 
   describe('as a follower (leader election on, another replica leads)', () => {
@@ -253,8 +285,8 @@ describe('StatusService', () => {
       status.onApplicationBootstrap();
       await settle();
 
-      expect(status.current()).toBeUndefined();
-      expect(status.unavailableReason()).toBe('no status document of the leader watched yet');
+      expect(view.current()).toBeUndefined();
+      expect(view.unavailableReason()).toBe('no status document of the leader watched yet');
       expect(metrics.of('statusServed')).toEqual([]);
       expect(writes).toHaveLength(0);
     });
@@ -265,7 +297,7 @@ describe('StatusService', () => {
       status.onApplicationBootstrap();
       await settle();
 
-      expect(status.current()).toBe(leaders);
+      expect(view.current()).toBe(leaders);
       expect(writes).toHaveLength(0);
     });
 
@@ -278,9 +310,9 @@ describe('StatusService', () => {
       };
 
       clock.advance(30_000);
-      expect(status.current()).toBe(leaders);
+      expect(view.current()).toBe(leaders);
       clock.advance(1);
-      const served = status.current();
+      const served = view.current();
 
       expect(served).toMatchObject({
         mode: 'enabled',

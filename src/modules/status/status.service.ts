@@ -1,41 +1,23 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { backoffDelay } from '../../common/backoff';
-import { Clock, CLOCK } from '../../common/clock';
-import { NamedTimers } from '../../common/named-timers';
-import { OPERATOR_VERSION } from '../../common/operator-version';
-import { OperatorConfig } from '../config/operator-config';
-import { ConfigMapWriter } from '../kubernetes/configmap.writer';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EVENT_REASONS, EventRecorder } from '../kubernetes/event.recorder';
-import { describeKubeError } from '../kubernetes/kube-errors';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
-import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorStatusDto } from './dto/operator-status.dto';
-import { NO_REGISTRATION, RegistrationView } from './dto/registration-view.dto';
-import { followerView } from './follower-view';
-import { LeaderStatusWatch } from './leader-status.watch';
-import { buildStatusDocument, differsForReaders } from './status-document';
-import { StatusLoopRecord } from './status-loop.record';
-import {
-  SHUTDOWN_WRITE_TIMEOUT_MS,
-  STATUS_CONFIGMAP_KEY,
-  STATUS_CONFIGMAP_NAME,
-  STATUS_LABELS,
-  STATUS_PUBLISH_TIMER,
-  STATUS_RETRY_TIMER,
-  WRITE_RETRY_BASE_MS,
-} from './status.constants';
+import { differsForReaders } from './status-document';
+import { StatusComposer } from './status.composer';
+import { StatusConfigMapWriter } from './status-configmap.writer';
+import { StatusSchedule } from './status.schedule';
+import { SHUTDOWN_WRITE_TIMEOUT_MS } from './status.constants';
 
 /**
- * Publishes the status document: to the ConfigMap on start-up, every interval and within a
- * moment of any change a reader would notice; and to REST (current()). A write is one PUT of
- * the whole object (ConfigMapWriter). Failures are reported in the status (unhealthy) and
- * retried with backoff; they never escape to the process. Each run of the loop is noted in
- * the StatusLoopRecord, which the probes read.
+ * The status write loop: publish() writes the document the StatusComposer builds to its
+ * ConfigMap on start-up, at each tick of the StatusSchedule and within a moment of any change a
+ * reader would notice. Failures are kept (the document then says unhealthy, and why), logged
+ * once and retried with backoff; they never escape to the process. A replica that does not lead
+ * runs its loop (the probes watch it) but writes nothing. What REST serves is StatusView's.
  */
 @Injectable()
 export class StatusService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(StatusService.name);
-  private registration: RegistrationView = NO_REGISTRATION;
   private published?: OperatorStatusDto;
   /** Why the latest status write failed; null when it succeeded (or none was attempted yet). */
   private writeError: string | null = null;
@@ -43,91 +25,59 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
   private inFlight?: Promise<void>;
   private again = false;
   private stopped = false;
+  private readonly listeners: Array<() => void> = [];
 
   constructor(
-    private readonly config: OperatorConfig,
-    private readonly timers: NamedTimers,
-    private readonly writer: ConfigMapWriter,
+    private readonly composer: StatusComposer,
+    private readonly schedule: StatusSchedule,
+    private readonly writer: StatusConfigMapWriter,
     private readonly events: EventRecorder,
-    private readonly loop: StatusLoopRecord,
-    @Inject(CLOCK) private readonly clock: Clock,
     private readonly leadership: LeaderElectionService,
-    private readonly leaderStatus: LeaderStatusWatch,
-    private readonly metrics: OperatorMetrics,
   ) {
-    loop.intervalChanged(config.statusUpdateIntervalSeconds);
-    metrics.statusIntervalChanged(this.intervalSeconds);
+    schedule.runs(() => this.publish());
     leadership.register({
       started: () => void this.publish(),
       stopped: () => {
-        this.timers.clear(STATUS_RETRY_TIMER);
+        this.schedule.cancelRetry();
         this.published = undefined;
         this.writeError = null;
-        this.announce();
+        this.changed();
       },
     });
-    leaderStatus.onChange(() => {
-      if (!this.leadership.isLeader()) this.announce();
+    composer.onChange(() => {
+      if (differsForReaders(this.published, this.composer.compose(null))) void this.publish();
     });
-  }
-
-  /** The interval the loop runs at now; the StatusLoopRecord is its one holder. */
-  private get intervalSeconds(): number {
-    return this.loop.read().intervalSeconds;
   }
 
   onApplicationBootstrap(): void {
-    this.announce();
-    this.loop.started(this.clock.now());
-    this.timers.every(STATUS_PUBLISH_TIMER, this.intervalSeconds * 1000, () => this.publish());
+    this.changed();
+    this.schedule.start();
     void this.publish();
   }
 
   /** Stops the schedule and writes a last status, within a bounded time. */
   async beforeApplicationShutdown(): Promise<void> {
-    this.timers.clear(STATUS_PUBLISH_TIMER);
-    this.timers.clear(STATUS_RETRY_TIMER);
+    this.schedule.stop();
     const last = this.publish().finally(() => (this.stopped = true));
     await Promise.race([last, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WRITE_TIMEOUT_MS).unref())]);
   }
 
   /**
-   * The document as readers see it now: the one last written, or the current one when writing
-   * fails. A follower serves the leader's document as its watch delivered it (SPEC section 9),
-   * and nothing (undefined: see unavailableReason) until the watch has delivered one: never its
-   * own document, which would show this replica's mode as the cluster's.
+   * This replica's own document: the one last written, or the current one while writing fails
+   * (unhealthy, saying why). A leader serves it; a follower serves the leader's (StatusView).
    */
-  current(): OperatorStatusDto | undefined {
-    if (!this.leadership.isLeader()) {
-      return followerView({
-        watched: this.leaderStatus.latest(),
-        lost: this.leaderStatus.watchLost(),
-        nowMs: this.clock.now(),
-        graceMs: this.intervalSeconds * 1000,
-      });
-    }
+  ownDocument(): OperatorStatusDto {
     if (this.published && this.writeError === null) return this.published;
-    return this.compose(this.writeError);
+    return this.composer.compose(this.writeError);
   }
 
-  /** Why current() has no document: a follower that has not seen the leader's yet. */
-  unavailableReason(): string {
-    return this.leaderStatus.problem();
-  }
-
-  /** Called by the registration module on every change of its state. */
-  setRegistration(view: RegistrationView): void {
-    this.registration = view;
-    if (differsForReaders(this.published, this.compose(null))) void this.publish();
-  }
-
-  /** A new interval (kube9-server's configuration) takes effect at once, without a restart. */
-  setPublishIntervalSeconds(seconds: number): void {
-    if (seconds === this.intervalSeconds) return;
-    this.logger.log(`Status interval changed from ${this.intervalSeconds} s to ${seconds} s`);
-    this.loop.intervalChanged(seconds);
-    this.metrics.statusIntervalChanged(seconds);
-    if (!this.stopped) this.timers.every(STATUS_PUBLISH_TIMER, seconds * 1000, () => this.publish());
+  /**
+   * Called each time what this replica serves may have changed: at bootstrap, after each run of
+   * the loop (a write, or a follower's run, whose served document can change with time alone),
+   * and on losing the Lease.
+   */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   /** Writes now; concurrent calls collapse into at most one more write after the one in flight. */
@@ -148,56 +98,26 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     } while (this.again && !this.stopped);
   }
 
-  private compose(kubernetesError: string | null): OperatorStatusDto {
-    return buildStatusDocument({
-      registration: this.registration,
-      kubernetesError,
-      version: OPERATOR_VERSION,
-      namespace: this.config.namespace,
-      now: new Date(this.clock.now()),
-    });
-  }
-
   /** The document written assumes the write succeeds; if it fails, readers learn why through REST. */
   private async writeOnce(): Promise<void> {
-    this.loop.ran(this.clock.now());
-    // A follower keeps its loop alive (liveness and readiness) but writes nothing; the leader's document is
-    // served. What it serves can still change with time alone (a watch lost for over an interval), so it is
-    // announced on each run as well.
+    this.schedule.ran();
+    // A follower keeps its loop alive (liveness and readiness) but writes nothing; the leader's document is served.
     if (!this.leadership.isLeader()) {
-      this.announce();
+      this.changed();
       return;
     }
-    const document = this.compose(null);
-    try {
-      await this.writer.put(this.configMapFor(document));
-      this.metrics.statusWritten('success', this.clock.now());
-      this.recordSuccess(document);
-    } catch (error) {
-      this.metrics.statusWritten('error', this.clock.now());
-      this.recordFailure(describeKubeError(`write ConfigMap ${this.config.namespace}/${STATUS_CONFIGMAP_NAME}`, error));
-    }
-    this.announce();
+    const document = this.composer.compose(null);
+    const failure = await this.writer.write(document);
+    if (failure === null) this.written(document);
+    else this.writeFailed(failure);
+    this.changed();
   }
 
-  /**
-   * Tells the metrics which document this replica serves now, each time that can change: after
-   * each write (leader), when the leader's document arrives and on each loop run (follower), and on
-   * losing the Lease.
-   */
-  private announce(): void {
-    const served = this.current();
-    if (served) this.metrics.statusServed(served);
+  private changed(): void {
+    for (const listener of this.listeners) listener();
   }
 
-  private configMapFor(document: OperatorStatusDto) {
-    return {
-      metadata: { name: STATUS_CONFIGMAP_NAME, namespace: this.config.namespace, labels: { ...STATUS_LABELS } },
-      data: { [STATUS_CONFIGMAP_KEY]: JSON.stringify(document) },
-    };
-  }
-
-  private recordSuccess(document: OperatorStatusDto): void {
+  private written(document: OperatorStatusDto): void {
     const changed = differsForReaders(this.published, document);
     const previousTier = this.published?.tier;
     if (previousTier && previousTier !== document.tier) {
@@ -211,28 +131,22 @@ export class StatusService implements OnApplicationBootstrap, BeforeApplicationS
     this.published = document;
     this.writeError = null;
     this.consecutiveWriteFailures = 0;
-    this.timers.clear(STATUS_RETRY_TIMER);
+    this.schedule.cancelRetry();
     if (recovered) this.logger.log('Status writes to the Kubernetes API work again');
     if (changed || recovered) this.logStatus(document);
   }
 
-  private recordFailure(reason: string): void {
+  private writeFailed(reason: string): void {
     const firstFailure = this.writeError === null;
     this.writeError = reason;
     this.consecutiveWriteFailures += 1;
     if (firstFailure) {
       this.logger.error(reason);
-      this.logStatus(this.compose(reason));
+      this.logStatus(this.composer.compose(reason));
     } else {
       this.logger.debug(`Status write failed again (${this.consecutiveWriteFailures} in a row): ${reason}`);
     }
-    if (this.stopped) return;
-    const delay = backoffDelay(this.consecutiveWriteFailures, {
-      baseMs: WRITE_RETRY_BASE_MS,
-      capMs: this.intervalSeconds * 1000,
-      jitter: 0.5,
-    });
-    this.timers.after(STATUS_RETRY_TIMER, delay, () => this.publish());
+    this.schedule.retryAfter(this.consecutiveWriteFailures);
   }
 
   private logStatus(document: OperatorStatusDto): void {
