@@ -1,25 +1,23 @@
 /*
  * The time until the extension sees the tier (issue 20), as a user meets it,
- * on the real worker node, the operator image pulled from the test registry
- * with a pull Secret (the first run pulls it; later runs find it on the node,
- * pullPolicy IfNotPresent): from `helm install` returning (no --wait) to the status ConfigMap
- * saying operated/free, and from `helm upgrade --reuse-values --set apiKey=…`
- * returning to it saying enabled/pro (registered). Each run starts from
- * nothing (`helm uninstall --wait`, the ConfigMaps gone). Medians of --runs,
- * and where the install's time goes, from the pod's own record (1 s
- * resolution): created -> scheduled (kube-scheduler) -> sandbox ready
- * (kubelet + containerd: cgroups, pause container, CNI) -> container started
- * (containerd + runc) -> first status write (the operator's start-up) -> Ready
- * (the kubelet's readiness probe).
+ * on the real worker node: the chart installed from the test registry
+ * (`helm install oci://…/kube9-operator --version …`, with its credentials and
+ * CA), the operator image pulled from that registry by the kubelet with a pull
+ * Secret. Each run measures two installs, each from nothing (`helm uninstall
+ * --wait`, the ConfigMaps gone):
+ *   - image pulled: the operator image first taken off the node (`ctr images
+ *     rm --sync`, every name it has there), so the kubelet pulls it;
+ *   - image on the node: the image the first install pulled (IfNotPresent);
+ * each from `helm install` returning (no --wait) to the status ConfigMap saying
+ * operated/free; after the second, from `helm upgrade --reuse-values --set
+ * apiKey=…` returning to it saying enabled/pro (registered). Medians of --runs,
+ * the kubelet's own pull time (its Pulled event), and where the install's time
+ * goes, from the pod's own record (1 s resolution): created -> scheduled
+ * (kube-scheduler) -> sandbox ready (kubelet + containerd: cgroups, pause
+ * container, CNI) -> container started (containerd + runc, and the pull) ->
+ * first status write (the operator's start-up) -> Ready (the kubelet's probes).
  *   npm run bench:install [-- --runs 5]
- * Prints figures; asserts nothing.
- *
- * Measured 2026-12-04 on the shared 2-core machine: install -> operated/free
- * median 2.41 s of 5 (2.18 to 2.69 s), upgrade --set apiKey -> enabled/pro 0.33 s
- * (0.20 to 0.41 s); of the install, about 1 s is the sandbox (kubelet, containerd,
- * CNI) and the rest the operator's start-up to its first write; the pod turns
- * Ready about 11 s after its start (the readiness probe's initial delay of 5 s and
- * period of 10 s), which the ConfigMap the extension reads does not wait for.
+ * Prints figures; asserts nothing. The figures are in bench/README.md.
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -27,12 +25,14 @@ import {
   createNodeNamespace,
   helmOk,
   isReady,
-  nodeInstallArgs,
+  nodeInstallValues,
   RELEASE,
   RELEASE_SELECTOR,
+  releasedChart,
   startRealNode,
   stopRealNode,
 } from '../test/support/real-node';
+import { chartImage } from '../test/support/worker-node';
 import { readConfigMap, STATUS_CONFIGMAP } from '../test/support/status';
 
 const NAMESPACE = 'kube9-bench-install';
@@ -73,18 +73,38 @@ async function main(): Promise<void> {
       return list.items.find((p) => !p.metadata?.deletionTimestamp)!;
     };
 
-    const installs: number[] = [];
+    const repository = chartImage(cp.node!.images.operator).repository;
+    /** Takes the operator image off the node (every name it has there), so that the next pod pulls it. */
+    const forgetImage = async () => {
+      const names = (await cp.node!.ctr(['images', 'ls', '-q'])).split('\n').filter((n) => n.startsWith(repository));
+      if (names.length) await cp.node!.ctr(['images', 'rm', '--sync', ...names]);
+    };
+    /** The kubelet's own account of the pull: "Successfully pulled image … in 1.234s (…)", in ms. */
+    const pullMs = async (pod: V1Pod) => {
+      const events = await core.listNamespacedEvent({
+        namespace: NAMESPACE,
+        fieldSelector: `involvedObject.uid=${pod.metadata!.uid},reason=Pulled`,
+      });
+      const said = /in ([\d.]+)(m?s) /.exec(events.items.map((e) => e.message ?? '').join(' '));
+      return said ? Number(said[1]) * (said[2] === 'ms' ? 1 : 1000) : undefined;
+    };
+
+    type Case = 'pulled' | 'on the node';
+    const installs: Record<Case, number[]> = { pulled: [], 'on the node': [] };
     const upgrades: number[] = [];
+    const pulls: number[] = [];
     const steps: Record<string, number[]> = {};
-    for (let run = 0; run < RUNS; run++) {
+    const took = (name: string, ms: number) => (steps[name] ??= []).push(ms);
+    const once = async (run: number, image: Case) => {
+      if (image === 'pulled') await forgetImage();
       const t0 = Date.now();
-      await helm(nodeInstallArgs(cp, NAMESPACE, simulator.url));
+      await helm(['install', RELEASE, ...releasedChart(cp), '-n', NAMESPACE, ...nodeInstallValues(cp, simulator.url)]);
       const returned = Date.now();
       await until('operated/free', async () => {
         const s = await status();
         return s?.mode === 'operated' && s.tier === 'free';
       });
-      installs.push(Date.now() - returned);
+      installs[image].push(Date.now() - returned);
       // Where the time went, from the pod's record (whole seconds) and the document's lastUpdate (ms).
       await until('the pod Ready', async () => {
         const p = await operatorPod();
@@ -96,35 +116,56 @@ async function main(): Promise<void> {
       const created = Date.parse(String(pod.metadata!.creationTimestamp));
       const started = Date.parse(String(pod.status!.containerStatuses![0].state!.running!.startedAt));
       const firstWrite = Date.parse((await status())!.lastUpdate);
-      const took = (name: string, ms: number) => (steps[name] ??= []).push(ms);
-      took('helm install returned -> pod created', created - returned);
-      took('pod created -> scheduled', when('PodScheduled') - created);
-      took('scheduled -> sandbox ready', when('PodReadyToStartContainers') - when('PodScheduled'));
-      took('sandbox ready -> container started', started - when('PodReadyToStartContainers'));
-      took('container started -> first status write', firstWrite - started);
-      took('container started -> Ready', when('Ready') - started);
-      took('helm install (the command)', returned - t0);
+      const step = (name: string, ms: number) => took(`${image}: ${name}`, ms);
+      step('helm install (the command, the chart pulled from oci://)', returned - t0);
+      step('helm install returned -> pod created', created - returned);
+      step('pod created -> scheduled', when('PodScheduled') - created);
+      step('scheduled -> sandbox ready', when('PodReadyToStartContainers') - when('PodScheduled'));
+      step('sandbox ready -> container started (pull included)', started - when('PodReadyToStartContainers'));
+      step('container started -> first status write', firstWrite - started);
+      step('container started -> Ready', when('Ready') - started);
+      const pulled = image === 'pulled' ? await pullMs(pod) : undefined;
+      if (image === 'pulled') {
+        if (pulled === undefined) throw new Error('the kubelet reported no pull of the operator image');
+        pulls.push(pulled);
+      }
 
-      const u0 = Date.now();
-      await helm(apiKeyUpgradeArgs(NAMESPACE));
-      const upgraded = Date.now();
-      await until('enabled/pro', async () => {
-        const s = await status();
-        return s?.mode === 'enabled' && s.tier === 'pro' && s.registered;
-      });
-      upgrades.push(Date.now() - upgraded);
-      took('helm upgrade (the command)', upgraded - u0);
+      let upgraded = '';
+      if (image === 'on the node') {
+        const u0 = Date.now();
+        await helm(apiKeyUpgradeArgs(NAMESPACE, releasedChart(cp)));
+        const returnedAt = Date.now();
+        await until('enabled/pro', async () => {
+          const s = await status();
+          return s?.mode === 'enabled' && s.tier === 'pro' && s.registered;
+        });
+        upgrades.push(Date.now() - returnedAt);
+        took('helm upgrade (the command)', returnedAt - u0);
+        upgraded = `, upgrade --set apiKey -> enabled/pro ${seconds(upgrades.at(-1)!)}`;
+      }
 
       await helm(['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
       await until('the status ConfigMap gone', async () => (await status()) === undefined);
+      const pullNote = pulled === undefined ? '' : ` (the kubelet's pull ${seconds(pulled)})`;
       console.log(
-        `run ${run + 1}: install -> operated/free ${seconds(installs.at(-1)!)}, upgrade --set apiKey -> enabled/pro ${seconds(upgrades.at(-1)!)}`,
+        `run ${run + 1}, image ${image}: install -> operated/free ${seconds(installs[image].at(-1)!)}${pullNote}${upgraded}`,
       );
+    };
+    for (let run = 0; run < RUNS; run++) {
+      await once(run, 'pulled');
+      await once(run, 'on the node');
     }
+    const list = (values: number[]) => values.map(seconds).join(', ');
+    console.log(`median of ${RUNS}, helm install (oci://) returned -> status ConfigMap operated/free:`);
     console.log(
-      `median of ${RUNS}, image on the node: helm install returned -> operated/free ${seconds(median(installs))} ` +
-        `(${installs.map(seconds).join(', ')}); helm upgrade --set apiKey returned -> enabled/pro ${seconds(median(upgrades))} ` +
-        `(${upgrades.map(seconds).join(', ')})`,
+      `  image pulled from the test registry: ${seconds(median(installs.pulled))} (${list(installs.pulled)}); ` +
+        `of which the kubelet's pull ${seconds(median(pulls))} (${list(pulls)})`,
+    );
+    console.log(
+      `  image already on the node: ${seconds(median(installs['on the node']))} (${list(installs['on the node'])})`,
+    );
+    console.log(
+      `median of ${RUNS}, helm upgrade --set apiKey returned -> enabled/pro: ${seconds(median(upgrades))} (${list(upgrades)})`,
     );
     for (const [name, values] of Object.entries(steps)) console.log(`  ${name}: median ${seconds(median(values))}`);
   } finally {

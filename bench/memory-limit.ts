@@ -11,10 +11,12 @@
  * usage minus inactive file pages, as the kubelet counts it), the peak usage
  * (`memory.max_usage_in_bytes`), the peak RSS of node, and failcnt.
  *
- * With --soak-minutes N, then a pro soak at the smallest limit that held: the
+ * With --soak-minutes N, then a pro soak, first at the smallest limit that
+ * held the burst, then at each larger one of --limits until one holds it: the
  * API key given by `helm upgrade --set apiKey` rotated between two valid keys
  * every 30 s (each rotation re-registers), with a 60 s burst at the start, for
- * N minutes; the same figures at the end.
+ * N minutes; the same figures at the end. A soak fails as soon as the container
+ * restarts or its cgroup's failcnt leaves 0 (checked after each rotation).
  *
  * cgroup v1 only (this machine kind); needs root, like the worker node.
  *   npm run bench:memory [-- --limits 256,128,96,80,64 --seconds 60 --clients 32 --soak-minutes 0]
@@ -120,9 +122,38 @@ async function main(): Promise<void> {
       }
     };
 
-    const burst = async (pod: V1Pod, seconds: number): Promise<BurstResult> => {
-      const containerId = pod.status!.containerStatuses![0].containerID!;
-      const memory = containerCgroupDir(slot, containerId, 'memory');
+    /**
+     * The memory cgroup of the pod's running container. Read again from the pod while it is not
+     * there yet: a container that has just been killed (OOM) leaves a stale ID in the pod's status
+     * until the kubelet starts the next one (whose restart then counts against the limit).
+     */
+    const memoryCgroup = async (pod: V1Pod): Promise<{ pod: V1Pod; dir: string }> => {
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const containerId = pod.status?.containerStatuses?.[0]?.containerID;
+        try {
+          if (containerId) return { pod, dir: containerCgroupDir(slot, containerId, 'memory') };
+        } catch (err) {
+          if (Date.now() > until) throw err;
+        }
+        await sleep(1_000);
+        pod = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+      }
+    };
+    /** The container's restarts and its cgroup's failcnt now (-1 when the cgroup is gone). */
+    const health = async (pod: V1Pod): Promise<{ restarts: number; failcnt: number }> => {
+      const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
+      const restarts = now.status?.containerStatuses?.[0]?.restartCount ?? -1;
+      try {
+        const { dir } = await memoryCgroup(now);
+        return { restarts, failcnt: Number(fs.readFileSync(path.join(dir, 'memory.failcnt'), 'utf8').trim()) };
+      } catch {
+        return { restarts, failcnt: -1 };
+      }
+    };
+
+    const burst = async (target: V1Pod, seconds: number): Promise<BurstResult> => {
+      const { pod, dir: memory } = await memoryCgroup(target);
       const read = (name: string) => Number(fs.readFileSync(path.join(memory, name), 'utf8').trim());
       const inactiveFile = () =>
         Number(
@@ -207,27 +238,54 @@ async function main(): Promise<void> {
         : `smallest limit that held: ${smallest} MiB (of ${LIMITS_MIB.join(', ')} MiB)`,
     );
 
-    if (SOAK_MINUTES > 0 && smallest !== undefined) {
-      await install(smallest, ['--set', `apiKey=${TEST_KEYS.chart}`]);
+    // The soak, from the smallest limit that held the burst upwards, until one holds it too: a
+    // soak fails as soon as the container restarts or its cgroup's failcnt leaves 0.
+    const soakAt = async (limit: number): Promise<boolean> => {
+      let rotations = 0;
+      const fail = (why: string) => {
+        console.log(`pro soak at ${limit} MiB: FAILED after ${rotations} key rotations: ${why}`);
+        return false;
+      };
+      await install(limit, ['--set', `apiKey=${TEST_KEYS.chart}`]);
       const registrationsBefore = simulator.requests.length;
       let pod = await readyPod();
       const first = await burst(pod, SECONDS);
+      if (!held(first)) return fail(`first burst: ${describe(first)}`);
       const until = Date.now() + SOAK_MINUTES * 60_000;
-      let rotations = 0;
       while (Date.now() < until) {
         await sleep(30_000);
         const key = rotations % 2 === 0 ? TEST_KEYS.upgrade : TEST_KEYS.chart;
-        await install(smallest, ['--set', `apiKey=${key}`]);
+        await install(limit, ['--set', `apiKey=${key}`]);
         rotations++;
+        pod = await readyPod();
+        const now = await health(pod);
+        if (now.restarts !== 0 || now.failcnt !== 0)
+          return fail(`restarts ${now.restarts}, failcnt ${now.failcnt} (-1: cgroup gone)`);
       }
-      pod = await readyPod();
       const last = await burst(pod, SECONDS);
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
       const doc = JSON.parse(cm.data!.status) as { tier: string; health: string };
+      const ok = held(last) && doc.tier === 'pro' && doc.health === 'healthy';
       console.log(
-        `pro soak of ${SOAK_MINUTES} min at ${smallest} MiB, ${rotations} key rotations, ` +
+        `pro soak of ${SOAK_MINUTES} min at ${limit} MiB: ${ok ? 'held' : 'FAILED'}; ${rotations} key rotations, ` +
           `${simulator.requests.length - registrationsBefore} requests to kube9-server; status ${doc.tier}/${doc.health}\n` +
           `  first burst: ${describe(first)}\n  last burst: ${describe(last)}`,
+      );
+      return ok;
+    };
+    if (SOAK_MINUTES > 0 && smallest !== undefined) {
+      const candidates = LIMITS_MIB.filter((limit) => limit >= smallest).sort((a, b) => a - b);
+      let soaked: number | undefined;
+      for (const limit of candidates) {
+        if (await soakAt(limit)) {
+          soaked = limit;
+          break;
+        }
+      }
+      console.log(
+        soaked === undefined
+          ? `no limit of ${candidates.join(', ')} MiB held the ${SOAK_MINUTES}-minute pro soak`
+          : `smallest limit that held the burst and the ${SOAK_MINUTES}-minute pro soak: ${soaked} MiB`,
       );
     }
   } finally {

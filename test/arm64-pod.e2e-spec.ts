@@ -36,13 +36,13 @@ import type { ServerSimulator } from './support/server-simulator';
 import { readStatus } from './support/status';
 import { PULL_SECRET, registryImageArgs } from './support/registry-install';
 import { chartImage, containerHostPid } from './support/worker-node';
+import { ELF_MACHINE, elfMachine } from './support/elf';
 
 const NAMESPACE = 'kube9-arm64';
 const AMD64_NAMESPACE = 'kube9-amd64';
 const INTERVAL_SECONDS = 10;
 const HELM_TIMEOUT_MS = 240_000;
-const AARCH64 = 183;
-const X86_64 = 62;
+const { arm64: AARCH64, amd64: X86_64 } = ELF_MACHINE;
 
 let cp: ControlPlane;
 let kc: KubeConfig;
@@ -138,17 +138,6 @@ function processStartMs(pid: number): number {
   const ticks = Number(fields[19]); // field 22, starttime
   const btime = Number(/^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'))![1]);
   return btime * 1000 + ticks * 10;
-}
-
-function elfMachine(file: string): number {
-  const header = Buffer.alloc(20);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, header, 0, 20, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return header.subarray(0, 4).toString('latin1') === '\x7fELF' ? header.readUInt16LE(18) : -1;
 }
 
 /** The files mapped into a process (/proc/<pid>/maps), each with one of its map_files entries to open it by. */

@@ -17,10 +17,10 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ensureImages, type NodeImages } from './support/worker-node';
+import { ELF_MACHINE, elfMachine } from './support/elf';
 
 jest.setTimeout(120_000);
 
-const ELF_MACHINE = { amd64: 62, arm64: 183 } as const;
 const NODE_ARCH = { amd64: 'x64', arm64: 'arm64' } as const;
 const LOADER = { amd64: 'lib64/ld-linux-x86-64.so.2', arm64: 'lib/ld-linux-aarch64.so.1' } as const;
 type Arch = keyof typeof ELF_MACHINE;
@@ -61,19 +61,6 @@ let top: { manifests: Descriptor[] };
 const blobPath = (dir: string, digest: string) => path.join(dir, 'blobs', ...digest.split(':'));
 const readJson = <T>(file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-/** e_machine of an ELF file (offset 18, little-endian; both targets are). */
-function elfMachine(file: string): number {
-  const header = Buffer.alloc(20);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, header, 0, 20, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
-  return header.readUInt16LE(18);
-}
-
 /** `file` (relative to `root`) with its symbolic links followed inside `root`, as the image would. */
 function resolveIn(root: string, file: string): string {
   let rel = file;

@@ -33,6 +33,7 @@ import {
   operatorPods,
   RELEASE,
   RELEASE_SELECTOR,
+  releasedChart,
   serverArgs,
   startRealNode,
   statusBurst,
@@ -87,18 +88,7 @@ afterAll(async () => {
   await cp?.stop();
 });
 
-/** The chart as a user names it: oci://…/kube9-operator at the released version, with the registry's credentials and CA. */
-function chart(): string[] {
-  return [
-    cp.release!.chartRef,
-    '--version',
-    cp.release!.version,
-    '--registry-config',
-    cp.registry!.authFile,
-    '--ca-file',
-    cp.registry!.caPath,
-  ];
-}
+const chart = () => releasedChart(cp);
 
 function imageValues(): string[] {
   // The tag is the chart's appVersion: the released version.

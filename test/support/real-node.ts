@@ -122,6 +122,22 @@ export async function helmOk(cp: ControlPlane, args: string[], timeoutMs = 180_0
   return result.stdout;
 }
 
+/**
+ * The chart as a user names it: `oci://…/kube9-operator` at the released version, with the test
+ * registry's credentials and CA (the release startControlPlane pushed).
+ */
+export function releasedChart(cp: ControlPlane): string[] {
+  return [
+    cp.release!.chartRef,
+    '--version',
+    cp.release!.version,
+    '--registry-config',
+    cp.registry!.authFile,
+    '--ca-file',
+    cp.registry!.caPath,
+  ];
+}
+
 /** The `--set` arguments that point the chart at a kube9-server over http (and set its status interval). */
 export function serverArgs(serverUrl: string, intervalSeconds?: number): string[] {
   return [
