@@ -124,23 +124,7 @@ export async function makePki(
     path.join(dir, 'openssl.cnf'),
     opensslConfig(serverSans, opts.nodeIp ? [`IP:${opts.nodeIp}`] : []),
   );
-  await openssl(dir, [
-    'req',
-    '-x509',
-    '-config',
-    'openssl.cnf',
-    '-extensions',
-    'ca',
-    ...EC_KEY,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '3650',
-    '-subj',
-    '/CN=kube9-test-ca',
-  ]);
+  await makeCa(dir, 'kube9-test-ca');
   await Promise.all([
     makeLeaf(dir, 'apiserver', '/CN=kube-apiserver', 'server'),
     makeLeaf(dir, 'admin', '/O=system:masters/CN=kube9-test-admin', 'client'),
@@ -177,14 +161,9 @@ current-context: ${userName}@kube9-test
 `;
 }
 
-/**
- * A CA of its own (`ca.crt`, `ca.key`) and a server certificate (`server.crt`,
- * `server.key`) for `sans` (e.g. `IP:10.213.0.1`) in `dir`: the test
- * registry's, so that trusting it trusts nothing of the cluster's.
- */
-export async function makeServerPki(dir: string, caName: string, sans: string[]): Promise<void> {
-  await fsp.writeFile(path.join(dir, 'openssl.cnf'), opensslConfig(sans, []));
-  await openssl(dir, [
+/** A self-signed CA (`ca.crt`, `ca.key`) named `name`, from the `openssl.cnf` already written in `dir`. */
+function makeCa(dir: string, name: string): Promise<void> {
+  return openssl(dir, [
     'req',
     '-x509',
     '-config',
@@ -199,7 +178,17 @@ export async function makeServerPki(dir: string, caName: string, sans: string[])
     '-days',
     '3650',
     '-subj',
-    `/CN=${caName}`,
+    `/CN=${name}`,
   ]);
+}
+
+/**
+ * A CA of its own (`ca.crt`, `ca.key`) and a server certificate (`server.crt`,
+ * `server.key`) for `sans` (e.g. `IP:10.213.0.1`) in `dir`: the test
+ * registry's, so that trusting it trusts nothing of the cluster's.
+ */
+export async function makeServerPki(dir: string, caName: string, sans: string[]): Promise<void> {
+  await fsp.writeFile(path.join(dir, 'openssl.cnf'), opensslConfig(sans, []));
+  await makeCa(dir, caName);
   await makeLeaf(dir, 'server', `/CN=${caName} server`, 'server');
 }

@@ -250,8 +250,11 @@ function makeCgroup(name: string, sub?: string): void {
   }
 }
 
-/** Kills every process in the cgroup tree `name` (SIGKILL, repeated until none is left) and removes the tree. */
-async function removeCgroupTree(name: string): Promise<void> {
+/**
+ * SIGKILLs every process in the cgroup tree `name`, again and again (forks in flight) for up to
+ * 5 s, until none is left; resolves with those still there.
+ */
+async function killCgroupProcesses(name: string): Promise<number[]> {
   for (let round = 0; round < 50; round++) {
     const pids = pidsIn(cgroupDirs(name));
     if (pids.length === 0) break;
@@ -264,6 +267,12 @@ async function removeCgroupTree(name: string): Promise<void> {
     }
     await sleep(100);
   }
+  return pidsIn(cgroupDirs(name));
+}
+
+/** Kills every process in the cgroup tree `name` (SIGKILL, repeated until none is left) and removes the tree. */
+async function removeCgroupTree(name: string): Promise<void> {
+  await killCgroupProcesses(name);
   for (let round = 0; round < 20; round++) {
     let left = 0;
     for (const dir of cgroupDirs(name)) {
@@ -852,19 +861,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       async powerOff() {
         const running = Object.values(daemons).filter((p) => p.running);
         if (running.length) throw new Error(`stop ${running.map((p) => p.name).join(', ')} before the power goes off`);
-        for (let round = 0; round < 50; round++) {
-          const pids = pidsIn(cgroupDirs(cgroup));
-          if (pids.length === 0) break;
-          for (const pid of pids) {
-            try {
-              process.kill(pid, 'SIGKILL');
-            } catch {
-              // gone
-            }
-          }
-          await sleep(100);
-        }
-        const left = pidsIn(cgroupDirs(cgroup));
+        const left = await killCgroupProcesses(cgroup);
         if (left.length) throw new Error(`processes ${left.join(', ')} of the node survived SIGKILL`);
         await unmountBelow(file('containerd/state'));
         await unmountBelow(file('kubelet/pods'));

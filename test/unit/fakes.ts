@@ -12,6 +12,19 @@ import { LeaderElectionService, LeadershipHooks } from '../../src/modules/leader
 import { OperatorMetrics } from '../../src/modules/metrics/operator-metrics.service';
 import { WriteFence } from '../../src/modules/kubernetes/write-fence';
 
+/** A healthy operated/free status document, as written at FakeClock's start in namespace `ops`. */
+export const FREE_DOCUMENT: OperatorStatusDto = {
+  mode: 'operated',
+  tier: 'free',
+  version: '0.2.0',
+  health: 'healthy',
+  lastUpdate: '2026-11-27T12:00:00.000Z',
+  registered: false,
+  error: null,
+  apiKeyConfigured: false,
+  namespace: 'ops',
+};
+
 export class FakeClock implements Clock {
   constructor(private at = Date.parse('2026-11-27T12:00:00.000Z')) {}
 

@@ -1,23 +1,12 @@
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
-import { apiError, FakeClock, FakeMetrics } from '@test/unit/fakes';
+import { apiError, FakeClock, FakeMetrics, FREE_DOCUMENT } from '@test/unit/fakes';
 import { OperatorConfig } from '../config/operator-config';
 import { ConfigMapWriter, OwnedConfigMap } from '../kubernetes/configmap.writer';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
-import { OperatorStatusDto } from './dto/operator-status.dto';
 import { StatusConfigMapWriter } from './status-configmap.writer';
 
-const DOCUMENT: OperatorStatusDto = {
-  mode: 'operated',
-  tier: 'free',
-  version: '0.2.0',
-  health: 'healthy',
-  lastUpdate: '2026-11-27T12:00:00.000Z',
-  registered: false,
-  error: null,
-  apiKeyConfigured: false,
-  namespace: 'ops',
-};
+const DOCUMENT = FREE_DOCUMENT;
 
 describe('StatusConfigMapWriter', () => {
   let writer: StatusConfigMapWriter;

@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { CLOCK } from '../../common/clock';
-import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics } from '@test/unit/fakes';
+import { FakeClock, FakeLeaderStatus, FakeLeadership, FakeMetrics, FREE_DOCUMENT } from '@test/unit/fakes';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { OperatorMetrics } from '../metrics/operator-metrics.service';
 import { OperatorStatusDto } from './dto/operator-status.dto';
@@ -9,17 +9,7 @@ import { StatusLoopRecord } from './status-loop.record';
 import { StatusService } from './status.service';
 import { StatusView } from './status.view';
 
-const OWN: OperatorStatusDto = {
-  mode: 'operated',
-  tier: 'free',
-  version: '0.2.0',
-  health: 'healthy',
-  lastUpdate: '2026-11-27T12:00:00.000Z',
-  registered: false,
-  error: null,
-  apiKeyConfigured: false,
-  namespace: 'ops',
-};
+const OWN = FREE_DOCUMENT;
 const LEADERS: OperatorStatusDto = {
   ...OWN,
   mode: 'enabled',
