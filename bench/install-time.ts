@@ -47,7 +47,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
-  const node = await startRealNode({ intervalSeconds: 60 });
+  const node = await startRealNode({ intervalSeconds: 60, stopOnSignal: true });
   const { cp, core, simulator } = node;
   // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
   process.env.KUBE9_TEST_HELM = cp.helmPath;

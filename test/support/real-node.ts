@@ -49,6 +49,14 @@ export interface RealNodeOptions {
   auditLog?: boolean;
   /** Namespaces to create, restricted and with the pull Secret (createNodeNamespace). */
   namespaces?: string[];
+  /** The simulator's registrations per hour per cluster; default SPEC section 3's 10. */
+  rateLimitPerHour?: number;
+  /**
+   * On SIGINT or SIGTERM, stop it all (pods, node, control plane) and exit: for the benches,
+   * which run outside Jest's teardown. Without it an interrupted bench leaves the node's
+   * containers, mounts and network behind.
+   */
+  stopOnSignal?: boolean;
 }
 
 /**
@@ -67,6 +75,17 @@ export async function startRealNode(opts: RealNodeOptions): Promise<RealNode> {
     kc.loadFromFile(cp.kubeconfigPath);
     const core = kc.makeApiClient(CoreV1Api);
     for (const name of opts.namespaces ?? []) await createNodeNamespace(core, cp, name);
+    if (opts.stopOnSignal) {
+      for (const [signal, code] of [
+        ['SIGINT', 130],
+        ['SIGTERM', 143],
+      ] as const) {
+        process.once(signal, () => {
+          console.error(`[node] ${signal}: stopping the node and the control plane`);
+          void stopRealNode({ cp, simulator }).finally(() => process.exit(code));
+        });
+      }
+    }
     return { cp, kc, core, simulator, startMs };
   } catch (err) {
     await stopRealNode({ cp, simulator });
@@ -86,11 +105,12 @@ export async function stopRealNode({ cp, simulator }: Pick<RealNode, 'cp' | 'sim
 /** A kube9-server simulator (not started) where the node's pods reach it: the host end of the node's veth. */
 export function nodeSimulator(
   cp: ControlPlane,
-  opts: { intervalSeconds: number; validKeys?: string[]; port?: number },
+  opts: { intervalSeconds: number; validKeys?: string[]; port?: number; rateLimitPerHour?: number },
 ): ServerSimulator {
   return new ServerSimulator({
     host: cp.node!.network.hostIp,
     port: opts.port,
+    rateLimitPerHour: opts.rateLimitPerHour,
     validKeys: opts.validKeys ?? [TEST_KEYS.chart],
     configuration: { statusUpdateIntervalSeconds: opts.intervalSeconds, reregistrationIntervalHours: 24 },
   });
