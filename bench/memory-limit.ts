@@ -269,11 +269,11 @@ async function main(): Promise<void> {
       }
       const last = await burst(pod, SECONDS);
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
-      const doc = JSON.parse(cm.data!.status) as { tier: string; health: string };
+      const doc = JSON.parse(cm.data!.status) as { tier: string; health: string; error: string | null };
       const ok = held(last) && doc.tier === 'pro' && doc.health === 'healthy';
       console.log(
         `pro soak of ${SOAK_MINUTES} min at ${limit} MiB: ${ok ? 'held' : 'FAILED'}; ${rotations} key rotations, ` +
-          `${simulator.requests.length - registrationsBefore} requests to kube9-server; status ${doc.tier}/${doc.health}\n` +
+          `${simulator.requests.length - registrationsBefore} requests to kube9-server; status ${doc.tier}/${doc.health}${doc.error ? ` (${doc.error})` : ''}\n` +
           `  first burst: ${describe(first)}\n  last burst: ${describe(last)}`,
       );
       return ok;
