@@ -6,7 +6,9 @@
  * Secret. Each run measures two installs, each from nothing (`helm uninstall
  * --wait`, the ConfigMaps gone):
  *   - image pulled: the operator image first taken off the node (`ctr images
- *     rm --sync`, every name it has there), so the kubelet pulls it;
+ *     rm --sync` of every image name the node did not have before the first
+ *     install: the tag, the digest reference and the runtime's image ID, so
+ *     that containerd's GC drops the content too), so the kubelet pulls it;
  *   - image on the node: the image the first install pulled (IfNotPresent);
  * each from `helm install` returning (no --wait) to the status ConfigMap saying
  * operated/free; after the second, from `helm upgrade --reuse-values --set
@@ -32,7 +34,6 @@ import {
   startRealNode,
   stopRealNode,
 } from '../test/support/real-node';
-import { chartImage } from '../test/support/worker-node';
 import { readConfigMap, STATUS_CONFIGMAP } from '../test/support/status';
 
 const NAMESPACE = 'kube9-bench-install';
@@ -73,11 +74,29 @@ async function main(): Promise<void> {
       return list.items.find((p) => !p.metadata?.deletionTimestamp)!;
     };
 
-    const repository = chartImage(cp.node!.images.operator).repository;
-    /** Takes the operator image off the node (every name it has there), so that the next pod pulls it. */
+    // What is on the node before the operator ever ran there (the stand-in pause and busybox
+    // images): every other image name, after an install, is the operator's (its tag, its digest
+    // reference, and the image ID the kubelet's runtime adds as a name of its own).
+    const imageNames = async () => (await cp.node!.ctr(['images', 'ls', '-q'])).split('\n').filter(Boolean);
+    const baseline = new Set(await imageNames());
+    /** Takes the operator image off the node (every name it has there, so that containerd's GC drops its content). */
     const forgetImage = async () => {
-      const names = (await cp.node!.ctr(['images', 'ls', '-q'])).split('\n').filter((n) => n.startsWith(repository));
+      // Its unpacked layers go only once no container of an earlier pod uses them: the kubelet's
+      // container GC removes those of deleted pods within about a minute.
+      const deadline = Date.now() + 180_000;
+      const operatorContainers = async () =>
+        (await cp.node!.ctr(['containers', 'ls']))
+          .split('\n')
+          .slice(1)
+          .filter((line) => line.split(/\s+/)[1] && !baseline.has(line.split(/\s+/)[1]));
+      while ((await operatorContainers()).length) {
+        if (Date.now() > deadline) throw new Error('the containers of the last pod were not removed within 180 s');
+        await sleep(1_000);
+      }
+      const names = (await imageNames()).filter((name) => !baseline.has(name));
       if (names.length) await cp.node!.ctr(['images', 'rm', '--sync', ...names]);
+      const left = (await imageNames()).filter((name) => !baseline.has(name));
+      if (left.length) throw new Error(`the operator image is still on the node as ${left.join(', ')}`);
     };
     /** The kubelet's own account of the pull: "Successfully pulled image … in 1.234s (…)", in ms. */
     const pullMs = async (pod: V1Pod) => {
