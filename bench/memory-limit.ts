@@ -16,7 +16,10 @@
  * API key given by `helm upgrade --set apiKey` rotated between two valid keys
  * every 30 s (each rotation re-registers), with a 60 s burst at the start, for
  * N minutes; the same figures at the end. A soak fails as soon as the container
- * restarts or its cgroup's failcnt leaves 0 (checked after each rotation).
+ * restarts or its cgroup's failcnt leaves 0 (checked after each rotation), or
+ * when its last burst fails or the tier is not pro at the end. The status's
+ * health is printed, not judged: past 10 registrations an hour the operator
+ * holds the next one back (SPEC section 3) and says it is pending.
  *
  * cgroup v1 only (this machine kind); needs root, like the worker node.
  *   npm run bench:memory [-- --limits 256,128,96,80,64 --seconds 60 --clients 32 --soak-minutes 0]
@@ -81,10 +84,6 @@ async function main(): Promise<void> {
   const node = await startRealNode({
     intervalSeconds: INTERVAL_SECONDS,
     validKeys: [TEST_KEYS.chart, TEST_KEYS.upgrade],
-    // A key rotation every 30 s re-registers 20 times in 10 minutes: past kube9-server's 10 an
-    // hour, which would turn the soak's status degraded (rate limited) for a reason that is not
-    // memory. The soak is about the memory of those registrations, so the simulator allows them.
-    rateLimitPerHour: 1000,
     stopOnSignal: true,
   });
   const { cp, core, simulator } = node;
@@ -270,7 +269,10 @@ async function main(): Promise<void> {
       const last = await burst(pod, SECONDS);
       const cm = await core.readNamespacedConfigMap({ name: STATUS_CONFIGMAP, namespace: NAMESPACE });
       const doc = JSON.parse(cm.data!.status) as { tier: string; health: string; error: string | null };
-      const ok = held(last) && doc.tier === 'pro' && doc.health === 'healthy';
+      // Memory and tier decide. A key rotation every 30 s asks for 20 registrations in 10 minutes;
+      // the operator keeps to its budget of 10 an hour (SPEC section 3), so after that its status
+      // says, rightly, that the registration of the newest key is pending (pro, degraded).
+      const ok = held(last) && doc.tier === 'pro';
       console.log(
         `pro soak of ${SOAK_MINUTES} min at ${limit} MiB: ${ok ? 'held' : 'FAILED'}; ${rotations} key rotations, ` +
           `${simulator.requests.length - registrationsBefore} requests to kube9-server; status ${doc.tier}/${doc.health}${doc.error ? ` (${doc.error})` : ''}\n` +

@@ -49,8 +49,6 @@ export interface RealNodeOptions {
   auditLog?: boolean;
   /** Namespaces to create, restricted and with the pull Secret (createNodeNamespace). */
   namespaces?: string[];
-  /** The simulator's registrations per hour per cluster; default SPEC section 3's 10. */
-  rateLimitPerHour?: number;
   /**
    * On SIGINT or SIGTERM, stop it all (pods, node, control plane) and exit: for the benches,
    * which run outside Jest's teardown. Without it an interrupted bench leaves the node's
@@ -105,12 +103,11 @@ export async function stopRealNode({ cp, simulator }: Pick<RealNode, 'cp' | 'sim
 /** A kube9-server simulator (not started) where the node's pods reach it: the host end of the node's veth. */
 export function nodeSimulator(
   cp: ControlPlane,
-  opts: { intervalSeconds: number; validKeys?: string[]; port?: number; rateLimitPerHour?: number },
+  opts: { intervalSeconds: number; validKeys?: string[]; port?: number },
 ): ServerSimulator {
   return new ServerSimulator({
     host: cp.node!.network.hostIp,
     port: opts.port,
-    rateLimitPerHour: opts.rateLimitPerHour,
     validKeys: opts.validKeys ?? [TEST_KEYS.chart],
     configuration: { statusUpdateIntervalSeconds: opts.intervalSeconds, reregistrationIntervalHours: 24 },
   });
