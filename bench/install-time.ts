@@ -84,11 +84,13 @@ async function main(): Promise<void> {
       // Its unpacked layers go only once no container of an earlier pod uses them: the kubelet's
       // container GC removes those of deleted pods within about a minute.
       const deadline = Date.now() + 180_000;
+      // `ctr containers ls`: a header, then CONTAINER IMAGE RUNTIME per line.
       const operatorContainers = async () =>
         (await cp.node!.ctr(['containers', 'ls']))
           .split('\n')
           .slice(1)
-          .filter((line) => line.split(/\s+/)[1] && !baseline.has(line.split(/\s+/)[1]));
+          .map((line) => line.split(/\s+/)[1])
+          .filter((image) => image && !baseline.has(image));
       while ((await operatorContainers()).length) {
         if (Date.now() > deadline) throw new Error('the containers of the last pod were not removed within 180 s');
         await sleep(1_000);
@@ -143,8 +145,9 @@ async function main(): Promise<void> {
       step('sandbox ready -> container started (pull included)', started - when('PodReadyToStartContainers'));
       step('container started -> first status write', firstWrite - started);
       step('container started -> Ready', when('Ready') - started);
-      const pulled = image === 'pulled' ? await pullMs(pod) : undefined;
+      let pulled: number | undefined;
       if (image === 'pulled') {
+        pulled = await pullMs(pod);
         if (pulled === undefined) throw new Error('the kubelet reported no pull of the operator image');
         pulls.push(pulled);
       }

@@ -144,12 +144,11 @@ async function main(): Promise<void> {
         pod = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
       }
     };
-    /** The container's restarts and its cgroup's failcnt now (-1 when the cgroup is gone). */
+    /** The container's restarts (as `pod`, just read, says) and its cgroup's failcnt now (-1 when the cgroup is gone). */
     const health = async (pod: V1Pod): Promise<{ restarts: number; failcnt: number }> => {
-      const now = await core.readNamespacedPod({ name: pod.metadata!.name!, namespace: NAMESPACE });
-      const restarts = now.status?.containerStatuses?.[0]?.restartCount ?? -1;
+      const restarts = pod.status?.containerStatuses?.[0]?.restartCount ?? -1;
       try {
-        const { dir } = await memoryCgroup(now);
+        const { dir } = await memoryCgroup(pod);
         return { restarts, failcnt: Number(fs.readFileSync(path.join(dir, 'memory.failcnt'), 'utf8').trim()) };
       } catch {
         return { restarts, failcnt: -1 };
