@@ -9,8 +9,17 @@
 #
 # Versions come from the pinned Go modules beside this script
 # (go/kube, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
-# and are linked as .cache/bin/current/<name>; a binary already in the cache
-# is not rebuilt. .cache/bin/current/versions.json records what was chosen.
+# and are linked as .cache/bin/current/<name>; .cache/bin/current/versions.json
+# records what was chosen.
+#
+# Each binary has a key: the sha256 of everything that determines it (name,
+# version, package, ldflags, tags, the module's go.mod and go.sum, the Go
+# version, GOOS/GOARCH and CGO_ENABLED; see tool_inputs), kept beside it as
+# <name>-<version>.key. A binary whose key matches is used as it is; else it is
+# taken from the per-machine cache (test/support/machine-cache.sh, checked
+# against its sha256 and key there), else built and stored there too. A
+# binary of an older build.sh (no .key beside it) is taken as built from
+# today's inputs, as build.sh always took it, and stored in the machine cache.
 #
 # Overrides:
 #   KUBEBUILDER_ASSETS  a directory holding kube-apiserver, etcd (and
@@ -31,6 +40,10 @@ mkdir -p "$current"
 # One build at a time (two test runs may start together).
 exec 9>"$cache/.lock"
 flock 9
+# The time spent here (after the lock), for scripts/test.sh's time table.
+started=$SECONDS
+# shellcheck source=../support/machine-cache.sh
+source "$here/../support/machine-cache.sh"
 
 # The version of module $2 required by go.mod $1 ("v1.2.3").
 module_version() {
@@ -95,20 +108,65 @@ link() {
   printf '%-24s %-10s %s (%s)\n' "$1" "$3" "$4" "$2"
 }
 
+# go_env DIR: the Go toolchain's version and target as a build in DIR sees them
+# (GOTOOLCHAIN may pick another toolchain per module), once per DIR and CGO_ENABLED.
+declare -A go_env_of
+go_env() {
+  local id="$1 ${CGO_ENABLED-}"
+  if [[ -z "${go_env_of[$id]:-}" ]]; then
+    go_env_of[$id]="$(cd "$1" && go env GOVERSION GOOS GOARCH GOAMD64 GOARM64 CGO_ENABLED GOFLAGS | tr '\n' ' ')"
+  fi
+  echo "${go_env_of[$id]}"
+}
+
+# tool_inputs NAME VERSION MODULE_DIR PACKAGE LDFLAGS TAGS: everything that determines the binary.
+tool_inputs() {
+  printf 'name %s\nversion %s\npackage %s\nldflags %s\ntags %s\nflags -trimpath\n' "$1" "$2" "$4" "$5" "$6"
+  echo "go $(go_env "$3")"
+  (cd "$3" && sha256sum go.mod go.sum)
+}
+
 # build NAME VERSION MODULE_DIR PACKAGE LDFLAGS [TAGS]
 build() {
   local name="$1" version="$2" dir="$3" pkg="$4" ldflags="$5" tags="${6:-}"
   local out="$cache/$name-$version"
-  if [[ -x "$out" ]]; then
+  if ! command -v go >/dev/null; then
+    [[ -x "$out" ]] || { echo "build.sh: go is not on PATH; cannot build $name" >&2; exit 1; }
+    link "$name" "$out" "$version" "cached; go is not on PATH, its inputs were not checked"
+    return
+  fi
+  local inputs key
+  inputs="$(tool_inputs "$name" "$version" "$dir" "$pkg" "$ldflags" "$tags")"
+  key="$(mc_key <<<"$inputs")"
+  if [[ -x "$out" && "$(cat "$out.key" 2>/dev/null)" == "$key" ]]; then
     link "$name" "$out" "$version" "cached"
     return
   fi
-  command -v go >/dev/null || { echo "build.sh: go is not on PATH; cannot build $name" >&2; exit 1; }
-  echo "building $name $version (go build $pkg) ..."
-  local start=$SECONDS tmp="$out.tmp.$$"
-  (cd "$dir" && go build -trimpath -tags="$tags" -ldflags="$ldflags" -o "$tmp" "$pkg")
-  mv -f "$tmp" "$out"
-  link "$name" "$out" "$version" "built in $((SECONDS - start))s"
+  local work="$cache/.work.$$"
+  rm -rf "$work" && mkdir -p "$work"
+  if [[ -x "$out" && ! -e "$out.key" ]]; then
+    echo "$key" >"$out.key.tmp.$$"
+    mv -f "$out.key.tmp.$$" "$out.key"
+    cp -p "$out" "$work/$name" && mc_store tools "$name-$version" "$key" "$inputs" "$work" "$name"
+    rm -rf "$work"
+    link "$name" "$out" "$version" "cached (built by an older build.sh; key recorded, stored in the machine cache)"
+    return
+  fi
+  local start=$SECONDS how
+  if mc_take tools "$name-$version" "$key" "$work" "$name"; then
+    how="from the machine cache in $((SECONDS - start))s"
+  else
+    echo "building $name $version (go build $pkg) ..."
+    (cd "$dir" && go build -trimpath -tags="$tags" -ldflags="$ldflags" -o "$work/$name" "$pkg")
+    mc_store tools "$name-$version" "$key" "$inputs" "$work" "$name"
+    how="built in $((SECONDS - start))s"
+  fi
+  # The binary first, then its key: a run cut in between leaves a key that does not match.
+  mv -f "$work/$name" "$out"
+  echo "$key" >"$out.key.tmp.$$"
+  mv -f "$out.key.tmp.$$" "$out.key"
+  rm -rf "$work"
+  link "$name" "$out" "$version" "$how"
 }
 
 # The version an existing binary reports.
@@ -126,7 +184,9 @@ from_assets() {
   link "$1" "$assets/$1" "$(reported_version "$1" "$assets/$1")" "from KUBEBUILDER_ASSETS"
 }
 
-trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
+# KUBE9_BUILD_TIMES (set by scripts/test.sh): a file to add this run's time to.
+trap 'rm -rf "$cache"/*.tmp.$$ "$current"/*.tmp.$$ "$cache/.work.$$"
+  [[ -z "${KUBE9_BUILD_TIMES:-}" ]] || echo "tools $((SECONDS - started))" >>"$KUBE9_BUILD_TIMES"' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
 node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)

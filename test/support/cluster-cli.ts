@@ -11,15 +11,36 @@
  * `CHART=oci://…`, `REGISTRY=host:port`, `REGISTRY_CA=<PEM>`,
  * `REGISTRY_AUTH_FILE=<config.json>` and `COSIGN_PUBLIC_KEY=<path>` before
  * `KUBECONFIG=<path>`.
+ *
+ * `--audit-log` has the API server write its audit log into the control plane's directory, as
+ * the e2e run's own does (scripts/test.sh starts the run's shared control plane this way), and
+ * `CP_DIR=<directory>` and `HELM=<path>` are printed before `KUBECONFIG=<path>`.
+ *
+ * `npm run cluster -- --clean-cache` empties the per-machine cache of built tools and images
+ * (test/support/machine-cache.sh) and exits.
  */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { repoRoot } from './binaries';
 import { type ControlPlane, startControlPlane } from './control-plane';
 import { chartImage } from './worker-node';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--node');
-  if (unknown.length) throw new Error(`unknown argument ${unknown.join(' ')} (allowed: --node)`);
+  const unknown = args.filter((a) => !['--node', '--audit-log', '--clean-cache'].includes(a));
+  if (unknown.length) {
+    throw new Error(`unknown argument ${unknown.join(' ')} (allowed: --node, --audit-log, --clean-cache)`);
+  }
+  if (args.includes('--clean-cache')) {
+    if (args.length > 1) throw new Error('--clean-cache goes alone: it empties the machine cache and exits');
+    // The script is the one place that knows where the cache is.
+    const script = path.join(repoRoot(), 'test', 'support', 'machine-cache.sh');
+    const cleaned = spawnSync('bash', [script, 'clean'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (cleaned.status !== 0) throw new Error(`${script} clean failed (exit ${cleaned.status ?? cleaned.signal})`);
+    return;
+  }
   const withNode = args.includes('--node');
+  const auditLog = args.includes('--audit-log');
   let cp: ControlPlane | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string): Promise<void> => {
@@ -52,7 +73,7 @@ async function main(): Promise<void> {
   }, 1000);
   orphanCheck.unref();
 
-  cp = await startControlPlane({ withNode });
+  cp = await startControlPlane({ withNode, auditLog });
   if (signalled === undefined) {
     if (cp.node && cp.registry && cp.release && cp.cosignKeys) {
       process.stdout.write(
@@ -61,7 +82,7 @@ async function main(): Promise<void> {
           `COSIGN_PUBLIC_KEY=${cp.cosignKeys.publicKey}\n`,
       );
     }
-    process.stdout.write(`KUBECONFIG=${cp.kubeconfigPath}\n`);
+    process.stdout.write(`CP_DIR=${cp.dir}\nHELM=${cp.helmPath}\nKUBECONFIG=${cp.kubeconfigPath}\n`);
     console.error(
       `[cluster] Kubernetes ${cp.kubernetesVersion} at ${cp.server}, helm ${cp.helmVersion} at ${cp.helmPath}; Ctrl-C or SIGTERM to stop`,
     );
