@@ -2,8 +2,9 @@
 # The project's whole test suite (the README's test command is `npm test`):
 # lint, type-check, build, unit tests, the simulator's tests, then the end-to-end
 # tests against a real control plane (built from Go modules on first use).
-# Ends with one line "N passed, N failed, N skipped" summing every jest run, naming any suite
-# that left no result.
+# The end-to-end files run in two groups side by side (test/e2e-groups.js), no-leak last.
+# Ends with one line "N passed, N failed, N skipped" summing every jest run, naming any run
+# that left no result, then a time table (scripts/test-summary.js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,49 +14,77 @@ case "$(node --version)" in v22.*) ;; *) echo "Node 22 is required (npm ci puts 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
+# build.sh and images.sh add the time they spend to this file (the time table at the end).
+export KUBE9_BUILD_TIMES="$results/build-times"
+: >"$KUBE9_BUILD_TIMES"
 
-step() {
+step_times=()
+step_name=""
+step_start=$SECONDS
+end_step() { [[ -z "$step_name" ]] || step_times+=("$step_name=$((SECONDS - step_start))"); }
+step() { # TITLE NAME (NAME: in the time table)
+  end_step
+  step_name="$2"
+  step_start=$SECONDS
   echo
   echo "=== $1"
 }
 
-step "lint (ESLint with typescript-eslint) and format (Prettier)"
+step "lint (ESLint with typescript-eslint) and format (Prettier)" lint
 npm run --silent lint || status=1
 
-step "type-check and build"
+step "type-check and build" build
 npx tsc -p tsconfig.json --noEmit || status=1
 npm run --silent build || status=1
 
-step "unit tests (src/**/*.spec.ts) and simulator tests (test/*.sim-spec.ts)"
+step "unit tests (src/**/*.spec.ts, test/unit/*.spec.ts) and simulator tests (test/*.sim-spec.ts)" unit
 npx jest --json --outputFile="$results/unit.json" || status=1
 
-step "end-to-end tests against the real control plane (test/*.e2e-spec.ts)"
-npx jest --config test/jest-e2e.config.js --json --outputFile="$results/e2e.json" || status=1
-
-# Every suite must leave its result file: one that did not (jest crashed, or never ran) is
-# named and counted as a failure, so the summary never reads clean over a missing suite.
-node -e '
-  const fs = require("fs");
-  const [dir, ...expected] = process.argv.slice(1);
-  let passed = 0, failed = 0, skipped = 0;
-  const missing = [];
-  for (const suite of expected) {
-    const file = `${dir}/${suite}.json`;
-    if (!fs.existsSync(file)) {
-      missing.push(suite);
-      failed += 1;
-      continue;
-    }
-    const r = JSON.parse(fs.readFileSync(file, "utf8"));
-    passed += r.numPassedTests;
-    failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
-    skipped += r.numPendingTests + r.numTodoTests;
-    if (r.numTotalTestSuites === 0) {
-      missing.push(`${suite} (no test suite ran)`);
-      failed += 1;
-    }
+step "end-to-end tests against the real control plane (test/*.e2e-spec.ts), two groups side by side" e2e
+# One control plane for the whole run, with its audit log, shared by the groups (see
+# test/e2e-groups.js): the node group (files that start a real worker node, one at a time) runs
+# beside the cluster group (the others, one at a time); no-leak runs last, alone, and reads what
+# both left.
+cluster_pid=""
+stop_cluster() {
+  [[ -n "$cluster_pid" ]] || return 0
+  kill -TERM "$cluster_pid" 2>/dev/null
+  wait "$cluster_pid" 2>/dev/null
+  cluster_pid=""
+}
+trap 'stop_cluster; rm -rf "$results"' EXIT
+trap 'exit 130' INT TERM
+if npx tsc -p tsconfig.support.json; then
+  # Its build.sh output and logs go to stderr; its KEY=value lines to the file.
+  node dist-test/test/support/cluster-cli.js --audit-log >"$results/cluster.out" &
+  cluster_pid=$!
+  while kill -0 "$cluster_pid" 2>/dev/null && ! grep -q '^KUBECONFIG=' "$results/cluster.out"; do sleep 1; done
+fi
+value() { sed -n "s/^$1=//p" "$results/cluster.out" 2>/dev/null; }
+if [[ -n "$(value KUBECONFIG)" ]]; then
+  export KUBE9_TEST_SHARED_CONTROL_PLANE=1 KUBE9_TEST_KUBECONFIG="$(value KUBECONFIG)" \
+    KUBE9_TEST_HELM="$(value HELM)" KUBE9_TEST_CP_DIR="$(value CP_DIR)"
+  e2e_group() { # GROUP: that group's jest run, its result in $results/e2e-GROUP.json
+    KUBE9_E2E_GROUP="$1" npx jest --config test/jest-e2e.config.js --json --outputFile="$results/e2e-$1.json"
   }
-  const note = missing.length ? `; no result from: ${missing.join(", ")}` : "";
-  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped${note}`);
-' "$results" unit e2e || status=1
+  # The node group's lines are marked [node]; its status goes through a file (the pipe's is sed's).
+  { e2e_group node 2>&1; echo $? >"$results/e2e-node.status"; } | sed -u 's/^/[node] /' &
+  node_group=$!
+  e2e_group cluster || status=1
+  wait "$node_group"
+  [[ "$(cat "$results/e2e-node.status" 2>/dev/null)" == 0 ]] || status=1
+  e2e_group last || status=1
+else
+  echo "the shared control plane did not start (its output is above): no end-to-end group ran"
+  status=1
+fi
+stop_cluster
+
+end_step
+# Every jest run must leave its result file: one that did not (jest crashed, or never ran) is
+# named and counted as a failure, so the summary never reads clean over a missing run. The
+# summary line "N passed, N failed, N skipped" (CI reads it), then the time table: each
+# suite's time, slowest first, and the time spent building tools and images.
+node scripts/test-summary.js "$results" "$KUBE9_BUILD_TIMES" "${step_times[*]}" \
+  unit e2e-node e2e-cluster e2e-last || status=1
 exit $status

@@ -2,7 +2,9 @@
 # Builds the container images the test worker node runs, with buildah (from
 # Debian's packages), and saves each as a docker-archive or an OCI archive in
 # .cache/images/. An image is rebuilt only when its inputs change (a key file
-# beside it).
+# beside it); base, runtime, pause and busybox are also kept in the per-machine
+# cache (see debian_snapshot below, and test/support/machine-cache.sh), from
+# which a fresh clone takes them.
 #
 #   test/node/images.sh [base|runtime|pause|busybox|operator ...]   default: all
 #
@@ -66,6 +68,11 @@ mkdir -p "$out" "$storage"
 # One build at a time.
 exec 8>"$out/.lock"
 flock 8
+# The time spent here (after the lock), for scripts/test.sh's time table (KUBE9_BUILD_TIMES).
+started=$SECONDS
+trap '[[ -z "${KUBE9_BUILD_TIMES:-}" ]] || echo "images $((SECONDS - started))" >>"$KUBE9_BUILD_TIMES"' EXIT
+# shellcheck source=../support/machine-cache.sh
+source "$root/test/support/machine-cache.sh"
 
 log() { echo "[images] $*" >&2; }
 
@@ -94,6 +101,51 @@ busybox_tag="$(awk '/^tests:/ { t = 1 } t && $1 == "tag:" { gsub(/"/, "", $2); p
 operator_version="$(node -p "require('$root/package.json').version")"
 
 sha() { sha256sum | cut -c1-16; }
+
+# The per-machine cache (test/support/machine-cache.sh) keeps base, runtime (each
+# architecture), pause and busybox for other clones, keyed by the image's key here (this
+# script's content and the image's own inputs), this machine's architecture and, for the
+# images made of Debian packages, the Debian snapshot mmdebstrap gets: the Date of the
+# InRelease files of bookworm, bookworm-updates and bookworm-security on deb.debian.org
+# (fetched once; a release or an update makes another key). Offline, no Debian image is
+# cached. The operator image depends on the source and stays in the clone.
+debian_snapshot_memo=""
+debian_snapshot() {
+  if [[ -z "$debian_snapshot_memo" ]]; then
+    local dist date all=""
+    for dist in debian/dists/bookworm debian/dists/bookworm-updates debian-security/dists/bookworm-security; do
+      date="$(curl -fsS --max-time 10 "http://deb.debian.org/$dist/InRelease" 2>/dev/null | sed -n 's/^Date: //p')"
+      [[ -n "$date" ]] || { debian_snapshot_memo="unknown"; echo "$debian_snapshot_memo"; return; }
+      all+="$dist $date; "
+    done
+    debian_snapshot_memo="$all"
+  fi
+  echo "$debian_snapshot_memo"
+}
+# machine_inputs NAME KEY DEBIAN(yes|no): what the machine cache's key of an image hashes.
+machine_inputs() {
+  printf 'image %s\nkey %s\nhost %s\n' "$1" "$2" "$(uname -m)"
+  [[ "$3" == no ]] || echo "debian $(debian_snapshot)"
+}
+# take_image NAME REF KEY DEBIAN FORMAT: NAME's archive ($out/NAME.tar, FORMAT docker-archive
+# or oci-archive) from the machine cache, loaded into buildah's storage as REF, its key recorded.
+take_image() {
+  local inputs
+  inputs="$(machine_inputs "$1" "$3" "$4")"
+  [[ "$inputs" != *"debian unknown"* ]] || return 1
+  mc_take images "$1" "$(mc_key <<<"$inputs")" "$out" "$1.tar" || return 1
+  local id
+  id="$(bh pull --signature-policy "$policy" --quiet "$5:$out/$1.tar" | tail -1)" && bh tag "$id" "$2" || return 1
+  echo "$3" >"$out/$1.key"
+  log "$1 image taken from the machine cache ($MACHINE_CACHE)"
+}
+# store_image NAME KEY DEBIAN: $out/NAME.tar into the machine cache.
+store_image() {
+  local inputs
+  inputs="$(machine_inputs "$1" "$2" "$3")"
+  [[ "$inputs" != *"debian unknown"* ]] || return 0
+  mc_store images "$1" "$(mc_key <<<"$inputs")" "$inputs" "$out" "$1.tar"
+}
 # key NAME: the recorded inputs of the last build of NAME.
 key_of() { cat "$out/$1.key" 2>/dev/null || true; }
 fresh() { [[ -f "$out/$1.tar" && "$(key_of "$1")" == "$2" ]] && bh inspect --type image "$3" >/dev/null 2>&1; }
@@ -110,6 +162,7 @@ build_base() {
   local key
   key="$( (cat "$0"; echo "$node_version $npm_version"; sha256sum <"$node_bin") | sha)"
   if fresh base "$key" "$ref"; then result base "$ref"; return; fi
+  if take_image base "$ref" "$key" yes docker-archive; then result base "$ref"; return; fi
   log "building the stand-in for node:22-bookworm-slim (Debian bookworm minbase, Node $node_version, npm $npm_version) ..."
   local start=$SECONDS tmp
   tmp="$(mktemp -d)"
@@ -136,6 +189,7 @@ build_base() {
     "$c"
   bh commit --quiet --rm "$c" "$ref" >/dev/null
   save base "$ref" "$key"
+  store_image base "$key" yes
   log "base image built in $((SECONDS - start))s"
   result base "$ref"
 }
@@ -182,6 +236,7 @@ build_runtime_arch() { # ARCH
   node="$(node_for "$arch")"
   key="$( (cat "$0"; echo "$arch ${RUNTIME_PACKAGES[*]}"; sha256sum <"$node") | sha)"
   if [[ "$(key_of "runtime-$arch")" == "$key" ]] && bh inspect --type image "$ref" >/dev/null 2>&1; then return; fi
+  if take_image "runtime-$arch" "$ref" "$key" yes oci-archive; then return; fi
   local want=62
   [[ "$arch" == arm64 ]] && want=183
   [[ "$(elf_machine "$node")" == "$want" ]] || { echo "images.sh: $node is not a $arch ELF (e_machine $(elf_machine "$node"))" >&2; return 1; }
@@ -243,7 +298,12 @@ build_runtime_arch() { # ARCH
     --label kube9.stand-in=true \
     "$c"
   bh commit --quiet --rm "$c" "$ref" >/dev/null
+  # Its archive, for the machine cache (the manifest list is made of what is in the storage).
+  rm -f "$out/runtime-$arch.tar.tmp"
+  bh push --signature-policy "$policy" --quiet "$ref" "oci-archive:$out/runtime-$arch.tar.tmp:latest-$arch" >/dev/null
+  mv -f "$out/runtime-$arch.tar.tmp" "$out/runtime-$arch.tar"
   echo "$key" >"$out/runtime-$arch.key"
+  store_image "runtime-$arch" "$key" yes
   log "runtime stand-in ($arch) built in $((SECONDS - start))s: $(ls "$r/var/lib/dpkg/status.d" | wc -l) packages, $(du -sh "$r" | cut -f1)"
 }
 
@@ -277,6 +337,7 @@ build_pause() {
   local key
   key="$( (cat "$0" "$here/pause/main.go" "$here/pause/go.mod"; go version) | sha)"
   if fresh pause "$key" "$ref"; then result pause "$ref"; return; fi
+  if take_image pause "$ref" "$key" no docker-archive; then result pause "$ref"; return; fi
   log "building the pause image ..."
   local tmp c
   tmp="$(mktemp -d)"
@@ -288,6 +349,7 @@ build_pause() {
   bh config --entrypoint '["/pause"]' --user 65535:65535 "$c"
   bh commit --quiet --rm "$c" "$ref" >/dev/null
   save pause "$ref" "$key"
+  store_image pause "$key" no
   result pause "$ref"
 }
 
@@ -297,6 +359,7 @@ build_busybox() {
   busybox_bin="$(command -v busybox)"
   key="$( (cat "$0"; sha256sum <"$busybox_bin"; echo "$busybox_tag") | sha)"
   if fresh busybox "$key" "$ref"; then result busybox "$ref"; return; fi
+  if take_image busybox "$ref" "$key" no docker-archive; then result busybox "$ref"; return; fi
   log "building $ref from Debian's busybox-static ($("$busybox_bin" | head -1)) ..."
   local tmp c applet
   tmp="$(mktemp -d)"
@@ -313,6 +376,7 @@ build_busybox() {
   bh config --env PATH=/bin --cmd sh "$c"
   bh commit --quiet --rm "$c" "$ref" >/dev/null
   save busybox "$ref" "$key"
+  store_image busybox "$key" no
   result busybox "$ref"
 }
 

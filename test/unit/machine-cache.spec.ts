@@ -111,7 +111,10 @@ describe('the per-machine cache', () => {
 
   it('`clean` empties it', () => {
     store(keyOf('go.sum A'), 'binary A');
-    const r = spawnSync('bash', [SCRIPT, 'clean'], { env: { ...process.env, KUBE9_MACHINE_CACHE: cache }, encoding: 'utf8' });
+    const r = spawnSync('bash', [SCRIPT, 'clean'], {
+      env: { ...process.env, KUBE9_MACHINE_CACHE: cache },
+      encoding: 'utf8',
+    });
 
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^machine cache ${cache} emptied \\(.+\\)\\n$`));
