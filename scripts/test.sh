@@ -30,6 +30,13 @@ step() { # TITLE NAME (NAME: in the time table)
   echo "=== $1"
 }
 
+# The tools (test/controlplane/build.sh) and the images (test/node/images.sh) the end-to-end
+# tests need are made (or taken from the per-machine cache) in the background meanwhile; their
+# output is shown when the end-to-end step starts (and the e2e groups run them again, finding
+# everything made, or saying what failed).
+( bash test/controlplane/build.sh && bash test/node/images.sh >/dev/null ) >"$results/prebuild.log" 2>&1 &
+prebuild=$!
+
 step "lint (ESLint with typescript-eslint) and format (Prettier)" lint
 npm run --silent lint || status=1
 
@@ -45,6 +52,9 @@ step "end-to-end tests against the real control plane (test/*.e2e-spec.ts), two 
 # test/e2e-groups.js): the node group (files that start a real worker node, one at a time) runs
 # beside the cluster group (the others, one at a time); no-leak runs last, alone, and reads what
 # both left.
+wait "$prebuild"
+echo "--- tools and images, made in the background:"
+cat "$results/prebuild.log"
 cluster_pid=""
 stop_cluster() {
   [[ -n "$cluster_pid" ]] || return 0
