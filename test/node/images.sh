@@ -134,8 +134,9 @@ take_image() {
   inputs="$(machine_inputs "$1" "$3" "$4")"
   [[ "$inputs" != *"debian unknown"* ]] || return 1
   mc_take images "$1" "$(mc_key <<<"$inputs")" "$out" "$1.tar" || return 1
-  local id
-  id="$(bh pull --signature-policy "$policy" --quiet "$5:$out/$1.tar" | tail -1)" && bh tag "$id" "$2" || return 1
+  local id platform=()
+  [[ "$1" != *-arm64 ]] || platform=(--arch arm64 --variant v8)
+  id="$(bh pull --signature-policy "$policy" --quiet "${platform[@]}" "$5:$out/$1.tar" | tail -1)" && bh tag "$id" "$2" || return 1
   echo "$3" >"$out/$1.key"
   log "$1 image taken from the machine cache ($MACHINE_CACHE)"
 }
