@@ -17,10 +17,10 @@
  * checks that nothing is left.
  *
  * Like test/real-pod.e2e-spec.ts, this file starts its own control plane with a
- * worker node and needs root. It takes about 14 minutes on a 2-core machine
- * (the two 120 s API server outages are 4.3 of them, kube9-server's outage 3.3
- * to 5.5, with the wait for the registration after it); about 23 with
- * KUBE9_TEST_LONG=1.
+ * worker node and needs root. It takes about 15 minutes on a 2-core machine
+ * (890 s, the two 120 s API server outages 4.5 of them, kube9-server's outage
+ * 4.5 with the wait for the registration after it, at most 5.5); about 24 with
+ * KUBE9_TEST_LONG=1 (`npm run test:long`).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';

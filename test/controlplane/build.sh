@@ -123,7 +123,7 @@ go_env() {
 tool_inputs() {
   printf 'name %s\nversion %s\npackage %s\nldflags %s\ntags %s\nflags -trimpath\n' "$1" "$2" "$4" "$5" "$6"
   echo "go $(go_env "$3")"
-  (cd "$3" && sha256sum go.mod go.sum)
+  (cd "$3" && sha256sum go.mod $([[ ! -f go.sum ]] || echo go.sum))
 }
 
 # build NAME VERSION MODULE_DIR PACKAGE LDFLAGS [TAGS]
