@@ -31,11 +31,14 @@ step() { # TITLE NAME (NAME: in the time table)
 }
 
 # The tools (test/controlplane/build.sh) and the images (test/node/images.sh) the end-to-end
-# tests need are made (or taken from the per-machine cache) in the background meanwhile; their
-# output is shown when the end-to-end step starts (and the e2e groups run them again, finding
-# everything made, or saying what failed).
-( bash test/controlplane/build.sh && bash test/node/images.sh >/dev/null ) >"$results/prebuild.log" 2>&1 &
-prebuild=$!
+# tests need are made (or taken from the per-machine cache) in the background meanwhile, side by
+# side. The end-to-end step waits for the tools (and shows their output); the node group's own
+# images.sh waits for the images on images.sh's lock (their output is shown after it). The e2e
+# groups run both again, finding everything made, or saying what failed.
+bash test/controlplane/build.sh >"$results/prebuild-tools.log" 2>&1 &
+prebuild_tools=$!
+bash test/node/images.sh >/dev/null 2>"$results/prebuild-images.log" &
+prebuild_images=$!
 
 step "lint (ESLint with typescript-eslint) and format (Prettier)" lint
 npm run --silent lint || status=1
@@ -52,9 +55,9 @@ step "end-to-end tests against the real control plane (test/*.e2e-spec.ts), two 
 # test/e2e-groups.js): the node group (files that start a real worker node, one at a time) runs
 # beside the cluster group (the others, one at a time); no-leak runs last, alone, and reads what
 # both left.
-wait "$prebuild"
-echo "--- tools and images, made in the background:"
-cat "$results/prebuild.log"
+wait "$prebuild_tools"
+echo "--- tools, made in the background:"
+cat "$results/prebuild-tools.log"
 cluster_pid=""
 stop_cluster() {
   [[ -n "$cluster_pid" ]] || return 0
@@ -83,6 +86,9 @@ if [[ -n "$(value KUBECONFIG)" ]]; then
   e2e_group cluster || status=1
   wait "$node_group"
   [[ "$(cat "$results/e2e-node.status" 2>/dev/null)" == 0 ]] || status=1
+  wait "$prebuild_images"
+  echo "--- images, made in the background:"
+  cat "$results/prebuild-images.log"
   e2e_group last || status=1
 else
   echo "the shared control plane did not start (its output is above): no end-to-end group ran"
