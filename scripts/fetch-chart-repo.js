@@ -8,9 +8,11 @@
 // has one), each checked against the digest the index gives it. An index that is not there
 // (404: nothing published yet) leaves DIR empty and says so. Any other failure, or a package
 // whose digest differs, stops with a message naming the URL; nothing is half-written to DIR.
+const { Buffer } = require('node:buffer');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { URL } = require('node:url');
 const yaml = require('js-yaml');
 
 function fail(message) {

@@ -30,6 +30,7 @@ interface Job {
 interface Workflow {
   on: Record<string, unknown>;
   permissions?: Record<string, string>;
+  defaults?: { run?: { shell?: string } };
   jobs: Record<string, Job>;
 }
 
@@ -169,6 +170,12 @@ describe('release.yml', () => {
     expect(scripts.find((s) => s.includes('scripts/release-assets.sh'))).toContain('--out "$RUNNER_TEMP/assets"');
     expect(scripts.find((s) => s.includes('gh release create'))).toContain('"$RUNNER_TEMP"/assets/*');
   });
+});
+
+it('runs every step with bash -eo pipefail (shell: bash), so that a piped command that fails fails its step', () => {
+  for (const file of workflowFiles) {
+    expect({ file, shell: load(file).defaults?.run?.shell }).toEqual({ file, shell: 'bash' });
+  }
 });
 
 it('declares permissions per job, none at the top, and only the publishing job writes', () => {
