@@ -45,10 +45,20 @@ function runScripts(workflow: Workflow): string[] {
   );
 }
 
-/** The options a bash script accepts: the `--name)` and `--name=*)` arms of its `case`. */
+/** The options a bash script accepts: the `--name`, `--name=*` and `--a|--b` patterns of its `case` arms. */
 function acceptedOptions(script: string): Set<string> {
   const text = fs.readFileSync(script, 'utf8');
-  return new Set([...text.matchAll(/^\s*(--[a-z][a-z0-9-]*)(?:=\*)?\)/gm)].map((m) => m[1]));
+  const arms = [...text.matchAll(/^\s*((?:["']?--[a-z][a-z0-9-]*(?:=\*)?["']?\s*\|?\s*)+)\)/gm)];
+  return new Set(
+    arms.flatMap((m) =>
+      m[1].split('|').map((alt) =>
+        alt
+          .trim()
+          .replace(/^["']|["']$/g, '')
+          .replace(/=\*$/, ''),
+      ),
+    ),
+  );
 }
 
 /** The `--options` among a command line's words (quoted values taken whole). */
