@@ -1,6 +1,7 @@
-// Unit tests: src/**/*.spec.ts, beside the code they test, and the kube9-server
-// simulator's own tests (test/*.sim-spec.ts) and the test harness's own (test/unit/*.spec.ts),
-// which need no cluster.
+// Unit tests: src/**/*.spec.ts, beside the code they test, the kube9-server
+// simulator's own tests (test/*.sim-spec.ts), and the test harness's and the repository's
+// own checks (test/unit/*.spec.ts: the machine cache, the e2e groups, workflows, changelog,
+// release scripts), none of which needs a cluster.
 // The end-to-end tests have their own config: test/jest-e2e.config.js.
 // Both share test/jest-shared.config.js: swc transforms our TypeScript and the
 // ES-module-only @kubernetes/client-node 2.x, which ts-jest cannot load.

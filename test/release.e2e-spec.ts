@@ -16,11 +16,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './support/binaries';
+import { runCommand } from './support/command';
 import { createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
 import { type TestRegistry, startRegistry } from './support/registry';
 import {
   cosignPath,
+  COSIGN_TEST_PASSWORD,
   type CosignKeyPair,
+  makeChartSigningKey,
   makeCosignKeyPair,
   type Release,
   release,
@@ -257,6 +260,85 @@ it('signs the SBOM as an attestation listing the Node binary and every bundled n
   const nodeVersion = await nodeVersionInImage(`${released.imageTag.replace(/:[^:/]+$/, '')}@${released.imageDigest}`);
   expect(nodeVersion).toMatch(/^22\./);
   expect(spdx.filter((p) => p.name === 'node').map((p) => p.versionInfo)).toEqual([nodeVersion]);
+}, 300_000);
+
+it('writes the release page files from what it pushed, each verified: cosign.pub, the SBOM, the chart, its provenance and key', async () => {
+  // What release.yml does after `npm run release`: scripts/release-assets.sh over its printed lines.
+  const printed = path.join(dir, 'release.out');
+  await fsp.writeFile(printed, `IMAGE=${released.image}\nCHART=${released.chart}\n`);
+  const chartRepo = path.join(dir, 'chart-repo');
+  const signing = await makeChartSigningKey(dir);
+  const packaged = await runHelm([
+    'package',
+    path.join(root, 'helm', 'kube9-operator'),
+    '--version',
+    released.version,
+    '--app-version',
+    released.version,
+    '--sign',
+    '--key',
+    signing.name,
+    '--keyring',
+    signing.secretKeyring,
+    '-d',
+    chartRepo,
+  ]);
+  expect({ code: packaged.code, stderr: packaged.stderr }).toEqual({ code: 0, stderr: '' });
+  const assets = (out: string, key = keys.privateKey) =>
+    runCommand(
+      'bash',
+      [
+        path.join(root, 'scripts', 'release-assets.sh'),
+        ...['--printed', printed, '--key', key, '--chart-repo', chartRepo],
+        ...['--gpg-key', signing.name, '--gpg-keyring', signing.secretKeyring, '--out', out],
+      ],
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          REGISTRY_AUTH_FILE: registry.authFile,
+          REGISTRY_CA: registry.caPath,
+          COSIGN_PASSWORD: COSIGN_TEST_PASSWORD,
+        },
+      },
+    );
+  const out = path.join(dir, 'assets');
+  const result = await assets(out);
+  expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  const chartFile = `kube9-operator-${released.version}.tgz`;
+  expect(fs.readdirSync(out).sort()).toEqual(
+    ['cosign.pub', chartFile, `${chartFile}.prov`, 'kube9-charts.gpg', 'sbom.spdx.json'].sort(),
+  );
+  expect(fs.readFileSync(path.join(out, 'cosign.pub'), 'utf8').trim()).toBe(
+    fs.readFileSync(keys.publicKey, 'utf8').trim(),
+  );
+  const sbom = JSON.parse(fs.readFileSync(path.join(out, 'sbom.spdx.json'), 'utf8')) as {
+    spdxVersion: string;
+    packages: { name: string }[];
+  };
+  expect(sbom.spdxVersion).toMatch(/^SPDX-2\./);
+  expect(sbom.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['node', '@nestjs/core']));
+  expect(fs.readFileSync(path.join(out, chartFile))).toEqual(fs.readFileSync(path.join(chartRepo, chartFile)));
+  // The provenance verifies with the attached public key, as a user's `helm pull --verify` does.
+  const verified = await runHelm([
+    'verify',
+    path.join(out, chartFile),
+    '--keyring',
+    path.join(out, 'kube9-charts.gpg'),
+  ]);
+  expect(verified.code).toBe(0);
+
+  // A key that did not sign the image: nothing verifies, and the image is named.
+  const other = await makeCosignKeyPair(binDir, dir, 'assets-other');
+  const refused = await assets(path.join(dir, 'assets-other'), other.privateKey);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`release-assets: the signature of ${released.image} does not verify`);
+
+  // A chart package changed after signing: its provenance does not verify, and the package is named.
+  fs.appendFileSync(path.join(chartRepo, chartFile), 'changed');
+  const tampered = await assets(path.join(dir, 'assets-tampered'));
+  expect(tampered.code).toBe(1);
+  expect(tampered.stderr).toContain(`release-assets: the provenance of ${chartFile} does not verify`);
 }, 300_000);
 
 it('fails verification for an image re-pushed under the same tag, but different', async () => {

@@ -3,12 +3,12 @@
 # kube-controller-manager, etcd and the helm v3 client; for the worker node
 # also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim, and
 # the Prometheus server that scrapes the node's pods (test/prometheus-scrape);
-# for `npm run release` cosign and syft.
+# for `npm run release` cosign and syft; actionlint for the workflow lint.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft, go/actionlint). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; .cache/bin/current/versions.json
 # records what was chosen.
 #
@@ -57,6 +57,7 @@ containerd_mod="$here/go/containerd/go.mod"
 cosign_mod="$here/go/cosign/go.mod"
 syft_mod="$here/go/syft/go.mod"
 prometheus_mod="$here/go/prometheus/go.mod"
+actionlint_mod="$here/go/actionlint/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
@@ -65,7 +66,8 @@ containerd_version="$(module_version "$containerd_mod" github.com/containerd/con
 cosign_version="$(module_version "$cosign_mod" github.com/sigstore/cosign/v2)"
 syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
 prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
-for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module; do
+actionlint_version="$(module_version "$actionlint_mod" github.com/rhysd/actionlint)"
+for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module actionlint_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -191,7 +193,7 @@ trap 'rm -rf "$cache"/*.tmp.$$ "$current"/*.tmp.$$ "$cache/.work.$$"
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
 node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)
 release=(cosign syft)
-all=("${control_plane[@]}" "${node[@]}" "${release[@]}")
+all=("${control_plane[@]}" "${node[@]}" "${release[@]}" actionlint)
 wanted=()
 for arg in "${@:-${all[@]}}"; do
   case "$arg" in
@@ -218,6 +220,9 @@ for name in "${wanted[@]}"; do
     syft)
       CGO_ENABLED=0 build syft "$syft_version" "$here/go/syft" \
         github.com/anchore/syft/cmd/syft "$syft_ldflags" ;;
+    actionlint) # the workflows' linter (test/unit/workflows.spec.ts)
+      CGO_ENABLED=0 build actionlint "$actionlint_version" "$here/go/actionlint" \
+        github.com/rhysd/actionlint/cmd/actionlint "-s -w -X github.com/rhysd/actionlint.version=$actionlint_version" ;;
     prometheus)
       CGO_ENABLED=0 build prometheus "$prometheus_version" "$here/go/prometheus" \
         github.com/prometheus/prometheus/cmd/prometheus "$prometheus_ldflags" "$prometheus_tags" ;;

@@ -6,6 +6,7 @@
 # build's code-cache stage and its pod; test/node/qemu-binfmt.sh registers it),
 # busybox-static (the `helm test` image),
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
+# gnupg (the chart signing key: scripts/release-assets.sh and its test),
 # docker-registry and apache2-utils (htpasswd) for the test OCI registry,
 # skopeo for `npm run release` and its tests,
 # prometheus (its promtool, for the alert tests; its server lacks Kubernetes
@@ -25,6 +26,7 @@ declare -A wanted=(
   [busybox]=busybox-static
   [nsenter]=util-linux
   [openssl]=openssl
+  [gpg]=gnupg
   [bwrap]=bubblewrap
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils

@@ -4,6 +4,7 @@
  * it prints.
  */
 import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './binaries';
@@ -114,4 +115,37 @@ export async function release(opts: ReleaseOptions): Promise<Release> {
     version: chartTagged.slice(colon + 1),
     log: stderr,
   };
+}
+
+export interface ChartSigningKey {
+  /** The key's name (`helm package --sign --key`). */
+  name: string;
+  /** The secret keyring helm signs with (`--keyring`), as `gpg --export-secret-keys` writes it. */
+  secretKeyring: string;
+}
+
+/**
+ * A GPG key without a passphrase for `helm package --sign`, made in a GnuPG home of its own
+ * under `dir` (its agent stopped afterwards); a test key, never a real one.
+ */
+export async function makeChartSigningKey(
+  dir: string,
+  name = 'kube9 test charts <charts@kube9.invalid>',
+): Promise<ChartSigningKey> {
+  const home = path.join(dir, 'gnupg');
+  await execFileAsync('mkdir', ['-m', '700', '-p', home]);
+  const gpg = (...args: string[]) =>
+    execFileAsync('gpg', ['--batch', '--homedir', home, '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
+      encoding: 'buffer',
+      maxBuffer: 16 << 20,
+    });
+  try {
+    await gpg('--quick-gen-key', name, 'rsa2048', 'sign', 'never');
+    const { stdout } = await gpg('--export-secret-keys', name);
+    const secretKeyring = path.join(dir, 'chart-signing.gpg');
+    await writeFile(secretKeyring, stdout);
+    return { name, secretKeyring };
+  } finally {
+    await execFileAsync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
+  }
 }
