@@ -35,6 +35,10 @@ step() { # TITLE NAME (NAME: in the time table)
 # side. The end-to-end step waits for the tools (and shows their output); the node group's own
 # images.sh waits for the images on images.sh's lock (their output is shown after it). The e2e
 # groups run both again, finding everything made, or saying what failed.
+# actionlint first, on its own: a unit test runs it (test/unit/workflows.spec.ts), and build.sh's
+# lock would otherwise keep it waiting for every other tool on a new machine.
+bash test/controlplane/build.sh actionlint >"$results/prebuild-actionlint.log" 2>&1 ||
+  { cat "$results/prebuild-actionlint.log"; status=1; }
 bash test/controlplane/build.sh >"$results/prebuild-tools.log" 2>&1 &
 prebuild_tools=$!
 bash test/node/images.sh >/dev/null 2>"$results/prebuild-images.log" &
