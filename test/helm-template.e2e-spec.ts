@@ -299,7 +299,7 @@ describe('default render (no API key)', () => {
 
   it('uses the image at the chart appVersion', () => {
     const container = operatorContainer(deploymentOf(objects));
-    expect(container.image).toBe(`kube9/kube9-operator:${chart.appVersion}`);
+    expect(container.image).toBe(`ghcr.io/alto9/kube9-operator:${chart.appVersion}`);
     expect(container.imagePullPolicy).toBe('IfNotPresent');
   });
 
@@ -787,7 +787,7 @@ describe('NOTES.txt', () => {
   it('names the image by its digest when image.digest is set', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     expect(renderNotes({ set: { 'image.digest': digest } })).toMatch(
-      new RegExp(`^kube9-operator \\(image kube9/kube9-operator@${digest}\\) is installed`),
+      new RegExp(`^kube9-operator \\(image ghcr.io/alto9/kube9-operator@${digest}\\) is installed`),
     );
     expect(renderNotes()).toMatch(new RegExp(`^kube9-operator ${chart.appVersion} is installed`));
   });
