@@ -290,10 +290,10 @@ describe('default render (no API key)', () => {
     expect(operatorContainer(deployment).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
-  it('requests 100m/96Mi and limits 200m/192Mi', () => {
+  it('requests 100m/96Mi and limits the memory to 192Mi, not the CPU', () => {
     expect(operatorContainer(deploymentOf(objects)).resources).toEqual({
       requests: { cpu: '100m', memory: '96Mi' },
-      limits: { cpu: '200m', memory: '192Mi' },
+      limits: { memory: '192Mi' },
     });
   });
 
