@@ -764,6 +764,7 @@ describe('helm upgrade --reuse-values from a chart without these values', () => 
       'extraObjects',
     ])
       delete previous[key];
+    delete previous.valuesGeneration;
     delete previous.image.registry;
     delete previous.tests.image.registry;
     delete previous.serviceAccount.labels;

@@ -73,7 +73,8 @@ function missing(needed: Tree, have: Tree, prefix = ''): string[] {
 }
 
 const current = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Tree;
-const added = yaml.load(readFileSync(ADDED_FILE, 'utf8')) as Tree;
+const addedFile = yaml.load(readFileSync(ADDED_FILE, 'utf8')) as { generation: number; values: Tree };
+const added = addedFile.values;
 
 /** This chart's templates with `valuesYaml` as its values.yaml: what --reuse-values renders with. */
 function chartWithValues(valuesYaml: string): string {
@@ -100,6 +101,15 @@ describe('files/added-since-0.1.0.yaml', () => {
     const earlier = yaml.load(earlierFile(commit, 'values.yaml')) as Tree;
     expect(missing(addedSince(current, earlier), added)).toEqual([]);
   });
+
+  it.each(EARLIER_CHARTS)(
+    'is of a later generation than chart $version values.yaml, and of the generation of this one',
+    ({ commit }) => {
+      const earlier = yaml.load(earlierFile(commit, 'values.yaml')) as Tree;
+      expect(Number(earlier.valuesGeneration ?? 0)).toBeLessThan(addedFile.generation);
+      expect(current.valuesGeneration).toBe(addedFile.generation);
+    },
+  );
 });
 
 describe.each(EARLIER_CHARTS)('the templates with chart $version values.yaml, as --reuse-values renders', (earlier) => {
@@ -154,9 +164,8 @@ describe('helm upgrade --reuse-values from each earlier chart (shared control pl
       expect(installed.stderr).toBe('');
       const upgraded = await runHelm(['upgrade', RELEASE, CHART, '-n', namespace, '--reuse-values']);
       expect({ tier, code: upgraded.code, stderr: upgraded.stderr }).toEqual({ tier, code: 0, stderr: '' });
-      const values = JSON.parse((await runHelm(['get', 'values', RELEASE, '-n', namespace, '-o', 'json'])).stdout) as {
-        apiKey?: string;
-      };
+      const values = (JSON.parse((await runHelm(['get', 'values', RELEASE, '-n', namespace, '-o', 'json'])).stdout) ??
+        {}) as { apiKey?: string };
       expect(values.apiKey).toBe(tier === 'pro' ? TEST_KEYS.chart : undefined);
       const manifest = (await runHelm(['get', 'manifest', RELEASE, '-n', namespace])).stdout;
       expect(manifest).toContain(

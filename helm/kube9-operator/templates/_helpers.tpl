@@ -1,12 +1,18 @@
 {{/*
 Fills in, in .Values, the default of every value added after the chart's first
-version (files/added-since-0.1.0.yaml) that is absent: `helm upgrade
---reuse-values` renders these templates with the values of the chart that was
-installed, which lack them. Only absent keys are filled; a value given (false,
-0 and "" included) stays. Every template includes it first; it is idempotent.
+version (files/added-since-0.1.0.yaml) that is absent, when the values are not
+this chart's own (their valuesGeneration is not the file's generation): `helm
+upgrade --reuse-values` renders these templates with the values of the chart
+that was installed, which lack them. Only absent keys are filled; a value given
+(false, 0 and "" included) stays; with this chart's own values nothing is
+filled, so a value set to null stays out. Every template includes it first; it
+is idempotent.
 */}}
 {{- define "kube9-operator.fallbacks" -}}
-{{- include "kube9-operator.fill" (list .Values (.Files.Get "files/added-since-0.1.0.yaml" | fromYaml)) }}
+{{- $added := .Files.Get "files/added-since-0.1.0.yaml" | fromYaml }}
+{{- if ne (toString (.Values.valuesGeneration | default 0)) (toString $added.generation) }}
+{{- include "kube9-operator.fill" (list .Values $added.values) }}
+{{- end }}
 {{- end }}
 
 {{/*
