@@ -13,17 +13,18 @@
  *   npx jest --config test/jest-e2e.config.js test/helm-reuse-values.e2e-spec.ts
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { CHART, helm, NAMESPACE, RELEASE, removeHelmScratch, ROOT, scratchPath } from './support/helm-render';
+import { CHART_0_1_0_COMMIT, CHART_0_2_0_COMMIT, packageChartAt } from './support/chart';
+import { CHART, HELM, helm, NAMESPACE, RELEASE, removeHelmScratch, ROOT, scratchPath } from './support/helm-render';
 import { TEST_KEYS } from './support/keys';
 import { createTestNamespace, deleteTestNamespace, runHelm } from './support/kube';
 
 /** Every earlier chart: 0.1.0 (the first with a worker node) and 0.2.0 (main before issue 25). */
-export const EARLIER_CHARTS = [
-  { version: '0.1.0', commit: 'fd4c3e7ae1ff812e7306daeb2d83b8bee90356ce' },
-  { version: '0.2.0', commit: '3b933e2' },
+const EARLIER_CHARTS = [
+  { version: '0.1.0', commit: CHART_0_1_0_COMMIT },
+  { version: '0.2.0', commit: CHART_0_2_0_COMMIT },
 ];
 const ADDED_FILE = join(CHART, 'files', 'added-since-0.1.0.yaml');
 
@@ -137,30 +138,14 @@ describe('helm upgrade --reuse-values from each earlier chart (shared control pl
   });
 
   it.each(EARLIER_CHARTS)('from $version, free and pro, with --reuse-values alone', async (earlier) => {
-    const dir = scratchPath(`chart-${earlier.version}`);
-    mkdirSync(dir);
-    execFileSync('sh', [
-      '-c',
-      `git -C "$1" archive "$2" helm/kube9-operator | tar -x -C "$3"`,
-      'sh',
-      ROOT,
-      earlier.commit,
-      dir,
-    ]);
+    const chart = await packageChartAt(earlier.commit, scratchPath(`chart-${earlier.version}`), HELM);
     for (const [tier, args] of [
       ['free', []],
       ['pro', ['--set', `apiKey=${TEST_KEYS.chart}`]],
     ] as const) {
       const namespace = await createTestNamespace(`reuse-${earlier.version.replace(/\./g, '')}-${tier}`);
       namespaces.push(namespace);
-      const installed = await runHelm([
-        'install',
-        RELEASE,
-        join(dir, 'helm', 'kube9-operator'),
-        '-n',
-        namespace,
-        ...args,
-      ]);
+      const installed = await runHelm(['install', RELEASE, chart, '-n', namespace, ...args]);
       expect(installed.stderr).toBe('');
       const upgraded = await runHelm(['upgrade', RELEASE, CHART, '-n', namespace, '--reuse-values']);
       expect({ tier, code: upgraded.code, stderr: upgraded.stderr }).toEqual({ tier, code: 0, stderr: '' });
