@@ -144,6 +144,14 @@ it('names every option it accepts when given another', async () => {
   expect(result.stderr).toContain("unknown argument '--registy'");
 });
 
+it("without --registry, publishes to ghcr.io/alto9 (the chart's default image): asks for its credentials first", async () => {
+  const result = await execFileAsync('bash', [path.join(root, 'scripts', 'release.sh'), '--key', keys.privateKey], {
+    env: { ...process.env, REGISTRY_AUTH_FILE: registry.authFile, COSIGN_PASSWORD: 'unused' },
+  }).catch((err: { code: number; stderr: string }) => err);
+  expect((result as { code: number }).code).not.toBe(0);
+  expect(result.stderr).toContain(`no credentials for ghcr.io in ${registry.authFile}`);
+});
+
 it('refuses --chart-repo without --gpg-key: every published chart is signed', async () => {
   const result = await runReleaseScript({
     registry: `${registry.address}/kube9`,
