@@ -18,10 +18,21 @@
  * (kube-scheduler) -> sandbox ready (kubelet + containerd: cgroups, pause
  * container, CNI) -> container started (containerd + runc, and the pull) ->
  * first status write (the operator's start-up) -> Ready (the kubelet's probes).
- *   npm run bench:install [-- --runs 5]
+ *
+ * Then the kube9 extension's path (its "Install operator" button): the chart
+ * from the classic chart repository (`helm repo add kube9 … --ca-file`), no
+ * values at all, the image pulled anonymously from the ghcr.io stand-in:
+ * `helm install kube9-operator kube9/kube9-operator -n kube9-system
+ * --create-namespace --wait --timeout 5m`, from its start to its return and to
+ * the status ConfigMap saying operated/free; image pulled and already on the
+ * node, and on the node with the CPU limit of before (200m) for comparison,
+ * with a 5 s burst of GET /api/v1/status from 8 clients for each CPU setting.
+ *   npm run bench:install [-- --runs 5] [--extension-only]
  * Prints figures; asserts nothing. The figures are in bench/README.md.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import * as path from 'node:path';
+import { runHelm } from '../test/support/kube';
 import {
   apiKeyUpgradeArgs,
   createNodeNamespace,
@@ -32,6 +43,7 @@ import {
   RELEASE_SELECTOR,
   releasedChart,
   startRealNode,
+  statusBurst,
   stopRealNode,
 } from '../test/support/real-node';
 import { readConfigMap, STATUS_CONFIGMAP } from '../test/support/status';
@@ -42,13 +54,15 @@ const HELM_TIMEOUT_MS = 300_000;
 const at = process.argv.indexOf('--runs');
 const RUNS = at > 0 ? Number(process.argv[at + 1]) : 5;
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number of 1 or more`);
+/** --extension-only: only the extension's path (below), not the oci:// installs. */
+const ONLY_EXTENSION = process.argv.includes('--extension-only');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main(): Promise<void> {
-  const node = await startRealNode({ intervalSeconds: 60, stopOnSignal: true });
+  const node = await startRealNode({ intervalSeconds: 60, stopOnSignal: true, publicRegistry: true });
   const { cp, core, simulator } = node;
   // runHelm (test/support/kube.ts) finds helm and its home through these, as under Jest.
   process.env.KUBE9_TEST_HELM = cp.helmPath;
@@ -56,8 +70,8 @@ async function main(): Promise<void> {
   try {
     await createNodeNamespace(core, cp, NAMESPACE, { restricted: false });
     const helm = (args: string[]) => helmOk(cp, args, HELM_TIMEOUT_MS);
-    const status = async () => {
-      const cm = await readConfigMap(NAMESPACE, STATUS_CONFIGMAP, core).catch(() => undefined);
+    const status = async (namespace = NAMESPACE) => {
+      const cm = await readConfigMap(namespace, STATUS_CONFIGMAP, core).catch(() => undefined);
       return cm?.data?.status
         ? (JSON.parse(cm.data.status) as { mode: string; tier: string; registered: boolean; lastUpdate: string })
         : undefined;
@@ -69,8 +83,14 @@ async function main(): Promise<void> {
         await sleep(50);
       }
     };
-    const operatorPod = async (): Promise<V1Pod> => {
-      const list = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: RELEASE_SELECTOR });
+    /** The status document, waiting out a read that fails while the API server is busy. */
+    const statusNow = async (namespace = NAMESPACE) => {
+      let seen: Awaited<ReturnType<typeof status>>;
+      await until('the status document', async () => (seen = await status(namespace)) !== undefined);
+      return seen!;
+    };
+    const operatorPod = async (namespace = NAMESPACE): Promise<V1Pod> => {
+      const list = await core.listNamespacedPod({ namespace, labelSelector: RELEASE_SELECTOR });
       return list.items.find((p) => !p.metadata?.deletionTimestamp)!;
     };
 
@@ -136,7 +156,7 @@ async function main(): Promise<void> {
         Date.parse(String(pod.status!.conditions!.find((c) => c.type === type)!.lastTransitionTime));
       const created = Date.parse(String(pod.metadata!.creationTimestamp));
       const started = Date.parse(String(pod.status!.containerStatuses![0].state!.running!.startedAt));
-      const firstWrite = Date.parse((await status())!.lastUpdate);
+      const firstWrite = Date.parse((await statusNow()).lastUpdate);
       const step = (name: string, ms: number) => took(`${image}: ${name}`, ms);
       step('helm install (the command, the chart pulled from oci://)', returned - t0);
       step('helm install returned -> pod created', created - returned);
@@ -173,23 +193,112 @@ async function main(): Promise<void> {
         `run ${run + 1}, image ${image}: install -> operated/free ${seconds(installs[image].at(-1)!)}${pullNote}${upgraded}`,
       );
     };
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < (ONLY_EXTENSION ? 0 : RUNS); run++) {
       await once(run, 'pulled');
       await once(run, 'on the node');
     }
     const list = (values: number[]) => values.map(seconds).join(', ');
-    console.log(`median of ${RUNS}, helm install (oci://) returned -> status ConfigMap operated/free:`);
+    if (!ONLY_EXTENSION) {
+      console.log(`median of ${RUNS}, helm install (oci://) returned -> status ConfigMap operated/free:`);
+      console.log(
+        `  image pulled from the test registry: ${seconds(median(installs.pulled))} (${list(installs.pulled)}); ` +
+          `of which the kubelet's pull ${seconds(median(pulls))} (${list(pulls)})`,
+      );
+      console.log(
+        `  image already on the node: ${seconds(median(installs['on the node']))} (${list(installs['on the node'])})`,
+      );
+      console.log(
+        `median of ${RUNS}, helm upgrade --set apiKey returned -> enabled/pro: ${seconds(median(upgrades))} (${list(upgrades)})`,
+      );
+      for (const [name, values] of Object.entries(steps)) console.log(`  ${name}: median ${seconds(median(values))}`);
+    }
+
+    // The extension's path: its helm (a home of its own), the chart repository, no values.
+    const pub = cp.publicRegistry!;
+    const home = path.join(cp.dir, 'extension-helm');
+    const userHelm = async (args: string[]) => {
+      const result = await runHelm(args, {
+        kubeconfig: cp.kubeconfigPath,
+        timeoutMs: HELM_TIMEOUT_MS + 60_000,
+        env: {
+          HELM_CONFIG_HOME: path.join(home, 'config'),
+          HELM_CACHE_HOME: path.join(home, 'cache'),
+          HELM_DATA_HOME: path.join(home, 'data'),
+        },
+      });
+      if (result.code !== 0) throw new Error(`helm ${args.slice(0, 2).join(' ')} failed: ${result.stderr}`);
+    };
+    await userHelm(['repo', 'add', 'kube9', pub.chartRepoUrl, '--ca-file', pub.caPath]);
+    await userHelm(['repo', 'update', 'kube9']);
+    const EXT_NS = 'kube9-system';
+    type ExtCase = 'pulled' | 'on the node' | 'on the node, limits.cpu 200m';
+    const ext: Record<ExtCase, { wait: number[]; status: number[]; startup: number[] }> = {
+      pulled: { wait: [], status: [], startup: [] },
+      'on the node': { wait: [], status: [], startup: [] },
+      'on the node, limits.cpu 200m': { wait: [], status: [], startup: [] },
+    };
+    const bursts: string[] = [];
+    const extOnce = async (run: number, which: ExtCase) => {
+      if (which === 'pulled') await forgetImage();
+      const extra = which === 'on the node, limits.cpu 200m' ? ['--set', 'resources.limits.cpu=200m'] : [];
+      const t0 = Date.now();
+      let seen = 0;
+      let polling = true;
+      // The status ConfigMap, polled from the click on, while helm waits.
+      const poller = (async () => {
+        while (polling && !seen) {
+          const s = await status(EXT_NS);
+          if (s?.mode === 'operated' && s.tier === 'free') seen = Date.now();
+          else await sleep(50);
+        }
+      })();
+      await userHelm([
+        'install',
+        RELEASE,
+        'kube9/kube9-operator',
+        '--namespace',
+        EXT_NS,
+        '--create-namespace',
+        '--wait',
+        '--timeout',
+        '5m',
+        ...extra,
+      ]);
+      const returned = Date.now();
+      await until('operated/free', async () => seen > 0);
+      polling = false;
+      await poller;
+      const pod = await operatorPod(EXT_NS);
+      const started = Date.parse(String(pod.status!.containerStatuses![0].state!.running!.startedAt));
+      const firstWrite = Date.parse((await statusNow(EXT_NS)).lastUpdate);
+      ext[which].wait.push(returned - t0);
+      ext[which].status.push(seen - t0);
+      ext[which].startup.push(firstWrite - started);
+      if (run === RUNS - 1 && which !== 'pulled') {
+        const burst = await statusBurst(pod, 8, 5);
+        bursts.push(`${which}: ${(burst.requests / 5).toFixed(0)} requests/s, ${burst.failures} failures`);
+      }
+      await userHelm(['uninstall', RELEASE, '--namespace', EXT_NS, '--wait', '--timeout', '120s']);
+      await until('the status ConfigMap gone', async () => (await status(EXT_NS)) === undefined);
+      console.log(
+        `extension run ${run + 1}, ${which}: helm install --wait returned ${seconds(returned - t0)}, operated/free ${seconds(seen - t0)} after the start`,
+      );
+    };
+    for (let run = 0; run < RUNS; run++) {
+      await extOnce(run, 'pulled');
+      await extOnce(run, 'on the node');
+      await extOnce(run, 'on the node, limits.cpu 200m');
+    }
     console.log(
-      `  image pulled from the test registry: ${seconds(median(installs.pulled))} (${list(installs.pulled)}); ` +
-        `of which the kubelet's pull ${seconds(median(pulls))} (${list(pulls)})`,
+      `median of ${RUNS}, the extension's path (kube9/kube9-operator, no values, ghcr.io stand-in), from the start of helm install --wait:`,
     );
-    console.log(
-      `  image already on the node: ${seconds(median(installs['on the node']))} (${list(installs['on the node'])})`,
-    );
-    console.log(
-      `median of ${RUNS}, helm upgrade --set apiKey returned -> enabled/pro: ${seconds(median(upgrades))} (${list(upgrades)})`,
-    );
-    for (const [name, values] of Object.entries(steps)) console.log(`  ${name}: median ${seconds(median(values))}`);
+    for (const [which, m] of Object.entries(ext)) {
+      console.log(
+        `  ${which}: --wait returned ${seconds(median(m.wait))} (${list(m.wait)}); operated/free ${seconds(median(m.status))}; ` +
+          `container started -> first status write ${seconds(median(m.startup))} (startedAt has 1 s resolution)`,
+      );
+    }
+    for (const burst of bursts) console.log(`  burst of GET /api/v1/status, 8 clients for 5 s, ${burst}`);
   } finally {
     await stopRealNode(node);
   }

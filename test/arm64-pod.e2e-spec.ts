@@ -104,7 +104,7 @@ function arm64Values(): string[] {
     `imagePullSecrets[0].name=${PULL_SECRET}`,
     // Emulation's cost, not the operator's: qemu-user's translated code and its own heap count
     // against the container's memory cgroup (about 230 MiB working set, against 40 MiB natively),
-    // and every instruction is translated, so the chart's limits (192Mi, 200m) would OOM-kill
+    // and every instruction is translated, so the chart's memory limit (192Mi) would OOM-kill
     // or starve it. A native arm64 node runs with the chart's defaults.
     '--set',
     'resources.limits.memory=512Mi',

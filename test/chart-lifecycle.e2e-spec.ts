@@ -18,7 +18,6 @@ import {
   CoordinationV1Api,
   CoreV1Api,
   KubeConfig,
-  RbacAuthorizationV1Api,
   V1ConfigMap,
   Watch,
 } from '@kubernetes/client-node';
@@ -26,7 +25,6 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as https from 'node:https';
 import {
   CHART_DIR,
   chartEnvironment,
@@ -34,7 +32,15 @@ import {
   helmInstall,
   runOperatorAsChart,
 } from './support/chart';
-import { adminKubeConfig, createTestNamespace, deleteTestNamespace, kubeConfigFromFile, runHelm } from './support/kube';
+import {
+  adminKubeConfig,
+  clusterScopedNamesWith,
+  createTestNamespace,
+  deleteTestNamespace,
+  everyObjectIn,
+  kubeConfigFromFile,
+  runHelm,
+} from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { OperatorProcess, waitFor } from './support/operator-process';
 import { ServerSimulator } from './support/server-simulator';
@@ -312,62 +318,6 @@ describe('helm uninstall with leader election', () => {
     expect(left).toEqual([]);
   });
 });
-
-/**
- * Every object in `namespace`, of every namespaced resource the API server serves (discovery),
- * as Kind/name; but what every namespace holds (the default ServiceAccount, kube-root-ca.crt)
- * and Events, which are history, not objects of the release (they expire after an hour).
- */
-async function everyObjectIn(namespace: string): Promise<string[]> {
-  const kubeConfig = adminKubeConfig();
-  const options: https.RequestOptions = {};
-  await kubeConfig.applyToHTTPSOptions(options);
-  const get = (path: string) =>
-    new Promise<any>((resolve, reject) => {
-      https
-        .get(new URL(path, kubeConfig.getCurrentCluster()!.server), options, (response) => {
-          let body = '';
-          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          response.on('end', () =>
-            response.statusCode === 200
-              ? resolve(JSON.parse(body))
-              : reject(new Error(`GET ${path}: ${response.statusCode}`)),
-          );
-        })
-        .on('error', reject);
-    });
-  const groups = (await get('/apis')) as { groups: { preferredVersion: { groupVersion: string } }[] };
-  const bases = ['/api/v1', ...groups.groups.map((group) => `/apis/${group.preferredVersion.groupVersion}`)];
-  const found: string[] = [];
-  for (const base of bases) {
-    const { resources } = (await get(base)) as {
-      resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[];
-    };
-    for (const resource of resources) {
-      if (!resource.namespaced || resource.name.includes('/') || !resource.verbs.includes('list')) continue;
-      if (resource.kind === 'Event') continue;
-      const { items } = (await get(`${base}/namespaces/${namespace}/${resource.name}`)) as {
-        items: { metadata: { name: string } }[];
-      };
-      found.push(...items.map((item) => `${resource.kind}/${item.metadata.name}`));
-    }
-  }
-  return found
-    .filter((object) => object !== 'ServiceAccount/default' && object !== 'ConfigMap/kube-root-ca.crt')
-    .sort();
-}
-
-/** ClusterRoles and ClusterRoleBindings whose name contains `text` (test namespaces are unique). */
-async function clusterScopedNamesWith(text: string): Promise<string[]> {
-  const rbac = adminKubeConfig().makeApiClient(RbacAuthorizationV1Api);
-  const [roles, bindings] = await Promise.all([rbac.listClusterRole(), rbac.listClusterRoleBinding()]);
-  return [
-    ...roles.items.map((role) => `ClusterRole/${role.metadata!.name}`),
-    ...bindings.items.map((binding) => `ClusterRoleBinding/${binding.metadata!.name}`),
-  ]
-    .filter((name) => name.includes(text))
-    .sort();
-}
 
 describe("the chart ServiceAccount's reach (the real RBAC authorizer)", () => {
   let namespace: string;

@@ -4,8 +4,8 @@
  * repository's history with `git archive` and packaged by helm) is installed, then upgraded to the
  * current chart. While it rolls, the status ConfigMap (what the kube9 extension reads) is read
  * every 200 ms: it must never be missing (the extension would show "basic") and the tier must be
- * kept, free without a key and pro with the key kept by `--reset-then-reuse-values` (plain
- * `--reuse-values` cannot upgrade from that chart: its values lack everything added since).
+ * kept, free without a key and pro with the key kept by `--reuse-values` alone (the templates
+ * fall back to the default of every value the old chart's values lack).
  *
  * Then a new image with two replicas: another tag of the same build, rolled out by the
  * Deployment (RollingUpdate, maxSurge 1, maxUnavailable 0): the largest gap between status writes
@@ -19,13 +19,9 @@
  *
  *   npx jest --config test/jest-e2e.config.js test/chart-upgrade.e2e-spec.ts
  */
-import { execFile } from 'node:child_process';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { AppsV1Api, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { repoRoot } from './support/binaries';
-import { CHART_DIR } from './support/chart';
+import { CHART_0_1_0_COMMIT, CHART_DIR, packageChartAt } from './support/chart';
 import type { ControlPlane } from './support/control-plane';
 import { auditedWrites, writesNotFromHolder } from './support/leader-election';
 import { TEST_KEYS } from './support/keys';
@@ -44,9 +40,6 @@ import type { ServerSimulator } from './support/server-simulator';
 import { readStatus, STATUS_CONFIGMAP } from './support/status';
 import { chartImage } from './support/worker-node';
 
-const execFileAsync = promisify(execFile);
-/** The first commit with a worker node; its chart is the "previous chart". */
-const PREVIOUS_COMMIT = 'fd4c3e7ae1ff812e7306daeb2d83b8bee90356ce';
 const INTERVAL_SECONDS = 10;
 
 let cp: ControlPlane;
@@ -62,7 +55,7 @@ beforeAll(async () => {
   const node = await startRealNode({ intervalSeconds: INTERVAL_SECONDS, auditLog: true });
   ({ cp, core, simulator } = node);
   apps = node.kc.makeApiClient(AppsV1Api);
-  previousChart = await packagePreviousChart();
+  previousChart = await packageChartAt(CHART_0_1_0_COMMIT, path.join(cp.dir, 'previous-chart'), cp.helmPath);
 }, 1_600_000);
 
 afterAll(async () => {
@@ -70,34 +63,6 @@ afterAll(async () => {
   await simulator?.stop();
   await cp?.stop();
 });
-
-/** The chart of PREVIOUS_COMMIT, extracted with git archive and packaged by helm; returns the .tgz. */
-async function packagePreviousChart(): Promise<string> {
-  const dir = path.join(cp.dir, 'previous-chart');
-  await fsp.mkdir(dir, { recursive: true });
-  const archive = path.join(dir, 'chart.tar');
-  try {
-    await execFileAsync('git', [
-      '-C',
-      repoRoot(),
-      'archive',
-      '--output',
-      archive,
-      PREVIOUS_COMMIT,
-      'helm/kube9-operator',
-    ]);
-  } catch (err) {
-    throw new Error(
-      `git archive ${PREVIOUS_COMMIT} failed: the test needs the repository's history (git fetch --unshallow): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  await execFileAsync('tar', ['-xf', archive, '-C', dir]);
-  const packaged = await helmOk(cp, ['package', path.join(dir, 'helm', 'kube9-operator'), '--destination', dir]);
-  const tgz = /saved it to: (\S+)/.exec(packaged)?.[1];
-  if (!tgz) throw new Error(`helm package said: ${packaged}`);
-  return tgz;
-}
 
 /** Values both charts take: the image built from this tree, the simulator, a 10 s interval. */
 function values(): string[] {
@@ -186,16 +151,14 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 
-  it('pro with --reset-then-reuse-values: the key is kept, the ConfigMap never missing, and the tier pro again within one interval', async () => {
+  it('pro with --reuse-values: the key is kept, the ConfigMap never missing, and the tier pro again within one interval', async () => {
     const namespace = 'kube9-upgrade-pro';
-    // --reset-then-reuse-values: the new chart's defaults, then the values given at install (the key
-    // among them). Plain --reuse-values would render the new templates with the old chart's values,
-    // which lack every value added since (metrics, proxy, ...): helm refuses with a nil pointer.
+    // --reuse-values alone, as the kube9 extension's Upgrade button runs it.
     const { readings } = await upgradeWhileReading(
       namespace,
       'pro',
       ['--set', `apiKey=${TEST_KEYS.chart}`],
-      ['--reset-then-reuse-values'],
+      ['--reuse-values'],
     );
 
     expect(readings.filter((r) => r.seen === 'missing')).toEqual([]);

@@ -444,9 +444,11 @@ describe('commonLabels', () => {
 describe('image.digest', () => {
   it('pulls by digest when given, whatever the tag', () => {
     const image = (sets: Sets) => operatorContainer(deploymentOf(render(sets))).image;
-    expect(image({ set: { 'image.digest': DIGEST } })).toBe(`kube9/kube9-operator@${DIGEST}`);
-    expect(image({ set: { 'image.digest': DIGEST, 'image.tag': '9.9.9' } })).toBe(`kube9/kube9-operator@${DIGEST}`);
-    expect(image({ set: { 'image.tag': '9.9.9' } })).toBe('kube9/kube9-operator:9.9.9');
+    expect(image({ set: { 'image.digest': DIGEST } })).toBe(`ghcr.io/alto9/kube9-operator@${DIGEST}`);
+    expect(image({ set: { 'image.digest': DIGEST, 'image.tag': '9.9.9' } })).toBe(
+      `ghcr.io/alto9/kube9-operator@${DIGEST}`,
+    );
+    expect(image({ set: { 'image.tag': '9.9.9' } })).toBe('ghcr.io/alto9/kube9-operator:9.9.9');
   });
 
   it.each([
@@ -690,7 +692,7 @@ describeWithCluster('installed with every administrator value', () => {
     expect(spec.topologySpreadConstraints![0].labelSelector).toEqual({
       matchLabels: { 'app.kubernetes.io/name': 'kube9-operator', 'app.kubernetes.io/instance': release },
     });
-    expect(spec.containers[0].image).toBe(`kube9/kube9-operator@${DIGEST}`);
+    expect(spec.containers[0].image).toBe(`ghcr.io/alto9/kube9-operator@${DIGEST}`);
     expect(spec.containers[0].env).toContainEqual({ name: 'TZ', value: 'UTC' });
     expect(spec.automountServiceAccountToken).toBe(false);
     // The ServiceAccount admission plugin added no kube-api-access-* volume: the chart's is the only token.

@@ -230,8 +230,12 @@ describe('hostAliases, dnsPolicy, dnsConfig, runtimeClassName, terminationGraceP
 });
 
 describe('image.registry, global.imageRegistry, global.imagePullSecrets', () => {
-  it('without a registry, the image is exactly image.repository as written (a full reference included)', () => {
-    expect(operatorImage({})).toBe(`kube9/kube9-operator:${chart.appVersion}`);
+  it('by default the published image; a repository that names a registry is used as written', () => {
+    expect(operatorImage({})).toBe(`ghcr.io/alto9/kube9-operator:${chart.appVersion}`);
+    expect(operatorImage({ set: { 'image.registry': '' } })).toBe(`alto9/kube9-operator:${chart.appVersion}`);
+    expect(operatorImage({ set: { 'image.repository': 'localhost/kube9' } })).toBe(
+      `localhost/kube9:${chart.appVersion}`,
+    );
     const full = '10.213.0.1:5000/kube9/kube9-operator';
     expect(operatorImage({ set: { 'image.repository': full, 'image.tag': '0.1.0-dev.abc' } })).toBe(
       `${full}:0.1.0-dev.abc`,
@@ -243,34 +247,36 @@ describe('image.registry, global.imageRegistry, global.imagePullSecrets', () => 
     [
       'image.registry',
       { set: { 'image.registry': 'registry.corp:5000' } },
-      `registry.corp:5000/kube9/kube9-operator:${chart.appVersion}`,
+      `registry.corp:5000/alto9/kube9-operator:${chart.appVersion}`,
     ],
     [
       'global.imageRegistry',
       { set: { 'global.imageRegistry': 'mirror.corp/dockerhub' } },
-      `mirror.corp/dockerhub/kube9/kube9-operator:${chart.appVersion}`,
+      `mirror.corp/dockerhub/alto9/kube9-operator:${chart.appVersion}`,
     ],
     [
-      'image.registry over global.imageRegistry',
+      'global.imageRegistry (a mirror of every image) over image.registry',
       { set: { 'image.registry': 'own.corp', 'global.imageRegistry': 'mirror.corp' } },
-      `own.corp/kube9/kube9-operator:${chart.appVersion}`,
+      `mirror.corp/alto9/kube9-operator:${chart.appVersion}`,
     ],
     [
       'a registry and a digest',
       { set: { 'image.registry': 'registry.corp:5000', 'image.digest': DIGEST } },
-      `registry.corp:5000/kube9/kube9-operator@${DIGEST}`,
+      `registry.corp:5000/alto9/kube9-operator@${DIGEST}`,
     ],
   ])('puts %s in front of the repository', (_name, sets, image) => {
     expect(operatorImage(sets)).toBe(image);
   });
 
-  it('global.imageRegistry also reaches the helm test image, unless tests.image.registry names one', () => {
+  it('global.imageRegistry also reaches the helm test image, in place of tests.image.registry', () => {
     const mirrored = testPod(render({ set: { 'global.imageRegistry': 'mirror.corp' } })).spec!.containers[0].image;
     expect(mirrored).toBe(`mirror.corp/busybox:${values.tests.image.tag}`);
-    const own = testPod(
+    const own = testPod(render({ set: { 'tests.image.registry': 'tools.corp' } }));
+    expect(own.spec!.containers[0].image).toBe(`tools.corp/busybox:${values.tests.image.tag}`);
+    const both = testPod(
       render({ set: { 'global.imageRegistry': 'mirror.corp', 'tests.image.registry': 'tools.corp' } }),
     );
-    expect(own.spec!.containers[0].image).toBe(`tools.corp/busybox:${values.tests.image.tag}`);
+    expect(both.spec!.containers[0].image).toBe(`mirror.corp/busybox:${values.tests.image.tag}`);
   });
 
   it('pull secrets: imagePullSecrets then global.imagePullSecrets, names or objects, each once, on both pods', () => {
@@ -740,7 +746,7 @@ describe('helm upgrade --reuse-values from a chart without these values', () => 
    * none of this file's values exist: this copy of the chart has the values.yaml of chart 0.1.0
    * (today's without them).
    */
-  it('renders every object, with the behaviour of before (no startupProbe, the automatic PodDisruptionBudget)', () => {
+  it('renders every object, each absent value at its default (the startupProbe, the automatic PodDisruptionBudget)', () => {
     const copy = scratchPath('previous-values-chart');
     cpSync(CHART, copy, { recursive: true });
     const previous = JSON.parse(JSON.stringify(values)) as Record<string, any>;
@@ -758,6 +764,7 @@ describe('helm upgrade --reuse-values from a chart without these values', () => 
       'extraObjects',
     ])
       delete previous[key];
+    delete previous.valuesGeneration;
     delete previous.image.registry;
     delete previous.tests.image.registry;
     delete previous.serviceAccount.labels;
@@ -788,9 +795,9 @@ describe('helm upgrade --reuse-values from a chart without these values', () => 
     expect(result.stderr).toBe('');
     const objects = (yaml.loadAll(result.stdout) as Rendered[]).filter(Boolean);
     const deployment = deploymentOf(objects);
-    expect(operatorContainer(deployment).image).toBe(`kube9/kube9-operator:${chart.appVersion}`);
-    expect(operatorContainer(deployment).startupProbe).toBeUndefined();
-    expect(deployment.spec!.template.spec!.terminationGracePeriodSeconds).toBeUndefined();
+    expect(operatorContainer(deployment).image).toBe(`ghcr.io/alto9/kube9-operator:${chart.appVersion}`);
+    expect(operatorContainer(deployment).startupProbe).toEqual(values.startupProbe);
+    expect(deployment.spec!.template.spec!.terminationGracePeriodSeconds).toBe(values.terminationGracePeriodSeconds);
     expect(only<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget').spec!.maxUnavailable).toBe(1);
     expect(testPod(objects).spec!.containers[0].image).toBe(`busybox:${values.tests.image.tag}`);
     for (const o of objects.filter((o) => !o.kind.startsWith('Cluster'))) expect(o.metadata.namespace).toBe(NAMESPACE);

@@ -290,16 +290,16 @@ describe('default render (no API key)', () => {
     expect(operatorContainer(deployment).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
   });
 
-  it('requests 100m/96Mi and limits 200m/192Mi', () => {
+  it('requests 100m/96Mi and limits the memory to 192Mi, not the CPU', () => {
     expect(operatorContainer(deploymentOf(objects)).resources).toEqual({
       requests: { cpu: '100m', memory: '96Mi' },
-      limits: { cpu: '200m', memory: '192Mi' },
+      limits: { memory: '192Mi' },
     });
   });
 
   it('uses the image at the chart appVersion', () => {
     const container = operatorContainer(deploymentOf(objects));
-    expect(container.image).toBe(`kube9/kube9-operator:${chart.appVersion}`);
+    expect(container.image).toBe(`ghcr.io/alto9/kube9-operator:${chart.appVersion}`);
     expect(container.imagePullPolicy).toBe('IfNotPresent');
   });
 
@@ -787,7 +787,7 @@ describe('NOTES.txt', () => {
   it('names the image by its digest when image.digest is set', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     expect(renderNotes({ set: { 'image.digest': digest } })).toMatch(
-      new RegExp(`^kube9-operator \\(image kube9/kube9-operator@${digest}\\) is installed`),
+      new RegExp(`^kube9-operator \\(image ghcr.io/alto9/kube9-operator@${digest}\\) is installed`),
     );
     expect(renderNotes()).toMatch(new RegExp(`^kube9-operator ${chart.appVersion} is installed`));
   });

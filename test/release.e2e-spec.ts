@@ -5,6 +5,10 @@
  * oci://, the image signature verifies with the public key (and fails for an
  * image re-pushed under the same tag), and the signed SBOM lists the Node
  * binary and every npm package bundled into dist/ with its version.
+ * The classic chart repository it writes (--chart-repo): each version's .tgz
+ * and .prov (signed with a GPG key made here), index.yaml merged with what is
+ * there, a published version never replaced; `helm install --verify` passes,
+ * and refuses a package changed after signing.
  *
  * The pods of the real operator, pulled from such a registry with an image
  * pull Secret, run in test/real-pod.e2e-spec.ts.
@@ -23,12 +27,16 @@ import {
   cosignPath,
   COSIGN_TEST_PASSWORD,
   type CosignKeyPair,
-  makeChartSigningKey,
+  GPG_TEST_PASSPHRASE,
+  type GpgKey,
   makeCosignKeyPair,
+  makeGpgKey,
   type Release,
   release,
   runReleaseScript,
 } from './support/release';
+import * as yaml from 'js-yaml';
+import { createHash } from 'node:crypto';
 
 const execFileAsync = promisify(execFile);
 const root = repoRoot();
@@ -38,12 +46,19 @@ let dir: string;
 let registry: TestRegistry;
 let keys: CosignKeyPair;
 let released: Release;
+let gpg: GpgKey;
+let chartRepo: string;
+/** The URL the index entries point at (never fetched here). */
+const CHART_REPO_URL = 'https://charts.kube9.example/stable';
 const namespaces: string[] = [];
 
 beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'kube9-release-'));
   registry = await startRegistry({ dir: path.join(dir, 'registry'), host: '127.0.0.1' });
   keys = await makeCosignKeyPair(binDir, dir);
+  gpg = await makeGpgKey(path.join(dir, 'gpg'));
+  chartRepo = path.join(dir, 'chart-repo');
+  await fsp.mkdir(chartRepo);
 });
 
 afterAll(async () => {
@@ -113,12 +128,53 @@ it('rejects a registry that is not HOST[:PORT]/NAMESPACE, naming what is allowed
   expect(result.stderr).toContain(`--registry '${registry.address}' is not HOST[:PORT]/NAMESPACE`);
 });
 
+it('names every option it accepts when given another', async () => {
+  const result = await execFileAsync('bash', [path.join(root, 'scripts', 'release.sh'), '--registy', 'x']).catch(
+    (err: { code: number; stderr: string }) => err,
+  );
+  expect((result as { code: number }).code).not.toBe(0);
+  for (const option of [
+    '--registry',
+    '--version',
+    '--key',
+    '--chart-repo DIR',
+    '--chart-repo-url URL',
+    '--gpg-key NAME',
+    '--gpg-keyring FILE',
+  ]) {
+    expect(result.stderr).toContain(option);
+  }
+  expect(result.stderr).toContain("unknown argument '--registy'");
+});
+
+it("without --registry, publishes to ghcr.io/alto9 (the chart's default image): asks for its credentials first", async () => {
+  const result = await execFileAsync('bash', [path.join(root, 'scripts', 'release.sh'), '--key', keys.privateKey], {
+    env: { ...process.env, REGISTRY_AUTH_FILE: registry.authFile, COSIGN_PASSWORD: 'unused' },
+  }).catch((err: { code: number; stderr: string }) => err);
+  expect((result as { code: number }).code).not.toBe(0);
+  expect(result.stderr).toContain(`no credentials for ghcr.io in ${registry.authFile}`);
+});
+
+it('refuses --chart-repo without --gpg-key: every published chart is signed', async () => {
+  const result = await runReleaseScript({
+    registry: `${registry.address}/kube9`,
+    key: keys.privateKey,
+    authFile: registry.authFile,
+    chartRepo: { dir: chartRepo },
+  });
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain('--chart-repo needs --gpg-key NAME');
+  expect(await fsp.readdir(chartRepo)).toEqual([]);
+});
+
 it('pushes the image, the chart, the signature and the SBOM attestation, and prints every digest', async () => {
   released = await release({
     registry: `${registry.address}/kube9`,
     key: keys.privateKey,
     authFile: registry.authFile,
     caPath: registry.caPath,
+    chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
+    gpg,
   });
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   expect(released.version).toBe(pkg.version);
@@ -266,8 +322,11 @@ it('writes the release page files from what it pushed, each verified: cosign.pub
   // What release.yml does after `npm run release`: scripts/release-assets.sh over its printed lines.
   const printed = path.join(dir, 'release.out');
   await fsp.writeFile(printed, `IMAGE=${released.image}\nCHART=${released.chart}\n`);
-  const chartRepo = path.join(dir, 'chart-repo');
-  const signing = await makeChartSigningKey(dir);
+  // A folder of its own: the chart repository of the tests above stays as they left it.
+  const chartRepo = path.join(dir, 'chart-repo-assets');
+  const signing = gpg;
+  const passphraseFile = path.join(dir, 'gpg-passphrase');
+  await fsp.writeFile(passphraseFile, GPG_TEST_PASSPHRASE, { mode: 0o600 });
   const packaged = await runHelm([
     'package',
     path.join(root, 'helm', 'kube9-operator'),
@@ -280,6 +339,8 @@ it('writes the release page files from what it pushed, each verified: cosign.pub
     signing.name,
     '--keyring',
     signing.secretKeyring,
+    '--passphrase-file',
+    passphraseFile,
     '-d',
     chartRepo,
   ]);
@@ -367,6 +428,127 @@ it('fails verification for an image re-pushed under the same tag, but different'
   ]);
   expect(byDigest.code).toBe(0);
 }, 120_000);
+
+interface IndexEntry {
+  version: string;
+  appVersion: string;
+  digest: string;
+  urls: string[];
+  created: string;
+}
+
+function chartIndex(): IndexEntry[] {
+  const index = yaml.load(fs.readFileSync(path.join(chartRepo, 'index.yaml'), 'utf8')) as {
+    entries: Record<string, IndexEntry[]>;
+  };
+  expect(Object.keys(index.entries)).toEqual(['kube9-operator']);
+  return index.entries['kube9-operator'];
+}
+
+const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+describe('the classic chart repository (--chart-repo)', () => {
+  const NEXT = '0.99.0';
+
+  it('holds the signed package and an index.yaml entry with its digest, at --chart-repo-url', () => {
+    const tgz = path.join(chartRepo, `kube9-operator-${released.version}.tgz`);
+    expect(released.chartRepoPackage).toBe(tgz);
+    expect(fs.readdirSync(chartRepo).sort()).toEqual(
+      [`kube9-operator-${released.version}.tgz`, `kube9-operator-${released.version}.tgz.prov`, 'index.yaml'].sort(),
+    );
+    expect(fs.readFileSync(`${tgz}.prov`, 'utf8')).toContain('-----BEGIN PGP SIGNATURE-----');
+    expect(
+      chartIndex().map(({ version, appVersion, digest, urls }) => ({ version, appVersion, digest, urls })),
+    ).toEqual([
+      {
+        version: released.version,
+        appVersion: released.version,
+        digest: sha256(tgz),
+        urls: [`${CHART_REPO_URL}/kube9-operator-${released.version}.tgz`],
+      },
+    ]);
+  });
+
+  it('refuses a version already in the index, naming it, before anything is pushed; nothing is overwritten', async () => {
+    const before = Object.fromEntries(
+      fs.readdirSync(chartRepo).map((name) => [name, sha256(path.join(chartRepo, name))]),
+    );
+    const result = await runReleaseScript({
+      registry: `${registry.address}/kube9`,
+      key: keys.privateKey,
+      authFile: registry.authFile,
+      caPath: registry.caPath,
+      chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
+      gpg,
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`kube9-operator ${released.version} is already published in ${chartRepo}`);
+    expect(result.stderr).not.toContain('[release] logged in');
+    const after = Object.fromEntries(
+      fs.readdirSync(chartRepo).map((name) => [name, sha256(path.join(chartRepo, name))]),
+    );
+    expect(after).toEqual(before);
+  });
+
+  it('merges a newer version into the published index: the earlier entry stays as it was, newest first', async () => {
+    const earlier = chartIndex();
+    const next = await release({
+      registry: `${registry.address}/kube9`,
+      version: NEXT,
+      key: keys.privateKey,
+      authFile: registry.authFile,
+      caPath: registry.caPath,
+      chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
+      gpg,
+    });
+    expect(next.version).toBe(NEXT);
+    const entries = chartIndex();
+    expect(entries.map((e) => e.version)).toEqual([NEXT, released.version]);
+    expect(entries[1]).toEqual(earlier[0]);
+    expect(entries[0].digest).toBe(sha256(path.join(chartRepo, `kube9-operator-${NEXT}.tgz`)));
+    expect(fs.existsSync(path.join(chartRepo, `kube9-operator-${NEXT}.tgz.prov`))).toBe(true);
+  }, 900_000);
+
+  it('installs with helm install --verify against the public keyring, and refuses a package changed after signing', async () => {
+    const namespace = await createTestNamespace('release-verify');
+    namespaces.push(namespace);
+    const tgz = path.join(chartRepo, `kube9-operator-${released.version}.tgz`);
+    const verified = await runHelm([
+      'install',
+      'kube9-operator',
+      tgz,
+      '-n',
+      namespace,
+      '--verify',
+      '--keyring',
+      gpg.publicKeyring,
+    ]);
+    expect({ code: verified.code, stderr: verified.stderr }).toEqual({ code: 0, stderr: '' });
+
+    // The same package, one file changed and packed again under the same name, next to the same .prov.
+    const tampered = path.join(dir, 'tampered');
+    await fsp.mkdir(path.join(tampered, 'src'), { recursive: true });
+    await execFileAsync('tar', ['-xzf', tgz, '-C', path.join(tampered, 'src')]);
+    await fsp.appendFile(path.join(tampered, 'src', 'kube9-operator', 'values.yaml'), '\n# changed after signing\n');
+    const changed = path.join(tampered, path.basename(tgz));
+    await execFileAsync('tar', ['-czf', changed, '-C', path.join(tampered, 'src'), 'kube9-operator']);
+    await fsp.copyFile(`${tgz}.prov`, `${changed}.prov`);
+    const refused = await runHelm([
+      'install',
+      'kube9-operator-tampered',
+      changed,
+      '-n',
+      namespace,
+      '--verify',
+      '--keyring',
+      gpg.publicKeyring,
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(path.basename(tgz));
+    expect(refused.stderr).toMatch(/sha256 sum does not match/);
+    expect((await runHelm(['list', '-n', namespace, '-q'])).stdout.trim()).toBe('kube9-operator');
+  }, 120_000);
+});
 
 /** `node --version` of /nodejs/bin/node in the image `ref` (this machine's platform), without the "v". */
 async function nodeVersionInImage(ref: string): Promise<string> {

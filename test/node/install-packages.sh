@@ -8,7 +8,9 @@
 # util-linux (nsenter), openssl and bubblewrap (the other end-to-end tests),
 # gnupg (the chart signing key: scripts/release-assets.sh and its test),
 # docker-registry and apache2-utils (htpasswd) for the test OCI registry,
-# skopeo for `npm run release` and its tests,
+# skopeo and gpg (the chart's provenance) for `npm run release` and its tests,
+# nginx-light for the node's ghcr.io stand-in (anonymous pulls, pushes with
+# basic auth) and the chart repository it serves over HTTPS,
 # prometheus (its promtool, for the alert tests; its server lacks Kubernetes
 # discovery, so build.sh builds that one from the Go module).
 # Does nothing when all are there. Needs root.
@@ -31,6 +33,8 @@ declare -A wanted=(
   [docker-registry]=docker-registry
   [htpasswd]=apache2-utils
   [skopeo]=skopeo
+  [gpg]=gpg
+  [nginx]=nginx-light
   [promtool]=prometheus
 )
 missing=()

@@ -6,13 +6,45 @@
  * control plane has no node, so the Deployment's pod is never started there;
  * test/real-pod.e2e-spec.ts runs it on a worker node.)
  */
+import { execFile } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { repoRoot } from './binaries';
 import { adminKubeConfig, kubeconfigForToken, mintToken, runHelm } from './kube';
 import { freePort, OperatorProcess, startOperator } from './operator-process';
 
 export const CHART_DIR = path.join(repoRoot(), 'helm', 'kube9-operator');
+
+/** The first commit with a worker node: its chart is 0.1.0, the first chart version. */
+export const CHART_0_1_0_COMMIT = 'fd4c3e7ae1ff812e7306daeb2d83b8bee90356ce';
+/** main before issue 25: chart 0.2.0, whose default image was kube9/kube9-operator. */
+export const CHART_0_2_0_COMMIT = '3b933e2';
+
+/**
+ * The chart as it was at `commit`, taken from this repository's history with git archive into
+ * `dir` and packaged there by `helm` (a path); returns the .tgz. Needs the history (a shallow
+ * clone fails with a message saying so).
+ */
+export async function packageChartAt(commit: string, dir: string, helm: string): Promise<string> {
+  const run = promisify(execFile);
+  await fsp.mkdir(dir, { recursive: true });
+  const archive = path.join(dir, 'chart.tar');
+  try {
+    await run('git', ['-C', repoRoot(), 'archive', '--output', archive, commit, 'helm/kube9-operator']);
+  } catch (err) {
+    throw new Error(
+      `git archive ${commit} failed: the test needs the repository's history (git fetch --unshallow): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  await run('tar', ['-xf', archive, '-C', dir]);
+  const { stdout } = await run(helm, ['package', path.join(dir, 'helm', 'kube9-operator'), '--destination', dir]);
+  const tgz = /saved it to: (\S+)/.exec(stdout)?.[1];
+  if (!tgz) throw new Error(`helm package said: ${stdout}`);
+  return tgz;
+}
 
 /**
  * `helm install` (or upgrade) the chart, from its folder or from `chart` (e.g. `oci://…`, with

@@ -9,7 +9,10 @@
  * address, releases the operator there (scripts/release.sh: image, chart,
  * signature, SBOM) and prints, once the node is Ready, `IMAGE=<reference>`,
  * `CHART=oci://…`, `REGISTRY=host:port`, `REGISTRY_CA=<PEM>`,
- * `REGISTRY_AUTH_FILE=<config.json>` and `COSIGN_PUBLIC_KEY=<path>` before
+ * `REGISTRY_AUTH_FILE=<config.json>` and `COSIGN_PUBLIC_KEY=<path>`, and for
+ * the ghcr.io stand-in (the node pulls the chart's default image from it) and
+ * the chart repository it serves (public-registry.ts) `CHART_REPO=https://…`,
+ * `CHART_REPO_CA=<PEM>` and `CHART_KEYRING=<public GPG keyring>`, before
  * `KUBECONFIG=<path>`.
  *
  * `--audit-log` has the API server write its audit log into the control plane's directory, as
@@ -73,13 +76,19 @@ async function main(): Promise<void> {
   }, 1000);
   orphanCheck.unref();
 
-  cp = await startControlPlane({ withNode, auditLog });
+  cp = await startControlPlane({ withNode, auditLog, publicRegistry: withNode });
   if (signalled === undefined) {
     if (cp.node && cp.registry && cp.release && cp.cosignKeys) {
       process.stdout.write(
         `IMAGE=${cp.node.images.operator}\nCHART=${cp.release.chartRef}\nREGISTRY=${cp.registry.address}\n` +
           `REGISTRY_CA=${cp.registry.caPath}\nREGISTRY_AUTH_FILE=${cp.registry.authFile}\n` +
           `COSIGN_PUBLIC_KEY=${cp.cosignKeys.publicKey}\n`,
+      );
+    }
+    if (cp.publicRegistry && cp.chartKey) {
+      process.stdout.write(
+        `CHART_REPO=${cp.publicRegistry.chartRepoUrl}\nCHART_REPO_CA=${cp.publicRegistry.caPath}\n` +
+          `CHART_KEYRING=${cp.chartKey.publicKeyring}\n`,
       );
     }
     process.stdout.write(`CP_DIR=${cp.dir}\nHELM=${cp.helmPath}\nKUBECONFIG=${cp.kubeconfigPath}\n`);
@@ -96,6 +105,13 @@ async function main(): Promise<void> {
           `  helm install kube9-operator ${cp.release.chartRef} --version ${cp.release.version} -n kube9-system ` +
           `--registry-config ${cp.registry.authFile} --ca-file ${cp.registry.caPath} ` +
           `--set image.repository=${image.repository},imagePullSecrets[0].name=kube9-registry`,
+      );
+    }
+    if (cp.publicRegistry) {
+      console.error(
+        `[cluster] or as the kube9 extension does, from the chart repository, with no values:\n` +
+          `  helm repo add kube9 ${cp.publicRegistry.chartRepoUrl} --ca-file ${cp.publicRegistry.caPath}\n` +
+          `  helm install kube9-operator kube9/kube9-operator -n kube9-system --create-namespace --wait --timeout 5m`,
       );
     }
     await stopRequested;

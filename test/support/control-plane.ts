@@ -18,7 +18,8 @@ import { type Binaries, ensureBinaries } from './binaries';
 import { isAlive, ManagedProcess, STOP_GRACE_MS } from './managed-process';
 import { kubeconfigYaml, makeLeaf, makePki } from './pki';
 import { type TestRegistry, startRegistry } from './registry';
-import { type CosignKeyPair, makeCosignKeyPair, type Release, release } from './release';
+import { type PublicRegistry, PUBLIC_NAMESPACE, startPublicRegistry } from './public-registry';
+import { type CosignKeyPair, type GpgKey, makeCosignKeyPair, makeGpgKey, type Release, release } from './release';
 import {
   claimNodeNetwork,
   ensureImages,
@@ -72,6 +73,14 @@ export interface ControlPlane {
   registry?: TestRegistry;
   release?: Release;
   cosignKeys?: CosignKeyPair;
+  /**
+   * With a node and `publicRegistry`: the ghcr.io stand-in and chart repository (public-registry.ts),
+   * the release scripts/release.sh published there (`HOST:PORT/alto9`, which the node pulls as
+   * ghcr.io/alto9, and the signed chart in the chart repository) and the GPG key that signed it.
+   */
+  publicRegistry?: PublicRegistry;
+  publicRelease?: Release;
+  chartKey?: GpgKey;
   /** Kills every process and removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -95,6 +104,12 @@ export interface ControlPlaneOptions {
    * Leases, with the request body: who wrote what, as the API server saw it.
    */
   auditLog?: boolean;
+  /**
+   * With a node: also start the ghcr.io stand-in with its chart repository (public-registry.ts)
+   * and release there as the project publishes (`--chart-repo`, signed), so an install of the
+   * chart with no values at all pulls its default image.
+   */
+  publicRegistry?: boolean;
 }
 
 /** The audit policy of `auditLog`: writes to what the operator writes, nothing else. */
@@ -200,12 +215,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   let net: NodeNetwork | undefined;
   let node: WorkerNode | undefined;
   let registry: TestRegistry | undefined;
+  let publicRegistry: PublicRegistry | undefined;
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await node?.stop();
       await registry?.stop();
+      await publicRegistry?.stop();
       // Reverse start order: controller-manager, apiserver, etcd.
       for (const p of [...processes].reverse()) await p.stop(TEARDOWN_GRACE_MS);
       // node.stop() has cleaned up its slot; a slot claimed for a node that never started is released here.
@@ -220,6 +237,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const images = withNode ? ensureImages() : undefined;
     images?.catch(() => undefined); // awaited below; not unhandled if start-up fails first
     let released: Promise<{ release: Release; keys: CosignKeyPair }> | undefined;
+    let publicReleased: Promise<{ release: Release; gpg: GpgKey }> | undefined;
     if (withNode) {
       net = await claimNodeNetwork();
       // A node whose owner died held mounts in its control plane's directory; the claim removed them.
@@ -242,6 +260,28 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         return { release: r, keys };
       })();
       released.catch(() => undefined); // awaited below
+      if (opts.publicRegistry) {
+        const publicDir = path.join(dir, `node-${net.slot}`, 'public');
+        publicRegistry = await startPublicRegistry({ dir: publicDir, host: net.hostIp });
+        const pub = publicRegistry;
+        const first = released;
+        // After the private release (one image build at a time), the same build published as the
+        // project does: to ghcr.io's stand-in, the signed chart into the chart repository.
+        publicReleased = (async () => {
+          const { keys } = await first;
+          const gpg = await makeGpgKey(publicDir);
+          const r = await release({
+            registry: `${pub.address}/${PUBLIC_NAMESPACE}`,
+            key: keys.privateKey,
+            authFile: pub.authFile,
+            caPath: pub.caPath,
+            chartRepo: { dir: pub.chartRepoDir, url: pub.chartRepoUrl },
+            gpg,
+          });
+          return { release: r, gpg };
+        })();
+        publicReleased.catch(() => undefined); // awaited below
+      }
     }
     const host = net?.hostIp ?? '127.0.0.1';
     const serviceCidr = net?.serviceCidr ?? SERVICE_CIDR;
@@ -452,6 +492,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
 
     let releasedValue: { release: Release; keys: CosignKeyPair } | undefined;
+    let publicValue: { release: Release; gpg: GpgKey } | undefined;
     if (net && images && registry && released) {
       const built = await images;
       const tRelease = performance.now();
@@ -459,6 +500,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       console.log(
         `[control-plane] released to ${registry.address} (waited ${s(performance.now() - tRelease)}): ${releasedValue.release.image}`,
       );
+      if (publicReleased && publicRegistry) {
+        const tPublic = performance.now();
+        publicValue = await publicReleased;
+        console.log(
+          `[control-plane] published to ${publicRegistry.address} and ${publicRegistry.chartRepoUrl} ` +
+            `(waited ${s(performance.now() - tPublic)}): ${publicValue.release.image}`,
+        );
+      }
       node = await startWorkerNode({
         net,
         cpDir: dir,
@@ -467,6 +516,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         images: { ...built.images, operator: releasedValue.release.imageTag },
         archives: built.archives,
         registry: { address: registry.address, caPath: registry.caPath },
+        ...(publicRegistry
+          ? { publicRegistry: { address: publicRegistry.address, caPath: publicRegistry.caPath } }
+          : {}),
         archiveOf: built.archiveOf,
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
@@ -477,6 +529,9 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       node,
       ...(registry && releasedValue
         ? { registry, release: releasedValue.release, cosignKeys: releasedValue.keys }
+        : {}),
+      ...(publicRegistry && publicValue
+        ? { publicRegistry, publicRelease: publicValue.release, chartKey: publicValue.gpg }
         : {}),
       ...(opts.auditLog ? { auditLogPath: file('audit.log') } : {}),
       dir,

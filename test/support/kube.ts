@@ -10,8 +10,9 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { writeTokenKubeconfig } from './control-plane';
 
 export function requiredEnv(name: string): string {
@@ -151,4 +152,61 @@ export function runHelm(args: string[], opts: RunHelmOptions = {}): Promise<Helm
       },
     );
   });
+}
+/**
+ * Every object in `namespace`, of every namespaced resource the API server serves (discovery),
+ * as Kind/name; but what every namespace holds (the default ServiceAccount, kube-root-ca.crt)
+ * and Events, which are history, not objects of the release (they expire after an hour).
+ */
+export async function everyObjectIn(namespace: string, kubeConfig: KubeConfig = adminKubeConfig()): Promise<string[]> {
+  const options: https.RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const get = (path: string) =>
+    new Promise<any>((resolve, reject) => {
+      https
+        .get(new URL(path, kubeConfig.getCurrentCluster()!.server), options, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () =>
+            response.statusCode === 200
+              ? resolve(JSON.parse(body))
+              : reject(new Error(`GET ${path}: ${response.statusCode}`)),
+          );
+        })
+        .on('error', reject);
+    });
+  const groups = (await get('/apis')) as { groups: { preferredVersion: { groupVersion: string } }[] };
+  const bases = ['/api/v1', ...groups.groups.map((group) => `/apis/${group.preferredVersion.groupVersion}`)];
+  const found: string[] = [];
+  for (const base of bases) {
+    const { resources } = (await get(base)) as {
+      resources: { name: string; kind: string; namespaced: boolean; verbs: string[] }[];
+    };
+    for (const resource of resources) {
+      if (!resource.namespaced || resource.name.includes('/') || !resource.verbs.includes('list')) continue;
+      if (resource.kind === 'Event') continue;
+      const { items } = (await get(`${base}/namespaces/${namespace}/${resource.name}`)) as {
+        items: { metadata: { name: string } }[];
+      };
+      found.push(...items.map((item) => `${resource.kind}/${item.metadata.name}`));
+    }
+  }
+  return found
+    .filter((object) => object !== 'ServiceAccount/default' && object !== 'ConfigMap/kube-root-ca.crt')
+    .sort();
+}
+
+/** ClusterRoles and ClusterRoleBindings whose name contains `text` (test namespaces are unique). */
+export async function clusterScopedNamesWith(
+  text: string,
+  kubeConfig: KubeConfig = adminKubeConfig(),
+): Promise<string[]> {
+  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const [roles, bindings] = await Promise.all([rbac.listClusterRole(), rbac.listClusterRoleBinding()]);
+  return [
+    ...roles.items.map((role) => `ClusterRole/${role.metadata!.name}`),
+    ...bindings.items.map((binding) => `ClusterRoleBinding/${binding.metadata!.name}`),
+  ]
+    .filter((name) => name.includes(text))
+    .sort();
 }

@@ -55,6 +55,8 @@ export interface RealNodeOptions {
    * containers, mounts and network behind.
    */
   stopOnSignal?: boolean;
+  /** Also the ghcr.io stand-in and chart repository, with the release published there (ControlPlaneOptions.publicRegistry). */
+  publicRegistry?: boolean;
 }
 
 /**
@@ -64,7 +66,12 @@ export interface RealNodeOptions {
  */
 export async function startRealNode(opts: RealNodeOptions): Promise<RealNode> {
   const t0 = performance.now();
-  const cp = await startControlPlane({ withNode: true, auditLog: opts.auditLog, startTimeoutMs: 1_500_000 });
+  const cp = await startControlPlane({
+    withNode: true,
+    auditLog: opts.auditLog,
+    publicRegistry: opts.publicRegistry,
+    startTimeoutMs: 1_500_000,
+  });
   const startMs = performance.now() - t0;
   const simulator = nodeSimulator(cp, opts);
   try {

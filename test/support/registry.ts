@@ -46,7 +46,7 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-async function freePort(host: string): Promise<number> {
+export async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -63,6 +63,20 @@ export function dockerConfigJson(address: string, user: string, password: string
   return `${JSON.stringify({ auths: { [address]: { auth } } }, null, 2)}\n`;
 }
 
+/** An htpasswd file with `user`'s password, bcrypt (the only hash distribution's htpasswd accepts; nginx takes it too). */
+export async function writeHtpasswd(target: string, user: string, password: string): Promise<void> {
+  // -B bcrypt; -i reads the password from stdin.
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('htpasswd', ['-Bic', target, user], (err) => {
+      if (!err) resolve();
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new Error('htpasswd is missing: run test/node/install-packages.sh (apache2-utils)', { cause: err }));
+      } else reject(new Error(`htpasswd failed: ${err.message}`, { cause: err }));
+    });
+    child.stdin?.end(password);
+  });
+}
+
 /** Starts the registry on `host` (a free port) with its state in `dir`; resolves once it answers TLS and refuses anonymous requests. */
 export async function startRegistry(opts: { dir: string; host: string; timeoutMs?: number }): Promise<TestRegistry> {
   const { dir, host } = opts;
@@ -77,16 +91,7 @@ export async function startRegistry(opts: { dir: string; host: string; timeoutMs
   await fsp.copyFile(file('ca.crt'), file('trust/ca.crt'));
   const user = 'kube9-release';
   const password = randomBytes(18).toString('base64url');
-  // -B bcrypt, the only hash distribution's htpasswd accepts; -i reads the password from stdin.
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('htpasswd', ['-Bic', file('htpasswd'), user], (err) => {
-      if (!err) resolve();
-      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new Error('htpasswd is missing: run test/node/install-packages.sh (apache2-utils)', { cause: err }));
-      } else reject(new Error(`htpasswd failed: ${err.message}`, { cause: err }));
-    });
-    child.stdin?.end(password);
-  });
+  await writeHtpasswd(file('htpasswd'), user, password);
   const port = await freePort(host);
   const address = `${host}:${port}`;
   await fsp.writeFile(

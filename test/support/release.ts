@@ -1,10 +1,11 @@
 /*
  * `npm run release` from the tests and the harness: runs scripts/release.sh
- * against a registry with a cosign key pair made here, and reads the digests
- * it prints.
+ * against a registry with a cosign key pair made here (and, for a chart
+ * repository, a GPG key made here that signs the chart's provenance), and
+ * reads the digests it prints.
  */
 import { execFile, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './binaries';
@@ -13,6 +14,51 @@ const execFileAsync = promisify(execFile);
 
 /** The test key pair's password: a test secret, never a real one. */
 export const COSIGN_TEST_PASSWORD = 'kube9-test-signing-key';
+
+/** The test GPG key's passphrase: a test secret, never a real one. */
+export const GPG_TEST_PASSPHRASE = 'kube9-test-chart-key';
+
+/** A GPG key that signs the chart (`helm package --sign`), in the legacy keyring files helm reads. */
+export interface GpgKey {
+  /** The key's user ID, what `--gpg-key` (helm's --key) names. */
+  name: string;
+  /** The secret keyring (`gpg --export-secret-keys`): release.sh's --gpg-keyring. */
+  secretKeyring: string;
+  /** The public keyring (`gpg --export`): what a user passes to `helm install --verify --keyring`. */
+  publicKeyring: string;
+}
+
+/**
+ * Makes an RSA signing key with passphrase GPG_TEST_PASSPHRASE in a GnuPG home of its own under
+ * `dir`, exports both keyrings next to it and stops the gpg-agent that gpg started for it.
+ */
+export async function makeGpgKey(
+  dir: string,
+  name = 'kube9 chart signing (test) <charts@kube9.invalid>',
+): Promise<GpgKey> {
+  const home = path.join(dir, 'gnupg');
+  await fsp.mkdir(home, { recursive: true, mode: 0o700 });
+  const gpg = (args: string[]) =>
+    execFileAsync(
+      'gpg',
+      ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', GPG_TEST_PASSPHRASE, ...args],
+      { encoding: 'buffer', maxBuffer: 16 << 20 },
+    ).catch((err: NodeJS.ErrnoException & { stderr?: Buffer }) => {
+      if (err.code === 'ENOENT')
+        throw new Error('gpg is missing: run test/node/install-packages.sh (gpg)', { cause: err });
+      throw new Error(`gpg ${args[0]} failed: ${err.stderr?.toString() ?? err.message}`, { cause: err });
+    });
+  try {
+    await gpg(['--quick-gen-key', name, 'rsa3072', 'sign', 'never']);
+    const secretKeyring = path.join(dir, 'secring.gpg');
+    const publicKeyring = path.join(dir, 'pubring.gpg');
+    await fsp.writeFile(secretKeyring, (await gpg(['--export-secret-keys', name])).stdout, { mode: 0o600 });
+    await fsp.writeFile(publicKeyring, (await gpg(['--export', name])).stdout);
+    return { name, secretKeyring, publicKeyring };
+  } finally {
+    await execFileAsync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
+  }
+}
 
 export interface CosignKeyPair {
   privateKey: string;
@@ -33,6 +79,8 @@ export interface Release {
   /** `oci://HOST:PORT/NAMESPACE/charts/kube9-operator`, what `helm install` takes. */
   chartRef: string;
   version: string;
+  /** The package written to the chart repository (`--chart-repo`), when there is one. */
+  chartRepoPackage?: string;
   /** Everything the script printed on stderr (its progress). */
   log: string;
 }
@@ -58,6 +106,10 @@ export interface ReleaseOptions {
   key: string;
   authFile: string;
   caPath?: string;
+  /** `--chart-repo DIR` (with `--chart-repo-url` when given). */
+  chartRepo?: { dir: string; url?: string };
+  /** `--gpg-key` and `--gpg-keyring`, passphrase GPG_TEST_PASSPHRASE in HELM_KEY_PASSPHRASE. */
+  gpg?: GpgKey;
 }
 
 /** Runs scripts/release.sh; resolves with its exit code, stdout and stderr (it never rejects on a non-zero exit). */
@@ -67,6 +119,11 @@ export function runReleaseScript(
   const root = repoRoot();
   const args = [path.join(root, 'scripts', 'release.sh'), '--registry', opts.registry, '--key', opts.key];
   if (opts.version) args.push('--version', opts.version);
+  if (opts.chartRepo) {
+    args.push('--chart-repo', opts.chartRepo.dir);
+    if (opts.chartRepo.url) args.push('--chart-repo-url', opts.chartRepo.url);
+  }
+  if (opts.gpg) args.push('--gpg-key', opts.gpg.name, '--gpg-keyring', opts.gpg.secretKeyring);
   return new Promise((resolve, reject) => {
     const child = spawn('bash', args, {
       cwd: root,
@@ -75,6 +132,7 @@ export function runReleaseScript(
         REGISTRY_AUTH_FILE: opts.authFile,
         ...(opts.caPath ? { REGISTRY_CA: opts.caPath } : {}),
         COSIGN_PASSWORD: COSIGN_TEST_PASSWORD,
+        ...(opts.gpg ? { HELM_KEY_PASSPHRASE: GPG_TEST_PASSPHRASE } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -93,7 +151,7 @@ export async function release(opts: ReleaseOptions): Promise<Release> {
   if (code !== 0) throw new Error(`scripts/release.sh failed (exit ${code}):\n${stderr.slice(-4000)}`);
   const printed: Record<string, string> = {};
   for (const line of stdout.trim().split('\n')) {
-    const m = /^([A-Z]+)=(\S+)$/.exec(line);
+    const m = /^([A-Z_]+)=(\S+)$/.exec(line);
     if (m) printed[m[1]] = m[2];
   }
   for (const name of ['IMAGE', 'CHART', 'SIGNATURE', 'ATTESTATION']) {
@@ -113,39 +171,7 @@ export async function release(opts: ReleaseOptions): Promise<Release> {
     imageDigest,
     chartRef: chartTagged.slice(0, colon),
     version: chartTagged.slice(colon + 1),
+    ...(printed.CHART_REPO_PACKAGE ? { chartRepoPackage: printed.CHART_REPO_PACKAGE } : {}),
     log: stderr,
   };
-}
-
-export interface ChartSigningKey {
-  /** The key's name (`helm package --sign --key`). */
-  name: string;
-  /** The secret keyring helm signs with (`--keyring`), as `gpg --export-secret-keys` writes it. */
-  secretKeyring: string;
-}
-
-/**
- * A GPG key without a passphrase for `helm package --sign`, made in a GnuPG home of its own
- * under `dir` (its agent stopped afterwards); a test key, never a real one.
- */
-export async function makeChartSigningKey(
-  dir: string,
-  name = 'kube9 test charts <charts@kube9.invalid>',
-): Promise<ChartSigningKey> {
-  const home = path.join(dir, 'gnupg');
-  await execFileAsync('mkdir', ['-m', '700', '-p', home]);
-  const gpg = (...args: string[]) =>
-    execFileAsync('gpg', ['--batch', '--homedir', home, '--pinentry-mode', 'loopback', '--passphrase', '', ...args], {
-      encoding: 'buffer',
-      maxBuffer: 16 << 20,
-    });
-  try {
-    await gpg('--quick-gen-key', name, 'rsa2048', 'sign', 'never');
-    const { stdout } = await gpg('--export-secret-keys', name);
-    const secretKeyring = path.join(dir, 'chart-signing.gpg');
-    await writeFile(secretKeyring, stdout);
-    return { name, secretKeyring };
-  } finally {
-    await execFileAsync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
-  }
 }

@@ -479,6 +479,8 @@ export interface WorkerNodeOptions {
   archives: string[];
   /** The test registry (`host:port` on the node's host-side address, and its CA): containerd trusts it for pulls. */
   registry?: { address: string; caPath: string };
+  /** The ghcr.io stand-in (public-registry.ts): containerd resolves ghcr.io to it, trusting its CA. */
+  publicRegistry?: { address: string; caPath: string };
   archiveOf: Record<keyof NodeImages, string>;
   /** GET as the admin; resolves with the status and the body. */
   adminGet(urlPath: string): Promise<{ status: number; body: string }>;
@@ -561,16 +563,22 @@ export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNo
     );
     // The registry's host configuration: its CA, pull and resolve only; TLS, no plain-http, no insecure flag.
     const certsDir = file('containerd/certs.d');
-    if (opts.registry) {
-      const hostDir = path.join(certsDir, opts.registry.address);
+    // ghcr.io (the chart's default image) resolves to the public stand-in, and only to it.
+    const hostConfigs: [string, { address: string; caPath: string } | undefined][] = [
+      [opts.registry?.address ?? '', opts.registry],
+      ['ghcr.io', opts.publicRegistry],
+    ];
+    for (const [name, target] of hostConfigs) {
+      if (!target) continue;
+      const hostDir = path.join(certsDir, name);
       await fsp.mkdir(hostDir, { recursive: true });
       await fsp.writeFile(
         path.join(hostDir, 'hosts.toml'),
-        `server = ${JSON.stringify(`https://${opts.registry.address}`)}
+        `server = ${JSON.stringify(`https://${target.address}`)}
 
-[host.${JSON.stringify(`https://${opts.registry.address}`)}]
+[host.${JSON.stringify(`https://${target.address}`)}]
   capabilities = ['pull', 'resolve']
-  ca = ${JSON.stringify(opts.registry.caPath)}
+  ca = ${JSON.stringify(target.caPath)}
 `,
       );
     }

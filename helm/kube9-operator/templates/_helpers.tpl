@@ -1,4 +1,36 @@
 {{/*
+Fills in, in .Values, the default of every value added after the chart's first
+version (files/added-since-0.1.0.yaml) that is absent, when the values are not
+this chart's own (their valuesGeneration is not the file's generation): `helm
+upgrade --reuse-values` renders these templates with the values of the chart
+that was installed, which lack them. Only absent keys are filled; a value given
+(false, 0 and "" included) stays; with this chart's own values nothing is
+filled, so a value set to null stays out. Every template includes it first; it
+is idempotent.
+*/}}
+{{- define "kube9-operator.fallbacks" -}}
+{{- $added := .Files.Get "files/added-since-0.1.0.yaml" | fromYaml }}
+{{- if ne (toString (.Values.valuesGeneration | default 0)) (toString $added.generation) }}
+{{- include "kube9-operator.fill" (list .Values $added.values) }}
+{{- end }}
+{{- end }}
+
+{{/*
+fill (list DST SRC): sets every key of the map SRC that DST lacks, and recurses
+into the maps both have. SRC is parsed afresh for each call, so nothing is shared.
+*/}}
+{{- define "kube9-operator.fill" -}}
+{{- $dst := index . 0 }}
+{{- range $key, $value := index . 1 }}
+{{- if not (hasKey $dst $key) }}
+{{- $_ := set $dst $key $value }}
+{{- else if and (kindIs "map" $value) (kindIs "map" (index $dst $key)) }}
+{{- include "kube9-operator.fill" (list (index $dst $key) $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 The chart name, or nameOverride.
 */}}
 {{- define "kube9-operator.name" -}}
@@ -97,18 +129,19 @@ The namespace of every namespaced object: namespaceOverride, else the release's.
 
 {{/*
 An image reference from a dict of root (the chart's context), image (registry,
-repository, tag, digest) and defaultTag: the registry (the image's own, else
-global.imageRegistry; none when both are empty) and the repository, then
-@digest when a digest is given, else :tag (defaultTag when the tag is empty).
+repository, tag, digest) and defaultTag: the registry (global.imageRegistry
+when set, a mirror of every image; else the image's own; none when both are
+empty) in front of the repository, unless the repository names a registry
+itself (its first part has a "." or a ":", or is localhost), then @digest when
+a digest is given, else :tag (defaultTag when the tag is empty).
 */}}
 {{- define "kube9-operator.imageRef" -}}
 {{- $image := .image }}
-{{- $registry := (.root.Values.global).imageRegistry | default "" }}
-{{- with $image.registry }}
-{{- $registry = . }}
-{{- end }}
+{{- $registry := (.root.Values.global).imageRegistry | default $image.registry | default "" }}
 {{- $repository := $image.repository }}
-{{- if $registry }}
+{{- $first := index (splitList "/" $repository) 0 }}
+{{- $named := and (contains "/" $repository) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- if and $registry (not $named) }}
 {{- $repository = printf "%s/%s" $registry $repository }}
 {{- end }}
 {{- if $image.digest }}
