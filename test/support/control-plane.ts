@@ -191,6 +191,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const t0 = performance.now();
   const binaries = opts.binaries ?? (await ensureBinaries());
   const bin = (name: string) => path.join(binaries.binDir, name);
+  if (withNode && binaries.kubernetes !== 'newest') {
+    // The node's kubelet, kube-proxy and kube-scheduler are built from go/kube only: a kubelet
+    // newer than the API server is outside Kubernetes' version skew policy.
+    throw new Error(
+      `a worker node runs only beside the newest control plane (asked for the ${binaries.kubernetes}, ${binaries.versions.kubernetes})`,
+    );
+  }
 
   await sweepStaleDirs();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), DIR_PREFIX));
@@ -342,7 +349,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
     const apiserver = new ManagedProcess(
       'kube-apiserver',
-      bin('kube-apiserver'),
+      binaries.kubeApiserver,
       [
         `--etcd-servers=http://127.0.0.1:${etcdPort}`,
         `--bind-address=${host}`,
@@ -379,7 +386,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
     const controllerManager = new ManagedProcess(
       'kube-controller-manager',
-      bin('kube-controller-manager'),
+      binaries.kubeControllerManager,
       [
         `--kubeconfig=${file('controller-manager.kubeconfig')}`,
         '--leader-elect=false',

@@ -14,7 +14,8 @@ export default async function globalSetup(): Promise<void> {
   const binaries = await ensureBinaries();
   const { versions } = binaries;
   console.log(
-    `\n[e2e] Node ${process.version}, Kubernetes ${versions.kubernetes} (controller-manager ${versions.kubeControllerManager}), ` +
+    `\n[e2e] Node ${process.version}, Kubernetes ${versions.kubernetes} (${binaries.kubernetes} control plane; ` +
+      `controller-manager ${versions.kubeControllerManager}), ` +
       `etcd ${versions.etcd}, helm ${versions.helm}`,
   );
   // The audit log lets the no-leak check (run last) read every ConfigMap and Event write of the run.
@@ -23,4 +24,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.KUBE9_TEST_KUBECONFIG = cp.kubeconfigPath;
   process.env.KUBE9_TEST_HELM = cp.helmPath;
   process.env.KUBE9_TEST_CP_DIR = cp.dir;
+  // The version kube-apiserver was built as (`v1.37.2`): the registration body carries it.
+  process.env.KUBE9_TEST_KUBERNETES_VERSION = cp.kubernetesVersion;
 }
