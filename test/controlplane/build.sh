@@ -5,13 +5,15 @@
 # supports (its kubeVersion floor; KUBE9_TEST_KUBERNETES=oldest runs the
 # specs that judge the chart and the operator against them); for the worker node
 # also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim, and
-# the Prometheus server that scrapes the node's pods (test/prometheus-scrape);
+# the Prometheus server that scrapes the node's pods (test/prometheus-scrape),
+# kube-router (its NetworkPolicy firewall only, test/network-policy);
 # for `npm run release` cosign and syft.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/kube-oldest, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/kube-oldest, go/etcd, go/helm, go/containerd, go/prometheus, go/kube-router, go/cosign,
+# go/syft). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; a binary already in the cache
 # is not rebuilt. .cache/bin/current/versions.json records what was chosen.
 #
@@ -49,6 +51,7 @@ containerd_mod="$here/go/containerd/go.mod"
 cosign_mod="$here/go/cosign/go.mod"
 syft_mod="$here/go/syft/go.mod"
 prometheus_mod="$here/go/prometheus/go.mod"
+kube_router_mod="$here/go/kube-router/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 kube_oldest_version="$(module_version "$kube_oldest_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
@@ -58,7 +61,8 @@ containerd_version="$(module_version "$containerd_mod" github.com/containerd/con
 cosign_version="$(module_version "$cosign_mod" github.com/sigstore/cosign/v2)"
 syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
 prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
-for v in kube_version kube_oldest_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module; do
+kube_router_version="$(module_version "$kube_router_mod" github.com/cloudnativelabs/kube-router/v2)"
+for v in kube_version kube_oldest_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module kube_router_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -94,6 +98,11 @@ syft_ldflags="-s -w -X main.version=${syft_version#v}"
 prometheus_version="v3.$(echo "$prometheus_module" | sed -E 's/^v0\.3([0-9]+)\.([0-9]+)$/\1.\2/')"
 prometheus_ldflags="-s -w -X github.com/prometheus/common/version.Version=${prometheus_version#v}"
 prometheus_tags="remove_all_sd enable_kubernetes_sd"
+
+# kube-router enforces NetworkPolicy on the test node (its firewall controller only). The
+# version this module proxy serves has reported security flaws: tests only, inside the
+# node's guarded network (test/README.md).
+kube_router_ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kube_router_version"
 
 declare -A chosen_version
 
@@ -140,7 +149,7 @@ trap 'rm -f "$cache"/*.tmp.$$ "$current"/*.tmp.$$' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
 control_plane_oldest=(kube-apiserver-oldest kube-controller-manager-oldest)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus kube-router)
 release=(cosign syft)
 all=("${control_plane[@]}" "${control_plane_oldest[@]}" "${node[@]}" "${release[@]}")
 wanted=()
@@ -166,6 +175,9 @@ for name in "${wanted[@]}"; do
     containerd|containerd-shim-runc-v2|ctr)
       CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
         "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
+    kube-router)
+      CGO_ENABLED=0 build kube-router "$kube_router_version" "$here/go/kube-router" \
+        github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$kube_router_ldflags" ;;
     cosign)
       CGO_ENABLED=0 build cosign "$cosign_version" "$here/go/cosign" \
         github.com/sigstore/cosign/v2/cmd/cosign "$cosign_ldflags" ;;

@@ -90,6 +90,8 @@ export interface ControlPlaneOptions {
    * uses its own ServiceAccount. Needs root.
    */
   withNode?: boolean;
+  /** With a node: enforce NetworkPolicy there (kube-router's firewall controller, WorkerNodeOptions.networkPolicy). */
+  networkPolicy?: boolean;
   /**
    * Write an audit log (JSON lines, `auditLogPath`) of every write to ConfigMaps, Events and
    * Leases, with the request body: who wrote what, as the API server saw it.
@@ -477,6 +479,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         archiveOf: built.archiveOf,
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
+        networkPolicy: opts.networkPolicy,
       });
     }
 

@@ -55,6 +55,8 @@ export interface RealNodeOptions {
    * containers, mounts and network behind.
    */
   stopOnSignal?: boolean;
+  /** Enforce NetworkPolicy on the node (kube-router's firewall controller; WorkerNodeOptions.networkPolicy). */
+  networkPolicy?: boolean;
 }
 
 /**
@@ -64,7 +66,12 @@ export interface RealNodeOptions {
  */
 export async function startRealNode(opts: RealNodeOptions): Promise<RealNode> {
   const t0 = performance.now();
-  const cp = await startControlPlane({ withNode: true, auditLog: opts.auditLog, startTimeoutMs: 1_500_000 });
+  const cp = await startControlPlane({
+    withNode: true,
+    auditLog: opts.auditLog,
+    networkPolicy: opts.networkPolicy,
+    startTimeoutMs: 1_500_000,
+  });
   const startMs = performance.now() - t0;
   const simulator = nodeSimulator(cp, opts);
   try {
