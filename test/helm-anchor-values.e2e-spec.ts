@@ -18,7 +18,6 @@
  *   npx jest --config test/jest-e2e.config.js test/helm-anchor-values.e2e-spec.ts
  */
 import type {
-  KubernetesObject,
   V1Deployment,
   V1Pod,
   V1PodDisruptionBudget,
@@ -27,7 +26,7 @@ import type {
   V1Service,
   V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { CoreV1Api, KubernetesObjectApi, loadAllYaml, NodeV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, NodeV1Api } from '@kubernetes/client-node';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
@@ -43,6 +42,7 @@ import {
   only,
   operatorContainer,
   RELEASE,
+  ROOT,
   removeHelmScratch,
   render,
   restrictedViolations,
@@ -51,7 +51,8 @@ import {
   setArgs,
   template,
 } from './support/helm-render';
-import { adminKubeConfig, createTestNamespace, deleteTestNamespace } from './support/kube';
+import { adminKubeConfig, createTestNamespace, deleteTestNamespace, requiredEnv, StrictDryRun } from './support/kube';
+import { TEST_KEYS } from './support/keys';
 import { deletePrometheusOperatorCrds, installPrometheusOperatorCrds } from './support/prometheus-operator-crds';
 
 /** A rendered object whose spec the tests read (monitors, rules). */
@@ -89,7 +90,14 @@ describe('Chart.yaml', () => {
     for (const source of chart.sources) expect(source).toMatch(/^https:\/\//);
     expect(chart.maintainers.length).toBeGreaterThan(0);
     for (const maintainer of chart.maintainers) expect(maintainer.name).toMatch(/\S/);
-    expect(chart.kubeVersion).toBe('>=1.25.0-0');
+    expect(chart.kubeVersion).toBe('>=1.32.0-0');
+  });
+
+  it("kubeVersion's floor is the minor of the oldest control plane the tests run (test/controlplane/go/kube-oldest)", () => {
+    const goMod = readFileSync(join(ROOT, 'test', 'controlplane', 'go', 'kube-oldest', 'go.mod'), 'utf8');
+    const oldest = /^require k8s\.io\/kubernetes v1\.(\d+)\.\d+$/m.exec(goMod);
+    expect(oldest).not.toBeNull();
+    expect(chart.kubeVersion).toBe(`>=1.${oldest![1]}.0-0`);
   });
 
   it('has the Artifact Hub annotations: license, links, images (the defaults the chart runs) and changes', () => {
@@ -115,10 +123,19 @@ describe('Chart.yaml', () => {
     }
   });
 
-  it('is refused by a cluster older than kubeVersion', () => {
-    const result = helm(['template', RELEASE, CHART, '--kube-version', '1.24.0']);
+  it("is refused by a cluster older than kubeVersion, in helm's own words", () => {
+    const result = helm(['template', RELEASE, CHART, '--kube-version', '1.31.14']);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/requires kubeVersion: >=1\.25\.0-0 which is incompatible with Kubernetes v1\.24\.0/);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /chart requires kubeVersion: >=1\.32\.0-0 which is incompatible with Kubernetes v1\.31\.14/,
+    );
+  });
+
+  it('is rendered for the oldest supported minor and the newest', () => {
+    for (const version of ['1.32.0', '1.37.2']) {
+      expect(helm(['template', RELEASE, CHART, '--kube-version', version]).status).toBe(0);
+    }
   });
 });
 
@@ -837,6 +854,9 @@ function everyValue(namespace: string, monitoring: string, runtimeClass: string)
     dnsConfig: { nameservers: ['10.0.0.53'], searches: ['corp.example'], options: [{ name: 'ndots', value: '2' }] },
     runtimeClassName: runtimeClass,
     terminationGracePeriodSeconds: 45,
+    // The remaining optional objects, so that the dry run sees every template.
+    apiKey: TEST_KEYS.valid,
+    networkPolicy: { enabled: true },
     metrics: {
       serviceMonitor: monitor,
       podMonitor: monitor,
@@ -915,16 +935,20 @@ describeWithCluster('accepted by the API server (server-side dry run)', () => {
     await deletePrometheusOperatorCrds(kc, crds);
   });
 
-  /** Renders for a release in `default` (namespaceOverride moves it) and dry-runs every object. */
+  /**
+   * Renders for a release in `default` (namespaceOverride moves it) for this cluster's Kubernetes
+   * version, as `helm install` would, and dry-runs every object as rendered, strictly: a field the
+   * API server does not know fails (StrictDryRun).
+   */
   async function dryRunAll(sets: Sets): Promise<{ objects: Rendered[]; refused: string[] }> {
-    const result = helm(['template', RELEASE, CHART, '--namespace', 'default', ...setArgs(sets)]);
+    const flags = ['--namespace', 'default', '--kube-version', requiredEnv('KUBE9_TEST_KUBERNETES_VERSION')];
+    const result = helm(['template', RELEASE, CHART, ...flags, ...setArgs(sets)]);
     if (result.status !== 0) throw new Error(result.stderr);
     const objects = (yaml.loadAll(result.stdout) as Rendered[]).filter(Boolean);
-    const api = KubernetesObjectApi.makeApiClient(adminKubeConfig());
+    const api = StrictDryRun.forKubeConfig(adminKubeConfig());
     const refused: string[] = [];
-    // As client-node's models (loadAllYaml maps wire names such as a NetworkPolicy's "from").
-    for (const object of loadAllYaml(result.stdout).filter(Boolean) as Rendered[]) {
-      await api.create(object as KubernetesObject, undefined, 'All').catch((err: Error) => {
+    for (const object of objects) {
+      await api.dryRun(object).catch((err: Error) => {
         refused.push(`${object.kind}/${object.metadata.name}: ${err.message.slice(0, 600)}`);
       });
     }
@@ -963,6 +987,8 @@ describeWithCluster('accepted by the API server (server-side dry run)', () => {
     for (const kind of [
       `Deployment ${namespace}`,
       `PodDisruptionBudget ${namespace}`,
+      `NetworkPolicy ${namespace}`,
+      `Secret ${namespace}`,
       `ServiceMonitor ${monitoring}`,
       `PodMonitor ${monitoring}`,
       `PrometheusRule ${namespace}`,
@@ -987,10 +1013,18 @@ describeWithCluster('accepted by the API server (server-side dry run)', () => {
   });
 
   it("the dry run can fail: the Prometheus Operator's CRD refuses a ServiceMonitor endpoint scheme other than http or https", async () => {
-    const api = KubernetesObjectApi.makeApiClient(adminKubeConfig());
     const monitor = only<Rendered>(render({ set: { 'metrics.serviceMonitor.enabled': true } }), 'ServiceMonitor');
     monitor.metadata.namespace = namespace;
     monitor.spec.endpoints[0].scheme = 'gopher';
-    await expect(api.create(monitor as KubernetesObject, undefined, 'All')).rejects.toThrow(/scheme/);
+    await expect(StrictDryRun.forKubeConfig(adminKubeConfig()).dryRun(monitor)).rejects.toThrow(/scheme/);
+  });
+
+  it('the dry run can fail: a field this API server does not know is refused by name, not dropped', async () => {
+    const pdb = only<Rendered>(render({ set: { 'podDisruptionBudget.enabled': true } }), 'PodDisruptionBudget');
+    pdb.metadata.namespace = namespace;
+    pdb.spec.notAField = 'x';
+    await expect(StrictDryRun.forKubeConfig(adminKubeConfig()).dryRun(pdb)).rejects.toThrow(
+      /strict decoding error: unknown field \W*spec\.notAField/,
+    );
   });
 });

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from './support/binaries';
 import { helmInstall, runOperatorAsChart } from './support/chart';
-import { adminKubeConfig, createTestNamespace, deleteTestNamespace } from './support/kube';
+import { adminKubeConfig, createTestNamespace, deleteTestNamespace, requiredEnv } from './support/kube';
 import { TEST_KEYS } from './support/keys';
 import { getJson, OperatorProcess, waitFor } from './support/operator-process';
 import { Fault, generateTestTls, ServerSimulator } from './support/server-simulator';
@@ -170,7 +170,8 @@ describe('200: registered', () => {
     expect(request.body).toEqual({
       operatorVersion: VERSION,
       clusterIdentifier: expectedClusterIdentifier(),
-      kubernetesVersion: '1.37.2',
+      // The control plane's version as built (v1.37.2, or the oldest's), without the v.
+      kubernetesVersion: requiredEnv('KUBE9_TEST_KUBERNETES_VERSION').replace(/^v/, ''),
       approximateNodeCount: nodes.length,
     });
     expect((request.body as { clusterIdentifier: string }).clusterIdentifier).toHaveLength(71);

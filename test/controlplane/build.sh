@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Builds (or finds) the binaries the end-to-end tests run: kube-apiserver,
-# kube-controller-manager, etcd and the helm v3 client; for the worker node
+# kube-controller-manager, etcd and the helm v3 client; kube-apiserver-oldest
+# and kube-controller-manager-oldest, the oldest Kubernetes minor the chart
+# supports (its kubeVersion floor; KUBE9_TEST_KUBERNETES=oldest runs the
+# specs that judge the chart and the operator against them); for the worker node
 # also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim, and
-# the Prometheus server that scrapes the node's pods (test/prometheus-scrape);
+# the Prometheus server that scrapes the node's pods (test/prometheus-scrape),
+# kube-router (its NetworkPolicy firewall only, test/network-policy);
 # for `npm run release` cosign and syft; actionlint for the workflow lint.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/etcd, go/helm, go/containerd, go/prometheus, go/cosign, go/syft, go/actionlint). Built binaries go to .cache/bin/<name>-<version>
+# (go/kube, go/kube-oldest, go/etcd, go/helm, go/containerd, go/prometheus, go/kube-router, go/cosign,
+# go/syft, go/actionlint). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; .cache/bin/current/versions.json
 # records what was chosen.
 #
@@ -28,7 +33,8 @@
 #   helm on PATH        used when `helm version` reports v3.
 #
 # Arguments (optional): the names of the binaries to provide, default all;
-# `control-plane`, `node` and `release` (cosign, syft) name the groups.
+# `control-plane`, `control-plane-oldest`, `node` and `release` (cosign, syft)
+# name the groups.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -51,6 +57,7 @@ module_version() {
 }
 
 kube_mod="$here/go/kube/go.mod"
+kube_oldest_mod="$here/go/kube-oldest/go.mod"
 etcd_mod="$here/go/etcd/go.mod"
 helm_mod="$here/go/helm/go.mod"
 containerd_mod="$here/go/containerd/go.mod"
@@ -58,7 +65,9 @@ cosign_mod="$here/go/cosign/go.mod"
 syft_mod="$here/go/syft/go.mod"
 prometheus_mod="$here/go/prometheus/go.mod"
 actionlint_mod="$here/go/actionlint/go.mod"
+kube_router_mod="$here/go/kube-router/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
+kube_oldest_version="$(module_version "$kube_oldest_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(module_version "$helm_mod" helm.sh/helm/v3)"
 helm_client_go="$(module_version "$helm_mod" k8s.io/client-go)"
@@ -67,7 +76,8 @@ cosign_version="$(module_version "$cosign_mod" github.com/sigstore/cosign/v2)"
 syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
 prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
 actionlint_version="$(module_version "$actionlint_mod" github.com/rhysd/actionlint)"
-for v in kube_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module actionlint_version; do
+kube_router_version="$(module_version "$kube_router_mod" github.com/cloudnativelabs/kube-router/v2)"
+for v in kube_version kube_oldest_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module kube_router_version actionlint_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -76,11 +86,15 @@ done
 
 # The version stamps the release Makefiles set with -X (without them the
 # apiserver reports v0.0.0-master and helm reports v3.22).
-kube_minor="$(echo "$kube_version" | cut -d. -f2)"
-kube_ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  kube_ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
-done
+kube_version_ldflags() {
+  local flags="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$1 -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$1" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
+kube_ldflags="$(kube_version_ldflags "$kube_version")"
+kube_oldest_ldflags="$(kube_version_ldflags "$kube_oldest_version")"
 helm_k8s_minor="$(echo "$helm_client_go" | cut -d. -f2)"
 helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
@@ -99,6 +113,11 @@ syft_ldflags="-s -w -X main.version=${syft_version#v}"
 prometheus_version="v3.$(echo "$prometheus_module" | sed -E 's/^v0\.3([0-9]+)\.([0-9]+)$/\1.\2/')"
 prometheus_ldflags="-s -w -X github.com/prometheus/common/version.Version=${prometheus_version#v}"
 prometheus_tags="remove_all_sd enable_kubernetes_sd"
+
+# kube-router enforces NetworkPolicy on the test node (its firewall controller only). The
+# version this module proxy serves has reported security flaws: tests only, inside the
+# node's guarded network (test/README.md).
+kube_router_ldflags="-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kube_router_version"
 
 declare -A chosen_version
 
@@ -191,13 +210,15 @@ trap 'rm -rf "$cache"/*.tmp.$$ "$current"/*.tmp.$$ "$cache/.work.$$"
   [[ -z "${KUBE9_BUILD_TIMES:-}" ]] || echo "tools $((SECONDS - started))" >>"$KUBE9_BUILD_TIMES"' EXIT
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus)
+control_plane_oldest=(kube-apiserver-oldest kube-controller-manager-oldest)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus kube-router)
 release=(cosign syft)
-all=("${control_plane[@]}" "${node[@]}" "${release[@]}" actionlint)
+all=("${control_plane[@]}" "${control_plane_oldest[@]}" "${node[@]}" "${release[@]}" actionlint)
 wanted=()
 for arg in "${@:-${all[@]}}"; do
   case "$arg" in
     control-plane) wanted+=("${control_plane[@]}") ;;
+    control-plane-oldest) wanted+=("${control_plane_oldest[@]}") ;;
     node) wanted+=("${node[@]}") ;;
     release) wanted+=("${release[@]}") ;;
     *) wanted+=("$arg") ;;
@@ -211,9 +232,14 @@ for name in "${wanted[@]}"; do
     kube-apiserver|kube-controller-manager|kube-scheduler|kubelet|kube-proxy)
       from_assets "$name" ||
         build "$name" "$kube_version" "$here/go/kube" "k8s.io/kubernetes/cmd/$name" "$kube_ldflags" ;;
+    kube-apiserver-oldest|kube-controller-manager-oldest)
+      build "$name" "$kube_oldest_version" "$here/go/kube-oldest" "k8s.io/kubernetes/cmd/${name%-oldest}" "$kube_oldest_ldflags" ;;
     containerd|containerd-shim-runc-v2|ctr)
       CGO_ENABLED=0 build "$name" "$containerd_version" "$here/go/containerd" \
         "github.com/containerd/containerd/v2/cmd/$name" "$containerd_ldflags" "$containerd_tags" ;;
+    kube-router)
+      CGO_ENABLED=0 build kube-router "$kube_router_version" "$here/go/kube-router" \
+        github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$kube_router_ldflags" ;;
     cosign)
       CGO_ENABLED=0 build cosign "$cosign_version" "$here/go/cosign" \
         github.com/sigstore/cosign/v2/cmd/cosign "$cosign_ldflags" ;;
@@ -244,6 +270,8 @@ cat >"$current/versions.json.tmp.$$" <<EOF
 {
   "kubernetes": "${chosen_version[kube-apiserver]}",
   "kubeControllerManager": "${chosen_version[kube-controller-manager]}",
+  "kubernetesOldest": "${chosen_version[kube-apiserver-oldest]:-}",
+  "kubeControllerManagerOldest": "${chosen_version[kube-controller-manager-oldest]:-}",
   "etcd": "${chosen_version[etcd]}",
   "helm": "${chosen_version[helm]}",
   "containerd": "${chosen_version[containerd]:-}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test worker node and its image
 # builds need and this machine lacks: runc, the CNI plugins, iptables (for
-# kube-proxy), nftables and iproute2 (the node's network and its guard),
+# kube-proxy), ipset (kube-router's NetworkPolicy firewall), nftables and iproute2 (the node's network and its guard),
 # buildah and mmdebstrap (the images), qemu-user-static (the arm64 image: its
 # build's code-cache stage and its pod; test/node/qemu-binfmt.sh registers it),
 # busybox-static (the `helm test` image),
@@ -20,6 +20,7 @@ declare -A wanted=(
   [runc]=runc
   [/usr/lib/cni/bridge]=containernetworking-plugins
   [iptables]=iptables
+  [ipset]=ipset
   [nft]=nftables
   [ip]=iproute2
   [buildah]=buildah

@@ -99,6 +99,8 @@ export interface ControlPlaneOptions {
    * uses its own ServiceAccount. Needs root.
    */
   withNode?: boolean;
+  /** With a node: enforce NetworkPolicy there (kube-router's firewall controller, WorkerNodeOptions.networkPolicy). */
+  networkPolicy?: boolean;
   /**
    * Write an audit log (JSON lines, `auditLogPath`) of every write to ConfigMaps, Events and
    * Leases, with the request body: who wrote what, as the API server saw it.
@@ -206,6 +208,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const t0 = performance.now();
   const binaries = opts.binaries ?? (await ensureBinaries());
   const bin = (name: string) => path.join(binaries.binDir, name);
+  if (withNode && binaries.kubernetes !== 'newest') {
+    // The node's kubelet, kube-proxy and kube-scheduler are built from go/kube only: a kubelet
+    // newer than the API server is outside Kubernetes' version skew policy.
+    throw new Error(
+      `a worker node runs only beside the newest control plane (asked for the ${binaries.kubernetes}, ${binaries.versions.kubernetes})`,
+    );
+  }
 
   await sweepStaleDirs();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), DIR_PREFIX));
@@ -382,7 +391,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     }
     const apiserver = new ManagedProcess(
       'kube-apiserver',
-      bin('kube-apiserver'),
+      binaries.kubeApiserver,
       [
         `--etcd-servers=http://127.0.0.1:${etcdPort}`,
         `--bind-address=${host}`,
@@ -419,7 +428,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
     const controllerManager = new ManagedProcess(
       'kube-controller-manager',
-      bin('kube-controller-manager'),
+      binaries.kubeControllerManager,
       [
         `--kubeconfig=${file('controller-manager.kubeconfig')}`,
         '--leader-elect=false',
@@ -522,6 +531,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         archiveOf: built.archiveOf,
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
+        networkPolicy: opts.networkPolicy,
       });
     }
 

@@ -19,7 +19,8 @@ export default async function globalSetup(): Promise<void> {
   const binaries = await ensureBinaries();
   const { versions } = binaries;
   console.log(
-    `\n[e2e] Node ${process.version}, Kubernetes ${versions.kubernetes} (controller-manager ${versions.kubeControllerManager}), ` +
+    `\n[e2e] Node ${process.version}, Kubernetes ${versions.kubernetes} (${binaries.kubernetes} control plane; ` +
+      `controller-manager ${versions.kubeControllerManager}), ` +
       `etcd ${versions.etcd}, helm ${versions.helm}`,
   );
   if (process.env.KUBE9_TEST_SHARED_CONTROL_PLANE === '1') {
@@ -28,6 +29,8 @@ export default async function globalSetup(): Promise<void> {
     );
     if (missing.length) throw new Error(`KUBE9_TEST_SHARED_CONTROL_PLANE=1 needs ${missing.join(', ')} set`);
     console.log(`[e2e] the run's shared control plane, in ${process.env.KUBE9_TEST_CP_DIR}`);
+    // The shared control plane runs the binaries chosen here (cluster-cli starts it from them).
+    process.env.KUBE9_TEST_KUBERNETES_VERSION = versions.kubernetes;
     return;
   }
   // The audit log lets the no-leak check (run last) read every ConfigMap and Event write of the run.
@@ -36,4 +39,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.KUBE9_TEST_KUBECONFIG = cp.kubeconfigPath;
   process.env.KUBE9_TEST_HELM = cp.helmPath;
   process.env.KUBE9_TEST_CP_DIR = cp.dir;
+  // The version kube-apiserver was built as (`v1.37.2`): the registration body carries it.
+  process.env.KUBE9_TEST_KUBERNETES_VERSION = cp.kubernetesVersion;
 }

@@ -12,7 +12,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
-import { ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  HttpMethod,
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  RbacAuthorizationV1Api,
+} from '@kubernetes/client-node';
 import { writeTokenKubeconfig } from './control-plane';
 
 export function requiredEnv(name: string): string {
@@ -30,6 +38,35 @@ export function adminKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(requiredEnv('KUBE9_TEST_KUBECONFIG'));
   return kc;
+}
+
+/**
+ * Server-side dry-run creates of objects exactly as rendered: the JSON goes as it is (client-node's
+ * typed serializer would drop every field its models do not know), with `fieldValidation=Strict`, so
+ * a field this API server does not know is refused by name instead of silently dropped (the
+ * default, Warn, only adds a warning header). That is how a value that an older Kubernetes lacks
+ * shows up.
+ */
+export class StrictDryRun extends KubernetesObjectApi {
+  static forKubeConfig(kc: KubeConfig): StrictDryRun {
+    const client = kc.makeApiClient(StrictDryRun);
+    client.setDefaultNamespace(kc);
+    return client;
+  }
+
+  /** Resolves when the API server would create `object`; rejects with its message otherwise. */
+  async dryRun<T extends KubernetesObject>(object: T): Promise<T> {
+    const context = this.configuration.baseServer.makeRequestContext(
+      await this.specUriPath(object, 'create'),
+      HttpMethod.POST,
+    );
+    context.setHeaderParam('Accept', 'application/json');
+    context.setHeaderParam('Content-Type', 'application/json');
+    context.setQueryParam('dryRun', 'All');
+    context.setQueryParam('fieldValidation', 'Strict');
+    context.setBody(JSON.stringify(object));
+    return this.requestPromise<T>(context);
+  }
 }
 
 /** A KubeConfig loaded from any kubeconfig file (e.g. one from `kubeconfigForToken`). */

@@ -57,6 +57,8 @@ export interface RealNodeOptions {
   stopOnSignal?: boolean;
   /** Also the ghcr.io stand-in and chart repository, with the release published there (ControlPlaneOptions.publicRegistry). */
   publicRegistry?: boolean;
+  /** Enforce NetworkPolicy on the node (kube-router's firewall controller; WorkerNodeOptions.networkPolicy). */
+  networkPolicy?: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startRealNode(opts: RealNodeOptions): Promise<RealNode> {
     withNode: true,
     auditLog: opts.auditLog,
     publicRegistry: opts.publicRegistry,
+    networkPolicy: opts.networkPolicy,
     startTimeoutMs: 1_500_000,
   });
   const startMs = performance.now() - t0;

@@ -485,6 +485,12 @@ export interface WorkerNodeOptions {
   /** GET as the admin; resolves with the status and the body. */
   adminGet(urlPath: string): Promise<{ status: number; body: string }>;
   timeoutMs: number;
+  /**
+   * Enforce NetworkPolicy: run kube-router's firewall controller alone (no routing, no service
+   * proxy) in the node's network namespace, where it filters the pods' traffic with iptables and
+   * ipsets. kube-router v2.1.0 has reported security flaws: tests only, in the guarded network.
+   */
+  networkPolicy?: boolean;
 }
 
 export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNode> {
@@ -516,6 +522,10 @@ export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNo
       makeLeaf(opts.cpDir, 'kubelet-serving', `/CN=${net.nodeName}`, 'kubelet'),
       makeLeaf(opts.cpDir, 'kube-proxy', '/CN=system:kube-proxy', 'client'),
       makeLeaf(opts.cpDir, 'kube-scheduler', '/CN=system:kube-scheduler', 'client'),
+      // kube-router watches pods, namespaces, policies, nodes, Services and endpoints (test-only admin).
+      ...(opts.networkPolicy
+        ? [makeLeaf(opts.cpDir, 'kube-router', '/O=system:masters/CN=kube-router', 'client')]
+        : []),
     ]);
     const caData = fs.readFileSync(cp('ca.crt')).toString('base64');
     const kubeconfig = (name: string, user: string) => {
@@ -782,6 +792,28 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
       ],
       file('kube-scheduler.log'),
     );
+    const kubeRouter = opts.networkPolicy
+      ? new ManagedProcess(
+          'kube-router',
+          path.join(binDir, 'kube-router'),
+          [
+            `--kubeconfig=${kubeconfig('kube-router', 'kube-router')}`,
+            `--hostname-override=${net.nodeName}`,
+            '--run-firewall=true',
+            '--run-router=false',
+            '--run-service-proxy=false',
+            '--run-loadbalancer=false',
+            '--enable-cni=false',
+            '--enable-pod-egress=false',
+            `--service-cluster-ip-range=${net.serviceCidr}`,
+            '--health-port=0',
+            '--metrics-port=0',
+            '--v=1',
+          ],
+          file('kube-router.log'),
+          { prefix: [...inNetns, ...joinRuntimeCgroup], env },
+        )
+      : undefined;
     for (const p of [scheduler, kubelet, kubeProxy]) {
       processes.push(p);
       p.start();
@@ -815,6 +847,11 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
         );
       }
       await sleep(250);
+    }
+    // kube-router finds its node by name at start: only once the node is registered.
+    if (kubeRouter) {
+      processes.push(kubeRouter);
+      kubeRouter.start();
     }
     const daemons: Record<NodeDaemon, ManagedProcess> = { containerd, kubelet, 'kube-proxy': kubeProxy };
     const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
