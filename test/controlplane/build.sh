@@ -23,8 +23,7 @@
 # <name>-<version>.key. A binary whose key matches is used as it is; else it is
 # taken from the per-machine cache (test/support/machine-cache.sh, checked
 # against its sha256 and key there), else built and stored there too. A
-# binary of an older build.sh (no .key beside it) is taken as built from
-# today's inputs, as build.sh always took it, and stored in the machine cache.
+# binary with no key beside it (an older build.sh's) is replaced the same way.
 #
 # Overrides:
 #   KUBEBUILDER_ASSETS  a directory holding kube-apiserver, etcd (and
@@ -165,14 +164,8 @@ build() {
   fi
   local work="$cache/.work.$$"
   rm -rf "$work" && mkdir -p "$work"
-  if [[ -x "$out" && ! -e "$out.key" ]]; then
-    echo "$key" >"$out.key.tmp.$$"
-    mv -f "$out.key.tmp.$$" "$out.key"
-    cp -p "$out" "$work/$name" && mc_store tools "$name-$version" "$key" "$inputs" "$work" "$name"
-    rm -rf "$work"
-    link "$name" "$out" "$version" "cached (built by an older build.sh; key recorded, stored in the machine cache)"
-    return
-  fi
+  # A binary without a key (an older build.sh's) or with another key was built from other
+  # inputs, or from inputs nobody recorded: it is replaced, never taken on trust.
   local start=$SECONDS how
   if mc_take tools "$name-$version" "$key" "$work" "$name"; then
     how="from the machine cache in $((SECONDS - start))s"
