@@ -171,6 +171,16 @@ function fresh(status: Record<string, any>): { stale: boolean; health: string } 
   return { stale: Date.now() - Date.parse(status.lastUpdate as string) > STALE_MS, health: status.health as string };
 }
 
+/** The status ConfigMap in `namespace` says pro, fresh, healthy and registered. */
+async function expectFreshPro(namespace: string): Promise<void> {
+  const seen = await statusSays(namespace, 'pro');
+  expect({ ...fresh(seen), registered: seen.registered }).toEqual({
+    stale: false,
+    health: 'healthy',
+    registered: true,
+  });
+}
+
 function readyPod(namespace: string, not?: string): Promise<V1Pod> {
   return waitFor(
     `a Ready operator pod in ${namespace}`,
@@ -267,12 +277,7 @@ describe('Install, pro', () => {
       ...serverArgs(simulator.url, INTERVAL_SECONDS),
     ]);
     expect(status).toBe('deployed');
-    const seen = await statusSays(namespace, 'pro');
-    expect({ ...fresh(seen), registered: seen.registered }).toEqual({
-      stale: false,
-      health: 'healthy',
-      registered: true,
-    });
+    await expectFreshPro(namespace);
     await uninstall(namespace);
   });
 
@@ -284,12 +289,7 @@ describe('Install, pro', () => {
       ...serverArgs(simulator.url, INTERVAL_SECONDS),
     ]);
     expect(status).toBe('deployed');
-    const seen = await statusSays(namespace, 'pro');
-    expect({ ...fresh(seen), registered: seen.registered }).toEqual({
-      stale: false,
-      health: 'healthy',
-      registered: true,
-    });
+    await expectFreshPro(namespace);
     await uninstall(namespace);
   });
 });

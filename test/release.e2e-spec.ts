@@ -32,6 +32,7 @@ import {
   makeCosignKeyPair,
   makeGpgKey,
   type Release,
+  type ReleaseOptions,
   release,
   runReleaseScript,
 } from './support/release';
@@ -60,6 +61,18 @@ beforeAll(async () => {
   chartRepo = path.join(dir, 'chart-repo');
   await fsp.mkdir(chartRepo);
 });
+
+/** release.sh's options for this file's registry and chart repository, with the keys made above. */
+function toTestRepositories(): ReleaseOptions {
+  return {
+    registry: `${registry.address}/kube9`,
+    key: keys.privateKey,
+    authFile: registry.authFile,
+    caPath: registry.caPath,
+    chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
+    gpg,
+  };
+}
 
 afterAll(async () => {
   for (const namespace of namespaces) {
@@ -168,14 +181,7 @@ it('refuses --chart-repo without --gpg-key: every published chart is signed', as
 });
 
 it('pushes the image, the chart, the signature and the SBOM attestation, and prints every digest', async () => {
-  released = await release({
-    registry: `${registry.address}/kube9`,
-    key: keys.privateKey,
-    authFile: registry.authFile,
-    caPath: registry.caPath,
-    chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
-    gpg,
-  });
+  released = await release(toTestRepositories());
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   expect(released.version).toBe(pkg.version);
   expect(released.imageTag).toBe(`${registry.address}/kube9/kube9-operator:${pkg.version}`);
@@ -473,14 +479,7 @@ describe('the classic chart repository (--chart-repo)', () => {
     const before = Object.fromEntries(
       fs.readdirSync(chartRepo).map((name) => [name, sha256(path.join(chartRepo, name))]),
     );
-    const result = await runReleaseScript({
-      registry: `${registry.address}/kube9`,
-      key: keys.privateKey,
-      authFile: registry.authFile,
-      caPath: registry.caPath,
-      chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
-      gpg,
-    });
+    const result = await runReleaseScript(toTestRepositories());
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(`kube9-operator ${released.version} is already published in ${chartRepo}`);
     expect(result.stderr).not.toContain('[release] logged in');
@@ -492,15 +491,7 @@ describe('the classic chart repository (--chart-repo)', () => {
 
   it('merges a newer version into the published index: the earlier entry stays as it was, newest first', async () => {
     const earlier = chartIndex();
-    const next = await release({
-      registry: `${registry.address}/kube9`,
-      version: NEXT,
-      key: keys.privateKey,
-      authFile: registry.authFile,
-      caPath: registry.caPath,
-      chartRepo: { dir: chartRepo, url: CHART_REPO_URL },
-      gpg,
-    });
+    const next = await release({ ...toTestRepositories(), version: NEXT });
     expect(next.version).toBe(NEXT);
     const entries = chartIndex();
     expect(entries.map((e) => e.version)).toEqual([NEXT, released.version]);

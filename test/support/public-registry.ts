@@ -13,17 +13,14 @@
  * certs.d/ghcr.io/hosts.toml), so the chart's default image,
  * ghcr.io/alto9/kube9-operator:<appVersion>, is pulled from here.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { ManagedProcess } from './managed-process';
-import { makeServerPki } from './pki';
-import { dockerConfigJson, freePort, writeHtpasswd } from './registry';
+import { dockerConfigJson, freePort, makeRegistryCredentials, REGISTRY_BIN, registryConfigYaml } from './registry';
 
 const NGINX_BIN = '/usr/sbin/nginx';
-const REGISTRY_BIN = '/usr/bin/docker-registry';
 /** The namespace the chart's default image lives in: ghcr.io/alto9/kube9-operator. */
 export const PUBLIC_NAMESPACE = 'alto9';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,29 +58,13 @@ export async function startPublicRegistry(opts: {
   }
   const file = (name: string) => path.join(dir, name);
   for (const sub of ['data', 'chart-repo', 'trust', 'nginx-tmp']) await fsp.mkdir(file(sub), { recursive: true });
-  await makeServerPki(dir, 'kube9-test-public-ca', [`IP:${host}`]);
-  await fsp.copyFile(file('ca.crt'), file('trust/ca.crt'));
   const user = 'kube9-publisher';
-  const password = randomBytes(18).toString('base64url');
-  await writeHtpasswd(file('htpasswd'), user, password);
+  const password = await makeRegistryCredentials(dir, 'kube9-test-public-ca', host, user);
   const [registryPort, port, chartPort] = [await freePort('127.0.0.1'), await freePort(host), await freePort(host)];
   const address = `${host}:${port}`;
   await fsp.writeFile(
     file('registry.yml'),
-    `version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: ${JSON.stringify(file('data'))}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:${registryPort}
-  secret: ${JSON.stringify(randomBytes(16).toString('hex'))}
-  relativeurls: true
-`,
+    registryConfigYaml(file('data'), `127.0.0.1:${registryPort}`) + '  relativeurls: true\n',
   );
   const q = JSON.stringify;
   const tls = `ssl_certificate ${q(file('server.crt'))};\n    ssl_certificate_key ${q(file('server.key'))};`;

@@ -21,7 +21,8 @@ import * as path from 'node:path';
 import { ManagedProcess } from './managed-process';
 import { makeServerPki } from './pki';
 
-const REGISTRY_BIN = '/usr/bin/docker-registry';
+/** Debian's docker-registry, which both test registries run (this one and public-registry.ts). */
+export const REGISTRY_BIN = '/usr/bin/docker-registry';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface TestRegistry {
@@ -64,6 +65,47 @@ export function dockerConfigJson(address: string, user: string, password: string
 }
 
 /** An htpasswd file with `user`'s password, bcrypt (the only hash distribution's htpasswd accepts; nginx takes it too). */
+/**
+ * The files a test registry's TLS and basic auth come from, in `dir`: a CA of its own and a server
+ * certificate for `host` (makeServerPki), the CA alone in `trust/` (buildah's and skopeo's
+ * --cert-dir read every *.crt and *.key there), and `htpasswd` for `user` with a fresh random
+ * password; resolves with that password.
+ */
+export async function makeRegistryCredentials(
+  dir: string,
+  caName: string,
+  host: string,
+  user: string,
+): Promise<string> {
+  await makeServerPki(dir, caName, [`IP:${host}`]);
+  await fsp.mkdir(path.join(dir, 'trust'), { recursive: true });
+  await fsp.copyFile(path.join(dir, 'ca.crt'), path.join(dir, 'trust', 'ca.crt'));
+  const password = randomBytes(18).toString('base64url');
+  await writeHtpasswd(path.join(dir, 'htpasswd'), user, password);
+  return password;
+}
+
+/**
+ * docker-registry's configuration up to its `http` section's address and secret: filesystem
+ * storage under `dataDir` (deletes allowed), listening on `addr`. The caller adds the rest of
+ * the `http` section (indented two spaces) and whatever follows it.
+ */
+export function registryConfigYaml(dataDir: string, addr: string): string {
+  return `version: 0.1
+log:
+  level: info
+  formatter: text
+storage:
+  filesystem:
+    rootdirectory: ${JSON.stringify(dataDir)}
+  delete:
+    enabled: true
+http:
+  addr: ${JSON.stringify(addr)}
+  secret: ${JSON.stringify(randomBytes(16).toString('hex'))}
+`;
+}
+
 export async function writeHtpasswd(target: string, user: string, password: string): Promise<void> {
   // -B bcrypt; -i reads the password from stdin.
   await new Promise<void>((resolve, reject) => {
@@ -85,30 +127,14 @@ export async function startRegistry(opts: { dir: string; host: string; timeoutMs
   }
   await fsp.mkdir(path.join(dir, 'data'), { recursive: true });
   const file = (name: string) => path.join(dir, name);
-  await makeServerPki(dir, 'kube9-test-registry-ca', [`IP:${host}`]);
-  // The CA alone in a folder of its own: buildah's and skopeo's --cert-dir read every *.crt and *.key there.
-  await fsp.mkdir(file('trust'));
-  await fsp.copyFile(file('ca.crt'), file('trust/ca.crt'));
   const user = 'kube9-release';
-  const password = randomBytes(18).toString('base64url');
-  await writeHtpasswd(file('htpasswd'), user, password);
+  const password = await makeRegistryCredentials(dir, 'kube9-test-registry-ca', host, user);
   const port = await freePort(host);
   const address = `${host}:${port}`;
   await fsp.writeFile(
     file('config.yml'),
-    `version: 0.1
-log:
-  level: info
-  formatter: text
-storage:
-  filesystem:
-    rootdirectory: ${JSON.stringify(file('data'))}
-  delete:
-    enabled: true
-http:
-  addr: ${JSON.stringify(address)}
-  secret: ${JSON.stringify(randomBytes(16).toString('hex'))}
-  tls:
+    registryConfigYaml(file('data'), address) +
+      `  tls:
     certificate: ${JSON.stringify(file('server.crt'))}
     key: ${JSON.stringify(file('server.key'))}
 auth:
