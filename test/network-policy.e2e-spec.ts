@@ -12,6 +12,15 @@
  * ingress narrowed to a monitoring namespace, a pod there is let in and a pod in another namespace
  * is refused on the HTTP port. A kube9-server on a port outside the egress rules is never reached.
  *
+ * Names and the proxy: the node has a cluster DNS as clusters do (CoreDNS as kube-dns in
+ * kube-system, support/cluster-dns.ts), which the chart's default DNS rule lets the operator ask.
+ * A kube9-server named by a host name is resolved there and registered with; pointed at pods that
+ * are not the DNS, the same install cannot resolve the name (the rule is what let it through).
+ * Through a CONNECT proxy (found by its name, support/connect-proxy.ts) to an HTTPS kube9-server
+ * with a private CA, the default egress rule (the proxy's port) lets the tunnel through and the
+ * operator registers; with kube9-server exempted from the proxy (proxy.noProxy) the direct
+ * connection is outside the rules and never arrives.
+ *
  * Starts its own control plane with a node (root), like test/real-pod.e2e-spec.ts.
  *
  *   npx jest --config test/jest-e2e.config.js test/network-policy.e2e-spec.ts
@@ -20,6 +29,8 @@ import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type CoreV1Api, type KubeConfig, NetworkingV1Api, type V1Pod } from '@kubernetes/client-node';
+import { type ClusterDns, startClusterDns } from './support/cluster-dns';
+import { ConnectProxy } from './support/connect-proxy';
 import type { ControlPlane } from './support/control-plane';
 import { TEST_KEYS } from './support/keys';
 import { waitFor } from './support/operator-process';
@@ -36,7 +47,7 @@ import {
   startRealNode,
   viaServiceProxy,
 } from './support/real-node';
-import type { ServerSimulator } from './support/server-simulator';
+import { generateTestTls, type ServerSimulator } from './support/server-simulator';
 import { readStatus } from './support/status';
 
 const execFileAsync = promisify(execFile);
@@ -47,6 +58,16 @@ const OTHER_NS = 'kube9-netpol-other';
 const SCRATCH_NS = 'kube9-netpol-scratch';
 const EGRESS_NS = 'kube9-netpol-egress';
 const CONTROL_NS = 'kube9-netpol-control';
+const DNS_NS = 'kube9-netpol-dns';
+const NO_DNS_NS = 'kube9-netpol-no-dns';
+const PROXY_NS = 'kube9-netpol-proxy';
+const NO_PROXY_NS = 'kube9-netpol-no-proxy';
+/** The names the cluster DNS answers, both for the host end of the node's network. */
+const SERVER_NAME = 'kube9-server.kube9.test';
+const PROXY_NAME = 'corp-proxy.kube9.test';
+const PROXY_USER = 'kube9';
+const PROXY_PASSWORD = 'netpol-Pr0xy-pass';
+const CA_CONFIGMAP = 'kube9-server-ca';
 const INTERVAL_SECONDS = 10;
 /** How long kube-router may take to apply a policy change (its sync on a watch event). */
 const ENFORCED_WITHIN_MS = 30_000;
@@ -55,6 +76,12 @@ let cp: ControlPlane;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let simulator: ServerSimulator;
+/** kube9-server over HTTPS (a private CA) on the host end of the node's network, reached through `proxy`. */
+let tlsSimulator: ServerSimulator;
+let proxy: ConnectProxy;
+let dns: ClusterDns;
+/** Its CA, certificate and key: the certificate names the host end of the node's network. */
+let tls: ReturnType<typeof generateTestTls>;
 
 jest.setTimeout(300_000);
 
@@ -63,14 +90,24 @@ beforeAll(async () => {
     intervalSeconds: INTERVAL_SECONDS,
     namespaces: [OPERATOR_NS],
     networkPolicy: true,
+    clusterDns: true,
   });
   ({ cp, kc, core, simulator } = node);
   for (const name of [MONITORING_NS, OTHER_NS, SCRATCH_NS]) {
     await createNodeNamespace(core, cp, name, { pullSecret: false });
   }
+  const hostIp = cp.node!.network.hostIp;
+  tls = generateTestTls([hostIp]);
+  tlsSimulator = nodeSimulator(cp, { intervalSeconds: INTERVAL_SECONDS, tls });
+  await tlsSimulator.start();
+  proxy = new ConnectProxy({ host: hostIp, user: PROXY_USER, password: PROXY_PASSWORD });
+  await proxy.start();
+  dns = await startClusterDns(core, cp, { [SERVER_NAME]: hostIp, [PROXY_NAME]: hostIp });
 }, 1_600_000);
 
 afterAll(async () => {
+  await proxy?.stop();
+  await tlsSimulator?.stop();
   await simulator?.stop();
   await cp?.stop();
 });
@@ -235,6 +272,39 @@ describe('the chart with networkPolicy.enabled=true', () => {
     ]);
   const operatorPod = () =>
     waitFor('a Ready operator pod', async () => (await operatorPods(core, OPERATOR_NS)).find(isReady), 180_000, 250);
+  /** The status in `namespace` once `test` holds (2 minutes at most); else the pods' logs in the error. */
+  const statusIn = (namespace: string, what: string, test: (s: Record<string, any>) => boolean) =>
+    waitFor(
+      what,
+      async () => {
+        const s = await readStatus(namespace, core).catch(() => undefined);
+        return s && test(s) ? s : undefined;
+      },
+      120_000,
+      500,
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await diagnose(namespace)}`);
+    });
+  /**
+   * A fresh pro install (nothing saved to resume) in a new namespace, with the policy and `sets`;
+   * `prepare` runs once the namespace exists.
+   */
+  const freshProInstall = async (
+    namespace: string,
+    serverUrl: string,
+    sets: string[],
+    prepare?: (namespace: string) => Promise<void>,
+  ) => {
+    await createNodeNamespace(core, cp, namespace);
+    await prepare?.(namespace);
+    await helmOk(cp, [
+      ...nodeInstallArgs(cp, namespace, serverUrl, INTERVAL_SECONDS),
+      ...policyArgs(),
+      '--set',
+      `apiKey=${TEST_KEYS.chart}`,
+      ...sets,
+    ]);
+  };
 
   it('free: the pod gets Ready, reaches the API server and writes its status; the service proxy reaches it', async () => {
     await helmOk(cp, [...nodeInstallArgs(cp, OPERATOR_NS, simulator.url, INTERVAL_SECONDS), ...policyArgs()]);
@@ -298,29 +368,8 @@ describe('the chart with networkPolicy.enabled=true', () => {
     const outside = nodeSimulator(cp, { intervalSeconds: INTERVAL_SECONDS });
     await outside.start();
     const outsideHost = new URL(outside.url).host;
-    const installWithEgressPort = async (namespace: string, port: string) => {
-      await createNodeNamespace(core, cp, namespace);
-      await helmOk(cp, [
-        ...nodeInstallArgs(cp, namespace, outside.url, INTERVAL_SECONDS),
-        ...policyArgs(),
-        '--set',
-        `networkPolicy.egress.kube9Server.ports={${port}}`,
-        '--set',
-        `apiKey=${TEST_KEYS.chart}`,
-      ]);
-    };
-    const statusIn = (namespace: string, what: string, test: (s: Record<string, any>) => boolean) =>
-      waitFor(
-        what,
-        async () => {
-          const s = await readStatus(namespace, core).catch(() => undefined);
-          return s && test(s) ? s : undefined;
-        },
-        120_000,
-        500,
-      ).catch(async (err: Error) => {
-        throw new Error(`${err.message}\n${await diagnose(namespace)}`);
-      });
+    const installWithEgressPort = (namespace: string, port: string) =>
+      freshProInstall(namespace, outside.url, ['--set', `networkPolicy.egress.kube9Server.ports={${port}}`]);
     try {
       await installWithEgressPort(EGRESS_NS, new URL(simulator.url).port);
       const refused = await statusIn(
@@ -339,6 +388,90 @@ describe('the chart with networkPolicy.enabled=true', () => {
     } finally {
       await outside.stop();
     }
+  });
+
+  it('resolves kube9-server by name through the cluster DNS (the default DNS rule) and registers', async () => {
+    const serverUrl = `http://${SERVER_NAME}:${new URL(simulator.url).port}`;
+    const before = simulator.requests.length;
+    await freshProInstall(DNS_NS, serverUrl, []);
+    await statusIn(DNS_NS, `registered with ${serverUrl}`, (s) => s.registered === true);
+    expect(simulator.requests.slice(before).some((r) => r.path === '/v1/operator/register')).toBe(true);
+    // The operator's own look-up, answered by CoreDNS behind the kube-dns Service.
+    const podIp = (await operatorPods(core, DNS_NS))[0].status!.podIP!;
+    expect(await dns.queries()).toContain(`${podIp} A ${SERVER_NAME}. NOERROR`);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', DNS_NS]);
+  });
+
+  it('with the DNS rule naming other pods, the same name does not resolve: that rule is what let the look-up through', async () => {
+    const serverUrl = `http://${SERVER_NAME}:${new URL(simulator.url).port}`;
+    const before = simulator.requests.length;
+    await freshProInstall(NO_DNS_NS, serverUrl, [
+      '--set-json',
+      'networkPolicy.egress.dns.to=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"not-the-dns"}}}]',
+    ]);
+    const status = await statusIn(NO_DNS_NS, `a status naming ${SERVER_NAME} unreachable`, (s) =>
+      String(s.error).includes(`Could not reach kube9-server at ${SERVER_NAME}:`),
+    );
+    expect(status).toMatchObject({ registered: false });
+    // No answer at all (EAI_AGAIN), not an answer that the name does not exist (ENOTFOUND).
+    expect(status.error).toContain(
+      `Could not reach kube9-server at ${SERVER_NAME}:${new URL(simulator.url).port} (EAI_AGAIN)`,
+    );
+    const podIp = (await operatorPods(core, NO_DNS_NS))[0].status!.podIP!;
+    expect((await dns.queries()).filter((q) => q.startsWith(`${podIp} `))).toEqual([]);
+    expect(simulator.requests.slice(before).filter((r) => r.path === '/v1/operator/register')).toEqual([]);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', NO_DNS_NS]);
+  });
+
+  /** The install through the proxy: https kube9-server with its CA, the proxy by name (its port is the egress rule's). */
+  const proxySets = (extra: string[] = []) => [
+    '--set',
+    `proxy.httpsProxy=http://${PROXY_USER}:${PROXY_PASSWORD}@${PROXY_NAME}:${proxy.port}`,
+    '--set',
+    `caBundle.configMapName=${CA_CONFIGMAP}`,
+    '--set',
+    'caBundle.key=ca.crt',
+    ...extra,
+  ];
+  const createCaConfigMap = async (namespace: string) => {
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: CA_CONFIGMAP }, data: { 'ca.crt': tls.caCert } },
+    });
+  };
+
+  it('registers through the proxy (found by name) with an HTTPS kube9-server: the proxy saw only the CONNECT', async () => {
+    const before = tlsSimulator.requests.length;
+    await freshProInstall(PROXY_NS, tlsSimulator.url, proxySets(), createCaConfigMap);
+    const status = await statusIn(PROXY_NS, 'registered through the proxy', (s) => s.registered === true);
+    expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', error: null });
+    expect(tlsSimulator.requests.slice(before).some((r) => r.path === '/v1/operator/register')).toBe(true);
+    expect(new Set(proxy.connects())).toEqual(new Set([new URL(tlsSimulator.url).host]));
+    const podIp = (await operatorPods(core, PROXY_NS))[0].status!.podIP!;
+    expect(await dns.queries()).toContain(`${podIp} A ${PROXY_NAME}. NOERROR`);
+    // TLS ran inside the tunnel: the proxy never saw the path or the key.
+    expect(proxy.log()).not.toContain('/v1/operator/register');
+    expect(proxy.log()).not.toContain(TEST_KEYS.chart);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', PROXY_NS]);
+  });
+
+  it('with kube9-server exempted from the proxy (proxy.noProxy), the direct connection is outside the egress rules and never arrives', async () => {
+    const before = tlsSimulator.requests.length;
+    const connectsBefore = proxy.connects().length;
+    const serverHost = new URL(tlsSimulator.url).host;
+    await freshProInstall(
+      NO_PROXY_NS,
+      tlsSimulator.url,
+      proxySets(['--set', `proxy.noProxy=${cp.node!.network.hostIp}`]),
+      createCaConfigMap,
+    );
+    const status = await statusIn(NO_PROXY_NS, `a status naming ${serverHost} unreachable`, (s) =>
+      String(s.error).includes(`Could not reach kube9-server at ${serverHost}`),
+    );
+    expect(status).toMatchObject({ registered: false });
+    expect(tlsSimulator.requests.slice(before)).toEqual([]);
+    expect(proxy.connects().length).toBe(connectsBefore);
+    await helmOk(cp, ['uninstall', RELEASE, '-n', NO_PROXY_NS]);
   });
 
   it('sent nothing anywhere but this machine: the guard’s drop counters are zero', async () => {

@@ -1,8 +1,8 @@
 /*
  * Registration through a corporate proxy with a private CA (SPEC section 8). kube9-server's
  * simulator serves https with a certificate from a CA made here (openssl); a real CONNECT proxy
- * (the npm `proxy` package, run as its own process on loopback) sits between, and asks for a user
- * and password. The operator runs as a real process with the environment of the chart installed
+ * (the npm `proxy` package, run as its own process on loopback: support/connect-proxy.ts) sits
+ * between, and asks for a user and password. The operator runs as a real process with the environment of the chart installed
  * with `proxy.*` and `caBundle.*`; NODE_EXTRA_CA_CERTS points at the CA read back from the
  * ConfigMap, as the kubelet would project it. Calls to the Kubernetes API must never go to the
  * proxy: in every case the status ConfigMap is written although every proxy variable is set.
@@ -10,11 +10,10 @@
  *   npm run build && npx jest --config test/jest-e2e.config.js test/registration-proxy.e2e-spec.ts
  */
 import { CoreV1Api } from '@kubernetes/client-node';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot } from './support/binaries';
 import { helmInstall, runOperatorAsChart } from './support/chart';
+import { ConnectProxy } from './support/connect-proxy';
 import { TEST_KEYS } from './support/keys';
 import { adminKubeConfig, createTestNamespace, deleteTestNamespace } from './support/kube';
 import { freePort, OperatorProcess, waitFor } from './support/operator-process';
@@ -29,56 +28,16 @@ const CA_CONFIGMAP = 'kube9-server-ca';
 /** Status waits on a 2-core machine shared with the control plane and other operators. */
 const STATUS_WAIT_MS = 45_000;
 
-/** The npm `proxy` package's own command, on loopback, accepting only PROXY_USER / PROXY_PASSWORD. */
-class CorporateProxy {
-  private child?: ChildProcess;
-  private output = '';
-  port = 0;
-
-  async start(): Promise<void> {
-    this.port = await freePort();
-    const authenticate = `test "$PROXY_AUTH_USERNAME" = ${PROXY_USER} && test "$PROXY_AUTH_PASSWORD" = ${PROXY_PASSWORD}`;
-    const bin = path.join(repoRoot(), 'node_modules', 'proxy', 'dist', 'bin', 'proxy.js');
-    // An explicit environment: no proxy variable and no extra CA of this machine reaches it.
-    this.child = spawn(process.execPath, [bin, '--port', String(this.port), '--authenticate', authenticate], {
-      env: { PATH: process.env.PATH ?? '', DEBUG: 'proxy*' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const collect = (data: Buffer) => (this.output += data.toString('utf8'));
-    this.child.stdout!.on('data', collect);
-    this.child.stderr!.on('data', collect);
-    await waitFor('the proxy to listen', () => (this.output.includes('listening on port') ? true : undefined), 15_000);
-  }
-
-  /** The CONNECT requests it received (authorised or not), as "host:port". */
-  connects(): string[] {
-    return [...this.output.matchAll(/CONNECT (\S+) HTTP\/1\.1/g)].map((match) => match[1]);
-  }
-
-  /** Everything it printed: what a proxy's administrator could see. */
-  log(): string {
-    return this.output;
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
-}
-
 const core = adminKubeConfig().makeApiClient(CoreV1Api);
 const tls = generateTestTls();
-const proxies: CorporateProxy[] = [];
+const proxies: ConnectProxy[] = [];
 const simulator = new ServerSimulator({ validKeys: [TEST_KEYS.valid], tls: { key: tls.key, cert: tls.cert } });
 let serverUrl: string;
 let serverHostPort: string;
 
 /** A proxy of the test's own, so that what it saw is that test's alone (the tests run concurrently). */
-async function startProxy(): Promise<CorporateProxy> {
-  const proxy = new CorporateProxy();
+async function startProxy(): Promise<ConnectProxy> {
+  const proxy = new ConnectProxy({ host: '127.0.0.1', user: PROXY_USER, password: PROXY_PASSWORD });
   proxies.push(proxy);
   await proxy.start();
   return proxy;

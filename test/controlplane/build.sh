@@ -6,13 +6,14 @@
 # specs that judge the chart and the operator against them); for the worker node
 # also kubelet, kube-proxy, kube-scheduler, containerd and its runc shim, and
 # the Prometheus server that scrapes the node's pods (test/prometheus-scrape),
-# kube-router (its NetworkPolicy firewall only, test/network-policy);
+# kube-router (its NetworkPolicy firewall only, test/network-policy) and
+# coredns (the node's cluster DNS there, with the plugins it needs);
 # for `npm run release` cosign and syft; actionlint for the workflow lint.
 #
 #   test/controlplane/build.sh
 #
 # Versions come from the pinned Go modules beside this script
-# (go/kube, go/kube-oldest, go/etcd, go/helm, go/containerd, go/prometheus, go/kube-router, go/cosign,
+# (go/kube, go/kube-oldest, go/etcd, go/helm, go/containerd, go/prometheus, go/kube-router, go/coredns, go/cosign,
 # go/syft, go/actionlint). Built binaries go to .cache/bin/<name>-<version>
 # and are linked as .cache/bin/current/<name>; .cache/bin/current/versions.json
 # records what was chosen.
@@ -65,6 +66,7 @@ syft_mod="$here/go/syft/go.mod"
 prometheus_mod="$here/go/prometheus/go.mod"
 actionlint_mod="$here/go/actionlint/go.mod"
 kube_router_mod="$here/go/kube-router/go.mod"
+coredns_mod="$here/go/coredns/go.mod"
 kube_version="$(module_version "$kube_mod" k8s.io/kubernetes)"
 kube_oldest_version="$(module_version "$kube_oldest_mod" k8s.io/kubernetes)"
 etcd_version="$(module_version "$etcd_mod" go.etcd.io/etcd/server/v3)"
@@ -76,7 +78,8 @@ syft_version="$(module_version "$syft_mod" github.com/anchore/syft)"
 prometheus_module="$(module_version "$prometheus_mod" github.com/prometheus/prometheus)"
 actionlint_version="$(module_version "$actionlint_mod" github.com/rhysd/actionlint)"
 kube_router_version="$(module_version "$kube_router_mod" github.com/cloudnativelabs/kube-router/v2)"
-for v in kube_version kube_oldest_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module kube_router_version actionlint_version; do
+coredns_version="$(module_version "$coredns_mod" github.com/coredns/coredns)"
+for v in kube_version kube_oldest_version etcd_version helm_version helm_client_go containerd_version cosign_version syft_version prometheus_module kube_router_version coredns_version actionlint_version; do
   if [[ -z "${!v}" ]]; then
     echo "build.sh: cannot read $v from the go.mod files in $here/go" >&2
     exit 1
@@ -144,6 +147,8 @@ tool_inputs() {
   printf 'name %s\nversion %s\npackage %s\nldflags %s\ntags %s\nflags -trimpath\n' "$1" "$2" "$4" "$5" "$6"
   echo "go $(go_env "$3")"
   (cd "$3" && sha256sum go.mod $([[ ! -f go.sum ]] || echo go.sum))
+  # A main package of the module's own (PACKAGE "."): its source too.
+  [[ "$4" != . ]] || (cd "$3" && sha256sum ./*.go)
 }
 
 # build NAME VERSION MODULE_DIR PACKAGE LDFLAGS [TAGS]
@@ -204,7 +209,7 @@ trap 'rm -rf "$cache"/*.tmp.$$ "$current"/*.tmp.$$ "$cache/.work.$$"
 
 control_plane=(etcd kube-apiserver kube-controller-manager helm)
 control_plane_oldest=(kube-apiserver-oldest kube-controller-manager-oldest)
-node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus kube-router)
+node=(kube-scheduler kubelet kube-proxy containerd containerd-shim-runc-v2 ctr prometheus kube-router coredns)
 release=(cosign syft)
 all=("${control_plane[@]}" "${control_plane_oldest[@]}" "${node[@]}" "${release[@]}" actionlint)
 wanted=()
@@ -233,6 +238,8 @@ for name in "${wanted[@]}"; do
     kube-router)
       CGO_ENABLED=0 build kube-router "$kube_router_version" "$here/go/kube-router" \
         github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$kube_router_ldflags" ;;
+    coredns) # go/coredns/main.go: CoreDNS with the plugins the node's cluster DNS needs
+      CGO_ENABLED=0 build coredns "$coredns_version" "$here/go/coredns" . "-s -w" ;;
     cosign)
       CGO_ENABLED=0 build cosign "$cosign_version" "$here/go/cosign" \
         github.com/sigstore/cosign/v2/cmd/cosign "$cosign_ldflags" ;;

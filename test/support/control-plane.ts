@@ -101,6 +101,8 @@ export interface ControlPlaneOptions {
   withNode?: boolean;
   /** With a node: enforce NetworkPolicy there (kube-router's firewall controller, WorkerNodeOptions.networkPolicy). */
   networkPolicy?: boolean;
+  /** With a node: give its pods a cluster DNS (WorkerNodeOptions.clusterDns). */
+  clusterDns?: boolean;
   /**
    * Write an audit log (JSON lines, `auditLogPath`) of every write to ConfigMaps, Events and
    * Leases, with the request body: who wrote what, as the API server saw it.
@@ -532,6 +534,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         adminGet: (urlPath) => request('GET', urlPath),
         timeoutMs,
         networkPolicy: opts.networkPolicy,
+        clusterDns: opts.clusterDns,
       });
     }
 

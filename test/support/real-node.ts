@@ -59,6 +59,8 @@ export interface RealNodeOptions {
   publicRegistry?: boolean;
   /** Enforce NetworkPolicy on the node (kube-router's firewall controller; WorkerNodeOptions.networkPolicy). */
   networkPolicy?: boolean;
+  /** Give the node's pods a cluster DNS (WorkerNodeOptions.clusterDns; the server is cluster-dns.ts). */
+  clusterDns?: boolean;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function startRealNode(opts: RealNodeOptions): Promise<RealNode> {
     auditLog: opts.auditLog,
     publicRegistry: opts.publicRegistry,
     networkPolicy: opts.networkPolicy,
+    clusterDns: opts.clusterDns,
     startTimeoutMs: 1_500_000,
   });
   const startMs = performance.now() - t0;
@@ -113,11 +116,12 @@ export async function stopRealNode({ cp, simulator }: Pick<RealNode, 'cp' | 'sim
 /** A kube9-server simulator (not started) where the node's pods reach it: the host end of the node's veth. */
 export function nodeSimulator(
   cp: ControlPlane,
-  opts: { intervalSeconds: number; validKeys?: string[]; port?: number },
+  opts: { intervalSeconds: number; validKeys?: string[]; port?: number; tls?: { key: string; cert: string } },
 ): ServerSimulator {
   return new ServerSimulator({
     host: cp.node!.network.hostIp,
     port: opts.port,
+    tls: opts.tls,
     validKeys: opts.validKeys ?? [TEST_KEYS.chart],
     configuration: { statusUpdateIntervalSeconds: opts.intervalSeconds, reregistrationIntervalHours: 24 },
   });

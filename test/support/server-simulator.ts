@@ -767,10 +767,10 @@ function resetSocket(socket: Socket): void {
 
 /**
  * A throw-away certificate authority and a server certificate it signed, for
- * 127.0.0.1 and localhost, valid for 7 days. Made with the `openssl` CLI in a
+ * 127.0.0.1, localhost and `extraIps`, valid for 7 days. Made with the `openssl` CLI in a
  * temporary folder that is removed before returning.
  */
-export function generateTestTls(): { caCert: string; key: string; cert: string } {
+export function generateTestTls(extraIps: string[] = []): { caCert: string; key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kube9-sim-tls-'));
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -782,7 +782,7 @@ export function generateTestTls(): { caCert: string; key: string; cert: string }
         'basicConstraints=critical,CA:FALSE',
         'keyUsage=critical,digitalSignature,keyEncipherment',
         'extendedKeyUsage=serverAuth',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+        `subjectAltName=${['DNS:localhost', 'IP:127.0.0.1', 'IP:::1', ...extraIps.map((ip) => `IP:${ip}`)].join(',')}`,
         'subjectKeyIdentifier=hash',
         'authorityKeyIdentifier=keyid,issuer',
         '',

@@ -58,6 +58,8 @@ export interface NodeNetwork {
   serviceCidr: string;
   /** The `kubernetes` Service's cluster IP (the first of serviceCidr). */
   serviceIp: string;
+  /** The cluster DNS Service's IP (the tenth of serviceCidr): the pods' nameserver when the node has cluster DNS. */
+  dnsIp: string;
   netns: string;
   nodeName: string;
 }
@@ -159,6 +161,7 @@ function networkOf(slot: number): NodeNetwork {
     podCidr: `10.214.${slot}.0/24`,
     serviceCidr: `10.215.${slot}.0/24`,
     serviceIp: `10.215.${slot}.1`,
+    dnsIp: `10.215.${slot}.10`,
     netns: `kube9-node-${slot}`,
     nodeName: `kube9-node-${slot}`,
   };
@@ -491,6 +494,12 @@ export interface WorkerNodeOptions {
    * ipsets. kube-router v2.1.0 has reported security flaws: tests only, in the guarded network.
    */
   networkPolicy?: boolean;
+  /**
+   * Give the pods a cluster DNS: the kubelet's clusterDNS is `net.dnsIp` (domain cluster.local),
+   * so pods with the ClusterFirst policy ask it. The server behind it is the test's to run
+   * (cluster-dns.ts: CoreDNS as kube-dns in kube-system). Without it pods get an empty resolv.conf.
+   */
+  clusterDns?: boolean;
 }
 
 export async function startWorkerNode(opts: WorkerNodeOptions): Promise<WorkerNode> {
@@ -715,8 +724,10 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
             x509: { clientCAFile: cp('ca.crt') },
           },
           authorization: { mode: 'Webhook' },
-          // No name look-ups anywhere: pods get an empty resolv.conf.
+          // No name look-ups through the host: pods get an empty resolv.conf, or only the
+          // cluster DNS when the node has one.
           resolvConf: '',
+          ...(opts.clusterDns ? { clusterDNS: [net.dnsIp], clusterDomain: 'cluster.local' } : {}),
           failSwapOn: false,
           podLogsDir: file('pod-logs'),
           evictionHard: {
