@@ -394,6 +394,38 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
   });
 });
 
+describe('a new kube9-server (serverUrl changed by helm upgrade)', () => {
+  it("registers with the new server at once; the old server's registration is not resumed", async () => {
+    const run = await startPro('new-server', { apiKey: TEST_KEYS.valid });
+    await statusWhere(run.namespace, 'registered', (s) => s.registered === true);
+    await run.operator.stop();
+    await stateWhere(run, 'saved for the first server', (saved) => saved.serverUrl === simulator.url);
+    const other = new ServerSimulator({ validKeys: [TEST_KEYS.valid], configuration: SERVER_CONFIGURATION });
+    await other.start();
+    try {
+      await helmInstall(run.namespace, RELEASE, { serverUrl: other.url }, ['--reuse-values']);
+      const before = simulator.requests.length;
+      run.operator = await runOperatorAsChart(run.namespace, RELEASE, {
+        REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
+      });
+
+      const status = await statusWhere(
+        run.namespace,
+        'registered with the new server',
+        (s) => s.registered === true && other.requests.some((r) => r.answeredStatus === 200),
+      );
+
+      expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy' });
+      expect(other.requests.map((r) => r.path)).toEqual(['/v1/operator/register']);
+      expect(simulator.requests.length).toBe(before);
+      await stateWhere(run, 'saved for the new server', (saved) => saved.serverUrl === other.url);
+      expect(run.operator.output()).toContain('the server URL has changed');
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe("the key's life in its Secret, without a restart", () => {
   async function putSecret(namespace: string, name: string, key: string) {
     const body = { metadata: { name, namespace }, stringData: { apiKey: key } };

@@ -78,3 +78,15 @@ export function narrateKeyChange(
     event: previous.configured ? { type: 'Normal', reason: EVENT_REASONS.ApiKeyChanged, note } : undefined,
   };
 }
+
+/**
+ * The saved registration was with another kube9-server (SERVER_URL changed since): it is not
+ * resumed, and the operator registers with the new one. Neither URL is told: the state ConfigMap
+ * names the one it is about.
+ */
+export function narrateServerChange(): Narration {
+  return {
+    level: 'log',
+    line: 'The saved registration state is for another kube9-server (the server URL has changed): registering with this one',
+  };
+}

@@ -21,6 +21,12 @@ import { effectiveSettings, Settings } from './server-settings';
  */
 export interface RegistrationState {
   keyFingerprint: string;
+  /**
+   * The kube9-server this state is about (SERVER_URL). A state saved for another server is not
+   * resumed: a registration with one server says nothing about another. States saved before
+   * this field existed lack it and are taken as the current server's.
+   */
+  serverUrl?: string;
   registered: boolean;
   clusterId?: string;
   consecutiveTransientFailures: number;
@@ -54,9 +60,10 @@ export function requestFingerprint(serverUrl: string, body: RegistrationRequestD
   return `sha256:${createHash('sha256').update(JSON.stringify(values)).digest('hex')}`;
 }
 
-export function initialState(keyFingerprint: string): RegistrationState {
+export function initialState(keyFingerprint: string, serverUrl?: string): RegistrationState {
   return {
     keyFingerprint,
+    ...(serverUrl === undefined ? {} : { serverUrl }),
     registered: false,
     consecutiveTransientFailures: 0,
     refused: false,

@@ -289,6 +289,61 @@ describe('RegistrationService (with the rest of the registration feature)', () =
     expect(register).not.toHaveBeenCalled();
   });
 
+  describe('a saved state and the server URL (SERVER_URL)', () => {
+    const SERVER = 'https://kube9.example.com';
+    const savedFor = (serverUrl?: string): RegistrationState => ({
+      keyFingerprint: 'fp:kdy_prod_unitkey1',
+      ...(serverUrl === undefined ? {} : { serverUrl }),
+      registered: true,
+      clusterId: 'cls_savedsaved12',
+      consecutiveTransientFailures: 0,
+      refused: false,
+      error: null,
+      nextAttemptAt: Date.parse('2026-11-27T18:00:00.000Z'),
+      serverConfiguration: { statusUpdateIntervalSeconds: 20 },
+      recentAttempts: [Date.parse('2026-11-27T11:30:00.000Z')],
+    });
+
+    it('saved for this server: resumed, and still names it', async () => {
+      await build(KEY, { serverUrl: SERVER }, savedFor(SERVER));
+
+      expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_savedsaved12' });
+      expect(register).not.toHaveBeenCalled();
+      // The re-registration, when the saved state has it due.
+      clock.advance(6 * HOUR);
+      await timers.fire(REGISTRATION_TIMER);
+      expect(register).toHaveBeenCalledTimes(1);
+      expect(lastSaved().serverUrl).toBe(SERVER);
+    });
+
+    it('saved for another server: not resumed; registers with this one at once, the hourly attempts kept', async () => {
+      const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      await build(KEY, { serverUrl: SERVER }, savedFor('https://api.kube9.dev'));
+
+      expect(lastView()).toMatchObject({ registered: false });
+      expect(lastView().clusterId).toBeUndefined();
+      expect(timers.scheduled.get(REGISTRATION_TIMER)?.ms).toBe(0);
+      expect(log).toHaveBeenCalledWith(expect.stringContaining('the server URL has changed'));
+      await timers.fire(REGISTRATION_TIMER);
+      expect(register).toHaveBeenCalledTimes(1);
+      expect(lastSaved()).toMatchObject({ serverUrl: SERVER, registered: true });
+      expect(lastSaved().recentAttempts).toHaveLength(2);
+      log.mockRestore();
+    });
+
+    it("saved by a version that did not keep the server URL: taken as this server's, and named from now on", async () => {
+      await build(KEY, { serverUrl: SERVER }, savedFor(undefined));
+
+      expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_savedsaved12' });
+      expect(register).not.toHaveBeenCalled();
+      // The re-registration, when the saved state has it due.
+      clock.advance(6 * HOUR);
+      await timers.fire(REGISTRATION_TIMER);
+      expect(register).toHaveBeenCalledTimes(1);
+      expect(lastSaved().serverUrl).toBe(SERVER);
+    });
+  });
+
   it("the key removed: free tier, the operator's own interval, ApiKeyChanged, no attempt left", async () => {
     await build(KEY);
     await timers.fire(REGISTRATION_TIMER);

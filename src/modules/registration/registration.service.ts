@@ -1,9 +1,10 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { OperatorConfig } from '../config/operator-config';
 import { ClusterFactsService } from '../kubernetes/cluster-facts.service';
 import { LeaderElectionService } from '../leader-election/leader-election.service';
 import { ApiKeyReading, ApiKeySource } from './api-key.source';
 import { RegistrationAttemptLoop } from './registration-attempt.loop';
-import { narrateKeyChange } from './registration-narration';
+import { narrateKeyChange, narrateServerChange } from './registration-narration';
 import { initialState, RegistrationState } from './registration-state';
 import { RegistrationStateStore } from './registration-state.store';
 import { RegistrationReporter } from './registration.reporter';
@@ -13,8 +14,8 @@ const NO_KEY: ApiKeyReading = { problem: null, configured: false };
 /**
  * Owns the registration with kube9-server: follows the API key (ApiKeySource) and leadership,
  * and on each change of either decides which key and state the RegistrationAttemptLoop works
- * from: a fresh state for a new key, the saved one (RegistrationStateStore) for the key it was
- * saved for, none without a key. The change is told by the RegistrationReporter.
+ * from: a fresh state for a new key, the saved one (RegistrationStateStore) for the key and
+ * kube9-server it was saved for, none without a key. The change is told by the RegistrationReporter.
  */
 @Injectable()
 export class RegistrationService implements OnModuleInit {
@@ -27,6 +28,7 @@ export class RegistrationService implements OnModuleInit {
     private readonly leadership: LeaderElectionService,
     private readonly attempts: RegistrationAttemptLoop,
     private readonly reporter: RegistrationReporter,
+    private readonly config: OperatorConfig,
   ) {}
 
   /**
@@ -57,7 +59,7 @@ export class RegistrationService implements OnModuleInit {
   /**
    * From the key before (`previous`, with its state `current`) to `reading`: without a key, no
    * state but the recent attempts (the hourly limit outlives keys); the same key as the state's,
-   * nothing changes; another key, the state saved for it or a fresh one.
+   * nothing changes; another key, the state saved for it (and for this kube9-server) or a fresh one.
    */
   private follow(
     previous: ApiKeyReading,
@@ -71,9 +73,12 @@ export class RegistrationService implements OnModuleInit {
     }
     const fingerprint = this.store.fingerprint(reading.key, this.facts.clusterIdentifier());
     if (current?.keyFingerprint === fingerprint) return;
-    const resumed = saved?.keyFingerprint === fingerprint ? saved : undefined;
+    const { serverUrl } = this.config;
+    const forKey = saved?.keyFingerprint === fingerprint ? saved : undefined;
+    const otherServer = forKey?.serverUrl !== undefined && forKey.serverUrl !== serverUrl;
+    const resumed = forKey && !otherServer ? { ...forKey, serverUrl } : undefined;
     const recentAttempts = current?.recentAttempts ?? saved?.recentAttempts ?? [];
-    this.reporter.narrate(narrateKeyChange(previous, reading, resumed));
-    this.attempts.use(reading, resumed ?? { ...initialState(fingerprint), recentAttempts });
+    this.reporter.narrate(otherServer ? narrateServerChange() : narrateKeyChange(previous, reading, resumed));
+    this.attempts.use(reading, resumed ?? { ...initialState(fingerprint, serverUrl), recentAttempts });
   }
 }

@@ -6,6 +6,7 @@ const CANARY = 'kdy_prod_canary0secret';
 
 const SAVED: RegistrationState = {
   keyFingerprint: 'scrypt:00112233445566778899aabbccddeeff',
+  serverUrl: 'https://api.kube9.dev',
   registered: true,
   clusterId: 'cls_abcdefghijkl0123',
   consecutiveTransientFailures: 2,
@@ -69,6 +70,7 @@ describe('the saved registration state', () => {
 
   it.each<[string, Record<string, unknown>, string]>([
     ['keyFingerprint a number', { keyFingerprint: 42 }, '"keyFingerprint" is not a string'],
+    ['serverUrl a list', { serverUrl: [CANARY] }, '"serverUrl" is not a string'],
     ['registered a string', { registered: CANARY }, '"registered" is not a boolean'],
     ['refused missing', { refused: undefined }, '"refused" is missing, expected a boolean'],
     [
@@ -103,6 +105,12 @@ describe('the saved registration state', () => {
 
     expect(found).toBe(problem);
     expect(found).not.toContain(CANARY);
+  });
+
+  it("reads a state saved before serverUrl was kept (an older version's) without one", () => {
+    const { serverUrl: _older, ...older } = SAVED;
+
+    expect(parseSavedState(savedWith({ serverUrl: undefined }))).toEqual({ state: older });
   });
 
   it('names every field that is wrong, not only the first', () => {

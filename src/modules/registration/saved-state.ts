@@ -51,6 +51,7 @@ export function parseSavedState(text: string): SavedStateReading {
     Number.isInteger(saved.consecutiveTransientFailures) && (saved.consecutiveTransientFailures as number) >= 0,
     'a whole number of 0 or more',
   );
+  if (saved.serverUrl !== undefined) expect('serverUrl', typeof saved.serverUrl === 'string', 'a string');
   if (saved.rejectedRequest !== undefined)
     expect('rejectedRequest', typeof saved.rejectedRequest === 'string', 'a string');
   expect('error', saved.error === null || typeof saved.error === 'string', 'a string or null');
@@ -79,6 +80,7 @@ export function parseSavedState(text: string): SavedStateReading {
   return {
     state: {
       keyFingerprint: saved.keyFingerprint as string,
+      ...(saved.serverUrl === undefined ? {} : { serverUrl: saved.serverUrl as string }),
       registered: saved.registered as boolean,
       clusterId: saved.clusterId as string | undefined,
       consecutiveTransientFailures: saved.consecutiveTransientFailures as number,
