@@ -19,6 +19,7 @@
  *
  *   npx jest --config test/jest-e2e.config.js test/chart-upgrade.e2e-spec.ts
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AppsV1Api, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { CHART_0_1_0_COMMIT, CHART_DIR, packageChartAt } from './support/chart';
@@ -39,6 +40,9 @@ import {
 import type { ServerSimulator } from './support/server-simulator';
 import { readStatus, STATUS_CONFIGMAP } from './support/status';
 import { chartImage } from './support/worker-node';
+
+/** This tree's chart version (Chart.yaml), the one the upgrade lands on. */
+const CHART_VERSION = /^version:\s*(\S+)$/m.exec(readFileSync(path.join(CHART_DIR, 'Chart.yaml'), 'utf8'))![1];
 
 const INTERVAL_SECONDS = 10;
 
@@ -147,7 +151,7 @@ describe('helm upgrade from the previous chart (fd4c3e7, 0.1.0) on a real node',
     expect(readings.filter((r) => r.seen === 'missing')).toEqual([]);
     expect([...new Set(readings.map((r) => (r.seen as Record<string, any>).tier))]).toEqual(['free']);
     const chart = await helmOk(cp, ['list', '-n', namespace, '-o', 'json']);
-    expect((JSON.parse(chart) as { chart: string }[])[0].chart).toBe('kube9-operator-0.2.0');
+    expect((JSON.parse(chart) as { chart: string }[])[0].chart).toBe(`kube9-operator-${CHART_VERSION}`);
     await helmOk(cp, ['uninstall', RELEASE, '-n', namespace, '--wait', '--timeout', '120s']);
   });
 
