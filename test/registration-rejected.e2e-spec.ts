@@ -76,13 +76,14 @@ describe('a registration rejected with 400, across restarts', () => {
     await operator.stop();
     expect(first.requests).toHaveLength(1);
 
-    // Restarted with another server URL: registers at once.
+    // Restarted with another server URL: the saved state (the rejection) is the old server's, so
+    // it is not resumed, and the operator registers with the new server at once.
     const movedAt = Date.now();
     operator = await runOperatorAsChart(namespace, RELEASE, { SERVER_URL: second.url });
     const registered = await statusAfter(movedAt, (status) => status.registered === true);
     expect(registered).toMatchObject({ mode: 'enabled', tier: 'pro', health: 'healthy' });
     expect(second.requests).toHaveLength(1);
     expect(first.requests).toHaveLength(1);
-    expect(operator.output()).toContain('registering again');
+    expect(operator.output()).toContain('The saved registration state is for another kube9-server');
   });
 });
