@@ -390,20 +390,25 @@ describe('the chart with networkPolicy.enabled=true', () => {
     }
   });
 
+  /** The simulator named by its host name (the cluster DNS answers it). */
+  const namedServerHost = () => `${SERVER_NAME}:${new URL(simulator.url).port}`;
+  /** The address of the release's pod in `namespace`. */
+  const operatorPodIp = async (namespace: string) => (await operatorPods(core, namespace))[0].status!.podIP!;
+
   it('resolves kube9-server by name through the cluster DNS (the default DNS rule) and registers', async () => {
-    const serverUrl = `http://${SERVER_NAME}:${new URL(simulator.url).port}`;
+    const serverUrl = `http://${namedServerHost()}`;
     const before = simulator.requests.length;
     await freshProInstall(DNS_NS, serverUrl, []);
     await statusIn(DNS_NS, `registered with ${serverUrl}`, (s) => s.registered === true);
     expect(simulator.requests.slice(before).some((r) => r.path === '/v1/operator/register')).toBe(true);
     // The operator's own look-up, answered by CoreDNS behind the kube-dns Service.
-    const podIp = (await operatorPods(core, DNS_NS))[0].status!.podIP!;
+    const podIp = await operatorPodIp(DNS_NS);
     expect(await dns.queries()).toContain(`${podIp} A ${SERVER_NAME}. NOERROR`);
     await helmOk(cp, ['uninstall', RELEASE, '-n', DNS_NS]);
   });
 
   it('with the DNS rule naming other pods, the same name does not resolve: that rule is what let the look-up through', async () => {
-    const serverUrl = `http://${SERVER_NAME}:${new URL(simulator.url).port}`;
+    const serverUrl = `http://${namedServerHost()}`;
     const before = simulator.requests.length;
     await freshProInstall(NO_DNS_NS, serverUrl, [
       '--set-json',
@@ -414,10 +419,8 @@ describe('the chart with networkPolicy.enabled=true', () => {
     );
     expect(status).toMatchObject({ registered: false });
     // No answer at all (EAI_AGAIN), not an answer that the name does not exist (ENOTFOUND).
-    expect(status.error).toContain(
-      `Could not reach kube9-server at ${SERVER_NAME}:${new URL(simulator.url).port} (EAI_AGAIN)`,
-    );
-    const podIp = (await operatorPods(core, NO_DNS_NS))[0].status!.podIP!;
+    expect(status.error).toContain(`Could not reach kube9-server at ${namedServerHost()} (EAI_AGAIN)`);
+    const podIp = await operatorPodIp(NO_DNS_NS);
     expect((await dns.queries()).filter((q) => q.startsWith(`${podIp} `))).toEqual([]);
     expect(simulator.requests.slice(before).filter((r) => r.path === '/v1/operator/register')).toEqual([]);
     await helmOk(cp, ['uninstall', RELEASE, '-n', NO_DNS_NS]);
@@ -447,7 +450,7 @@ describe('the chart with networkPolicy.enabled=true', () => {
     expect(status).toMatchObject({ mode: 'enabled', tier: 'pro', error: null });
     expect(tlsSimulator.requests.slice(before).some((r) => r.path === '/v1/operator/register')).toBe(true);
     expect(new Set(proxy.connects())).toEqual(new Set([new URL(tlsSimulator.url).host]));
-    const podIp = (await operatorPods(core, PROXY_NS))[0].status!.podIP!;
+    const podIp = await operatorPodIp(PROXY_NS);
     expect(await dns.queries()).toContain(`${podIp} A ${PROXY_NAME}. NOERROR`);
     // TLS ran inside the tunnel: the proxy never saw the path or the key.
     expect(proxy.log()).not.toContain('/v1/operator/register');

@@ -2,10 +2,11 @@
  * Registration through a corporate proxy with a private CA (SPEC section 8). kube9-server's
  * simulator serves https with a certificate from a CA made here (openssl); a real CONNECT proxy
  * (the npm `proxy` package, run as its own process on loopback: support/connect-proxy.ts) sits
- * between, and asks for a user and password. The operator runs as a real process with the environment of the chart installed
- * with `proxy.*` and `caBundle.*`; NODE_EXTRA_CA_CERTS points at the CA read back from the
- * ConfigMap, as the kubelet would project it. Calls to the Kubernetes API must never go to the
- * proxy: in every case the status ConfigMap is written although every proxy variable is set.
+ * between, and asks for a user and password. The operator runs as a real process with the
+ * environment of the chart installed with `proxy.*` and `caBundle.*`; NODE_EXTRA_CA_CERTS points
+ * at the CA read back from the ConfigMap, as the kubelet would project it. Calls to the
+ * Kubernetes API must never go to the proxy: in every case the status ConfigMap is written
+ * although every proxy variable is set.
  *
  *   npm run build && npx jest --config test/jest-e2e.config.js test/registration-proxy.e2e-spec.ts
  */

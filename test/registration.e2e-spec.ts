@@ -75,13 +75,18 @@ async function startPro(
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
   });
   await opts.beforeStart?.(namespace);
-  const operator = await runOperatorAsChart(namespace, RELEASE, {
-    REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
-    ...opts.env,
-  });
+  const operator = await runOperator(namespace, opts.env);
   const run = { namespace, operator };
   runs.push(run);
   return run;
+}
+
+/** The operator with the chart's environment in `namespace`, its backoff shortened, plus `env`. */
+function runOperator(namespace: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+  return runOperatorAsChart(namespace, RELEASE, {
+    REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
+    ...env,
+  });
 }
 
 /** The saved state once it shows `predicate`: it is written just after the status it explains. */
@@ -375,9 +380,7 @@ describe('transient failures: enabled but degraded, backoff, free after 5 in a r
     });
     simulator.queueFault({ kind: 'status', status: 502 }, 5);
     const before = simulator.requests.length;
-    run.operator = await runOperatorAsChart(run.namespace, RELEASE, {
-      REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
-    });
+    run.operator = await runOperator(run.namespace);
 
     const fourth = await statusWhere(
       run.namespace,
@@ -405,9 +408,7 @@ describe('a new kube9-server (serverUrl changed by helm upgrade)', () => {
     try {
       await helmInstall(run.namespace, RELEASE, { serverUrl: other.url }, ['--reuse-values']);
       const before = simulator.requests.length;
-      run.operator = await runOperatorAsChart(run.namespace, RELEASE, {
-        REGISTRATION_BACKOFF_BASE_SECONDS: String(BACKOFF_BASE_SECONDS),
-      });
+      run.operator = await runOperator(run.namespace);
 
       const status = await statusWhere(
         run.namespace,

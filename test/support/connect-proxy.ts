@@ -68,12 +68,6 @@ export class ConnectProxy {
     );
   }
 
-  /** http://user:password@host:port, with another password when given. */
-  url(password = this.opts.password): string {
-    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
-    return `http://${this.opts.user}:${password}@${host}:${this.port}`;
-  }
-
   /** The CONNECT requests it received (authorised or not), as "host:port". */
   connects(): string[] {
     return [...this.output.matchAll(/CONNECT (\S+) HTTP\/1\.1/g)].map((match) => match[1]);

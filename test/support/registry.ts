@@ -64,7 +64,6 @@ export function dockerConfigJson(address: string, user: string, password: string
   return `${JSON.stringify({ auths: { [address]: { auth } } }, null, 2)}\n`;
 }
 
-/** An htpasswd file with `user`'s password, bcrypt (the only hash distribution's htpasswd accepts; nginx takes it too). */
 /**
  * The files a test registry's TLS and basic auth come from, in `dir`: a CA of its own and a server
  * certificate for `host` (makeServerPki), the CA alone in `trust/` (buildah's and skopeo's
@@ -106,6 +105,7 @@ http:
 `;
 }
 
+/** An htpasswd file with `user`'s password, bcrypt (the only hash distribution's htpasswd accepts; nginx takes it too). */
 export async function writeHtpasswd(target: string, user: string, password: string): Promise<void> {
   // -B bcrypt; -i reads the password from stdin.
   await new Promise<void>((resolve, reject) => {

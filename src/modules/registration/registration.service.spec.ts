@@ -304,8 +304,11 @@ describe('RegistrationService (with the rest of the registration feature)', () =
       recentAttempts: [Date.parse('2026-11-27T11:30:00.000Z')],
     });
 
-    it('saved for this server: resumed, and still names it', async () => {
-      await build(KEY, { serverUrl: SERVER }, savedFor(SERVER));
+    it.each([
+      ['saved for this server: resumed, and still names it', SERVER],
+      ["saved by a version that did not keep the server URL: taken as this server's, and named from now on", undefined],
+    ])('%s', async (_name, savedServer) => {
+      await build(KEY, { serverUrl: SERVER }, savedFor(savedServer));
 
       expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_savedsaved12' });
       expect(register).not.toHaveBeenCalled();
@@ -329,18 +332,6 @@ describe('RegistrationService (with the rest of the registration feature)', () =
       expect(lastSaved()).toMatchObject({ serverUrl: SERVER, registered: true });
       expect(lastSaved().recentAttempts).toHaveLength(2);
       log.mockRestore();
-    });
-
-    it("saved by a version that did not keep the server URL: taken as this server's, and named from now on", async () => {
-      await build(KEY, { serverUrl: SERVER }, savedFor(undefined));
-
-      expect(lastView()).toMatchObject({ registered: true, clusterId: 'cls_savedsaved12' });
-      expect(register).not.toHaveBeenCalled();
-      // The re-registration, when the saved state has it due.
-      clock.advance(6 * HOUR);
-      await timers.fire(REGISTRATION_TIMER);
-      expect(register).toHaveBeenCalledTimes(1);
-      expect(lastSaved().serverUrl).toBe(SERVER);
     });
   });
 
